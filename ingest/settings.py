@@ -1,0 +1,68 @@
+"""The one settings object for every layer (env prefix ``KANMIN_``).
+
+It lives in the lowest layer (``ingest``) so that every package may import it
+without breaking the one-way import rule.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+
+# The default path is offline: never let a library reach for a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KANMIN_", extra="ignore")
+
+    guide_path: Path = DATA_DIR / "guide" / "kanmin-renkei-guide-2026-05.txt"
+    guide_sha256_path: Path = DATA_DIR / "guide" / "kanmin-renkei-guide-2026-05.txt.sha256"
+    glossary_en_path: Path = DATA_DIR / "glossary_en.yaml"
+    glossary_extra_path: Path = DATA_DIR / "glossary_extra.yaml"
+    index_dir: Path = DATA_DIR / "index"
+    cache_dir: Path = DATA_DIR / "cache"
+    db_path: Path = DATA_DIR / "state" / "kanmin.sqlite3"
+
+    embedder: str = "e5-small-int4"
+    dense_index: str = Field("flat", description="flat | hnsw")
+
+    # Assistant / optional LLM (off by default: the extractive answerer needs none).
+    llm_backend: str = Field("none", description="none | openai | ollama")
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout_s: float = 20.0
+    history_turns: int = 6
+
+    # HTTP front door.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: str = ""  # comma-separated; empty = no auth
+    cors_origins: str = ""  # comma-separated; empty = CORS off
+    rate_limit: str = "60/minute"
+
+    # Slack.
+    slack_signing_secret: str = ""
+    slack_bot_token: str = ""
+    slack_app_token: str = ""
+    slack_mode: str = Field("http", description="http | socket")
+    slack_api_base_url: str = ""  # tests point this at a local stub
+    slack_channel_personas: str = ""  # "C123=municipality,C456=startup"
+
+    def api_key_set(self) -> set[str]:
+        return {k.strip() for k in self.api_keys.split(",") if k.strip()}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
