@@ -1,0 +1,149 @@
+"""Glossary query expansion.
+
+The guide says 原課 where a reader may type 担当課, and スケール where a
+municipal reader thinks 拡大. A query that contains a glossary term (or one
+of its aliases) also searches the term, its aliases and its rephrasings; an
+English query word listed as an English alias maps to the Japanese term
+(and everything that term expands to), so English questions reach BM25 too.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from ingest.models import GlossaryEntry
+
+_SPLIT = re.compile(r"[、,，/／;；]")
+_KATAKANA = re.compile(r"^[\u30a0-\u30ffー・]+$")
+
+
+@dataclass(frozen=True)
+class Expansion:
+    terms: tuple[str, ...] = ()  # glossary terms recognised in the query
+    extra: tuple[str, ...] = ()  # texts added to the search (not already in the query)
+
+    def __bool__(self) -> bool:
+        return bool(self.extra)
+
+
+def _nfkc(s: str) -> str:
+    return unicodedata.normalize("NFKC", s).strip()
+
+
+def _pieces(s: str) -> list[str]:
+    return [p for p in (_nfkc(x) for x in _SPLIT.split(s or "")) if p]
+
+
+class _Form:
+    """A Japanese surface form to look for in a query."""
+
+    __slots__ = ("text", "pattern")
+
+    def __init__(self, text: str):
+        self.text = text
+        # Katakana loanwords must not match inside a longer katakana word
+        # (レク in コレクション); kanji terms are matched as substrings.
+        self.pattern = (
+            re.compile(rf"(?<![\u30a0-\u30ff]){re.escape(text)}(?![\u30a0-\u30ffー])") if _KATAKANA.match(text) else None
+        )
+
+    def found_in(self, q: str) -> bool:
+        if self.pattern is not None:
+            return self.pattern.search(q) is not None
+        return self.text in q
+
+
+class QueryExpander:
+    def __init__(self, glossary: Sequence[GlossaryEntry] = (), en_aliases: Mapping[str, str] | None = None):
+        # term → everything searched when the term is recognised
+        self._expansions: dict[str, tuple[str, ...]] = {}
+        self._forms: list[tuple[_Form, str]] = []  # (form, term)
+        en: dict[str, str] = {}
+        for e in glossary:
+            term = _nfkc(e.term)
+            if not term:
+                continue
+            aliases = [_nfkc(a) for a in e.aliases if _nfkc(a)]
+            targets = [term, *aliases, *_pieces(e.rephrase)]
+            self._expansions[term] = tuple(dict.fromkeys(targets))
+            for form in dict.fromkeys([term, *aliases]):
+                self._forms.append((_Form(form), term))
+            for alias in _pieces(re.sub(r"[（(][^）)]*[）)]", "", e.en)):
+                en.setdefault(alias.lower(), term)
+        for alias, term in (en_aliases or {}).items():
+            term = _nfkc(term)
+            if alias.strip() and term:
+                en[_nfkc(alias).lower()] = term
+                self._expansions.setdefault(term, (term,))
+        # Longest first so "public procurement" wins over "procurement".
+        self._en = en
+        self._en_re = (
+            # ASCII boundaries, not \b: "scaleとは" has no \b between e and と.
+            re.compile(
+                r"(?<![a-z0-9])("
+                + "|".join(re.escape(a) for a in sorted(en, key=len, reverse=True))
+                + r")(?![a-z0-9])"
+            )
+            if en
+            else None
+        )
+
+    @property
+    def size(self) -> int:
+        return len(self._expansions)
+
+    def expand(self, query: str) -> Expansion:
+        """``query`` must already be NFKC-normalised."""
+        terms: dict[str, None] = {}
+        for form, term in self._forms:
+            if form.found_in(query):
+                terms[term] = None
+        if self._en_re is not None:
+            for m in self._en_re.finditer(query.lower()):
+                terms[self._en[m.group(1)]] = None
+        if not terms:
+            return Expansion()
+        extra = dict.fromkeys(
+            t for term in terms for t in self._expansions.get(term, (term,)) if t not in query
+        )
+        return Expansion(terms=tuple(terms), extra=tuple(extra))
+
+
+def load_en_aliases(path: Path) -> dict[str, str]:
+    """{english alias: japanese term} from data/glossary_en.yaml, {} if absent.
+
+    Accepts the shapes a hand-edited file is likely to take:
+    ``{term: [alias, …]}``, ``{term: {en_aliases: [...]}}``,
+    ``[{term: …, en_aliases: [...]}, …]`` (optionally under a top-level key).
+    """
+    if not path.is_file():
+        return {}
+    import yaml
+
+    data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if isinstance(data, dict) and len(data) == 1 and isinstance(next(iter(data.values())), list):
+        only = next(iter(data.values()))
+        if only and all(isinstance(x, dict) for x in only):
+            data = only
+    out: dict[str, str] = {}
+
+    def add(term: Any, aliases: Any) -> None:
+        if not isinstance(term, str):
+            return
+        if isinstance(aliases, str):
+            aliases = [aliases]
+        for a in aliases or ():
+            if isinstance(a, str) and a.strip():
+                out[a.strip().lower()] = term.strip()
+
+    items: Iterable[Any] = data.items() if isinstance(data, dict) else enumerate(data or [])
+    for key, val in items:
+        if isinstance(val, dict):
+            term = val.get("term", key)
+            add(term, val.get("en_aliases") or val.get("aliases") or val.get("en"))
+        elif isinstance(val, (list, str)):
+            add(key, val)
+    return out

@@ -1,0 +1,68 @@
+"""Text normalisation shared by parsing, chunking and quote verification."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+SUPERSCRIPT_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+_SUP_TO_ASCII = str.maketrans(SUPERSCRIPT_DIGITS, "0123456789")
+_TAG_RE = re.compile(r"</?(?:ul|li|p)\b[^>]*>")
+_WS_RE = re.compile(r"\s+")
+
+
+def nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def strip_tags(text: str) -> str:
+    """Drop the HTML list fragments the PDF extraction left in table cells."""
+    return _TAG_RE.sub(" ", text)
+
+
+def squash(text: str) -> str:
+    """Key for comparing headings and phrases: NFKC, no whitespace at all."""
+    return _WS_RE.sub("", nfkc(text))
+
+
+def canonical(text: str) -> str:
+    """Whitespace-, tag- and width-insensitive form used to verify quotes and phrases."""
+    return _WS_RE.sub("", nfkc(strip_tags(text))).replace("|", "")
+
+
+def superscript_to_int(marker: str) -> int:
+    return int(marker.translate(_SUP_TO_ASCII))
+
+
+def is_control_free(text: str) -> bool:
+    return not any(unicodedata.category(ch) == "Cc" and ch not in "\n\t\r" for ch in text)
+
+
+_SENT_END = "。！？!?"
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split Japanese text after 。！？ (never inside 「」 or （）); pieces concatenate back to ``text``."""
+    out: list[str] = []
+    depth = 0
+    start = 0
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch in "「『（(":
+            depth += 1
+        elif ch in "」』）)":
+            depth = max(0, depth - 1)
+        elif ch == "\n" or (ch in _SENT_END and depth == 0):
+            j = i + 1
+            # keep trailing closers and footnote markers with the sentence
+            while j < n and (text[j] in SUPERSCRIPT_DIGITS or text[j] in "」』）)"):
+                j += 1
+            out.append(text[start:j])
+            start = j
+            i = j
+            continue
+        i += 1
+    if start < n:
+        out.append(text[start:])
+    return [s for s in out if s.strip()] if out else []
