@@ -102,7 +102,9 @@ def _mark_footnote_continuations(blocks: list[Block]) -> None:
     for i in range(1, len(blocks)):
         prev, b = blocks[i - 1], blocks[i]
         s = b.text.strip()
-        if b.kind != "footnote" and prev.kind == "footnote" and (s.startswith(("(http", "<http", "http", "（http")) or len(s) < 60 and "http" in s):
+        # "(<https://…>) より" and "（<https://…>）より" too; a footnote that already has its URL takes no other
+        if b.kind != "footnote" and prev.kind == "footnote" and "http" not in prev.text and (
+                s.lstrip("(（<").startswith("http") or len(s) < 60 and "http" in s):
             b.kind = "footnote_cont"
             b.number = prev.number
 

@@ -91,10 +91,17 @@ class Chunker:
     def _emit(self, node: RawNode, kind: str, text: str, start: int, end: int,
               figure: int | None = None, search_extra: str = "") -> Chunk:
         text = text.strip("\n")
+        pages = self.pages.span(start, end)
+        # linear map from text position to guide offset: good enough inside one chunk
+        scale = (end - start) / max(1, len(text))
+        page_starts = [0] + [
+            next((k for k in range(len(text)) if self.pages.page_at(start + int(k * scale)) >= p), len(text))
+            for p in pages[1:]
+        ]
         notes = footnote_markers(text) if kind != "footnote" else []
         chunk = Chunk(
             id=self._new_id(node, kind), kind=kind, section_id=node.id, section_path=list(node.path),
-            recovered=_is_recovered(node), pages=self.pages.span(start, end), personas=list(node.personas),
+            recovered=_is_recovered(node), pages=pages, page_starts=page_starts, personas=list(node.personas),
             text=text, search_text=nfkc(" > ".join(node.path) + ("\n" + search_extra if search_extra else "") + "\n" + text),
             figure=figure, footnotes=notes,
         )

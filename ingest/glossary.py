@@ -86,6 +86,8 @@ def apply_english(entries: list[GlossaryEntry], path: Path) -> dict[str, str]:
         if not info:
             continue
         e.en = info.get("en", e.en)
+        # extra Japanese surface forms (e.g. ポンチ絵, the usual spelling of the table's ボンチ絵)
+        e.aliases += [a for a in info.get("aliases", []) or [] if a not in e.aliases]
         e.reading = e.reading or info.get("reading", "")
         for alias in info.get("en_aliases", []) or []:
             en_map[str(alias).lower()] = e.term

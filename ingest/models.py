@@ -109,6 +109,21 @@ class Chunk(BaseModel):
     search_text: str  # NFKC; heading path + text, for retrieval only
     figure: int | None = None
     footnotes: list[int] = Field(default_factory=list)
+    # where each page of ``pages`` begins inside ``text`` (first is 0): lets a quote
+    # cite the page of its own sentence rather than every page the chunk spans
+    page_starts: list[int] = Field(default_factory=list)
+
+    def pages_of(self, start: int, end: int) -> list[int]:
+        """Printed pages covered by ``text[start:end]``."""
+        if not self.page_starts or len(self.page_starts) != len(self.pages):
+            return list(self.pages)
+        first = last = self.pages[0]
+        for page, at in zip(self.pages, self.page_starts):
+            if at <= start:
+                first = page
+            if at < max(end, start + 1):
+                last = page
+        return list(range(first, last + 1))
 
     @property
     def path_str(self) -> str:
@@ -135,7 +150,10 @@ class Guide(BaseModel):
     """The parsed guide: everything downstream needs, serialisable as JSON."""
 
     title: str
-    sha256: str
+    sha256: str  # of the guide text file
+    # of the chunk list: changes when the text *or* the way it is chunked changes,
+    # so an index built by an older ingest is seen as stale
+    corpus_sha256: str = ""
     toc: list[TocEntry]
     figures: list[FigureEntry]
     tree: list[Node]
@@ -143,6 +161,7 @@ class Guide(BaseModel):
     cross_refs: list[CrossRef]
     glossary: list[GlossaryEntry]
     reading_guide: list[ReadingGuide]
+    en_aliases: dict[str, str] = Field(default_factory=dict)  # English word → glossary term
     chunks: list[Chunk]
     stats: IngestStats | None = None
 

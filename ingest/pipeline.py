@@ -1,6 +1,8 @@
 """guide text → Guide (structure tree, pages, footnotes, glossary, reading guide, chunks)."""
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from pathlib import Path
@@ -130,10 +132,11 @@ def parse_guide(path: Path, settings: Settings | None = None, strict: bool = Fal
         node = structure.nodes[host.section_id] if host else structure.nodes["c00"]
         chunker._emit(node, "footnote", footnote_raw[fn.number], 0, 0)
         chunker.chunks[-1].pages = [fn.page]
+        chunker.chunks[-1].page_starts = [0]
     chunks = chunker.chunks
 
     glossary += load_extra(settings.glossary_extra_path, text, pages.page_at)
-    apply_english(glossary, settings.glossary_en_path)
+    en_aliases = apply_english(glossary, settings.glossary_en_path)
 
     cross_refs = []
     for i, b in enumerate(blocks):
@@ -147,8 +150,11 @@ def parse_guide(path: Path, settings: Settings | None = None, strict: bool = Fal
     tree = [_to_node(r, pages) for r in structure.roots]
     guide = Guide(
         title=title, sha256=sha, toc=toc_entries, figures=figures, tree=tree, footnotes=footnotes,
-        cross_refs=cross_refs, glossary=glossary, reading_guide=reading, chunks=chunks,
+        cross_refs=cross_refs, glossary=glossary, reading_guide=reading, en_aliases=en_aliases, chunks=chunks,
     )
+    guide.corpus_sha256 = hashlib.sha256(
+        json.dumps([c.model_dump() for c in chunks], ensure_ascii=False, sort_keys=True).encode("utf-8")
+    ).hexdigest()
     guide.stats = _stats(guide, blocks, structure, time.perf_counter() - t0)
     return guide
 

@@ -1,0 +1,83 @@
+"""The application container: settings, guide, retriever, assistant, store — built
+lazily, once per process (the only process-wide state)."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from assistant.abstain import AbstainConfig
+from assistant.service import Assistant
+from assistant.store import Store
+from ingest import load_guide
+from ingest.errors import KanminError
+from ingest.models import Guide
+from ingest.settings import DATA_DIR, Settings, get_settings
+
+log = logging.getLogger("kanmin.container")
+ABSTENTION_PATH = DATA_DIR / "abstention.json"
+
+
+@dataclass
+class Container:
+    settings: Settings
+    guide: Guide | None = None
+    store: Store | None = None
+    assistant: Assistant | None = None
+    error: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def load(self) -> "Container":
+        """Load guide, index and store; an index problem is kept as the not-ready reason."""
+        with self._lock:
+            if self.assistant is not None:
+                return self
+            try:
+                from index.loader import load_index
+
+                self.guide = self.guide or load_guide(self.settings)
+                self.store = self.store or Store(self.settings.db_path)
+                retriever = load_index(self.settings, corpus_sha256=self.guide.corpus_sha256,
+                                       glossary=self.guide.glossary, en_aliases=self.guide.en_aliases)
+                self.assistant = Assistant(
+                    self.guide, retriever, self.store, AbstainConfig.load(ABSTENTION_PATH),
+                    generator=make_generator(self.settings), history_turns=self.settings.history_turns,
+                )
+                self.error = None
+            except KanminError as exc:
+                self.error = exc.message
+                raise
+            return self
+
+    def ready(self) -> tuple[bool, str]:
+        if self.assistant is not None:
+            return True, "ready"
+        return False, self.error or "loading"
+
+
+def make_generator(settings: Settings):
+    if settings.llm_backend == "none":
+        return None
+    from assistant.generative import LlmGenerator
+
+    return LlmGenerator.from_settings(settings)
+
+
+_container: Container | None = None
+_container_lock = threading.Lock()
+
+
+def get_container(load: bool = True) -> Container:
+    global _container
+    with _container_lock:
+        if _container is None:
+            _container = Container(get_settings())
+    if load:
+        _container.load()
+    return _container
+
+
+def reset_container() -> None:
+    global _container
+    with _container_lock:
+        _container = None

@@ -1,0 +1,91 @@
+"""Deterministic query router: no LLM, every decision states its reason.
+
+Routes: glossary (what a term means / how to say it plainly), locate (where the
+guide covers something), figure (a 図表 by number or title), reading_path (what a
+kind of reader should read first), qa (everything else). ``out_of_scope`` is set
+later, when retrieval finds no support (see assistant.abstain).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.terms import TermMatcher
+from ingest.models import FigureEntry, GlossaryEntry
+from ingest.text import nfkc
+
+_FIGURE_NUM = re.compile(r"図表?\s*(\d{1,2})(?!\d)|\b(?:figure|fig\.?|table|chart|diagram)\s*(\d{1,2})\b", re.I)
+_READING = re.compile(
+    r"(何|どこ|どの章|どの部分|どれ)から読|読(む|め|ん)(べき|ば|ばいい|ばよい|のがおすすめ)|推奨(閲覧|読)|おすすめの章|"
+    r"(最初|まず|先)に(目を通す|読む)|目を通すべき|読んでもらう|勧めれば|"
+    r"what should (i|we) read|where should (i|we) start|which chapters?|reading (path|order)|read first|prioriti[sz]e", re.I)
+_LOCATE = re.compile(
+    r"どこ(に|で|を見れば|か(に|で)?)?(書|載|記載|説明|解説|扱|触れ|まとめ|紹介|手に入)|何ページ|何頁|どのページ|ページ(は|を)?(どこ|教え)|"
+    r"どの(章|節|部分|セクション|あたり)|(箇所|ところ|部分|ページ)を教え|ガイドのどこ|どこに(ある|あります)|"
+    r"(書いて|載って|説明して|まとめて)(ある|い)る?の?は?どこ|"
+    r"which (page|section|chapter|part)|what page|where (does|do|in|is|can i find)", re.I)
+_DEFINE = re.compile(
+    r"とは(何|なに|どういう|どんな)?|って(何|なに|なん|どういう|どんな)|の意味|意味(は|を|って)|言い換え|言いかえ|平たく言う|"
+    r"どういうこと|どういう意味|何のこと|を指して|何を(求め|意味)|正式(に|名称)|の略|"
+    r"what (does|do|is|are)\b.*\b(mean|stand for)|meaning of|what is (an?|that|it)\b|what's an?\b|define|definition of|stand for",
+    re.I)
+# two questions in one ("…って何？あと、…は？") need a full answer, not a term card
+_COMPOUND = re.compile(r"あと、|それと|また、.*[？?]|[？?].+[？?]")
+
+
+_KANJI = re.compile(r"[\u3400-\u9fff]")
+
+
+@dataclass
+class RouteDecision:
+    route: str
+    reason: str
+    term: GlossaryEntry | None = None
+    figure: int | None = None
+
+
+class Router:
+    def __init__(self, matcher: TermMatcher, figures: list[FigureEntry]):
+        self.matcher = matcher
+        self.figures = figures
+
+    def route(self, question: str) -> RouteDecision:
+        q = nfkc(question)
+        m = _FIGURE_NUM.search(q)
+        if m:
+            n = int(m.group(1) or m.group(2))
+            return RouteDecision("figure", f"図表番号 {n} を含む質問", figure=n)
+        if _READING.search(q):
+            return RouteDecision("reading_path", f"読む順番・推奨箇所を尋ねる表現「{_READING.search(q).group(0)}」")
+        if _LOCATE.search(q):
+            return RouteDecision("locate", f"記載箇所を尋ねる表現「{_LOCATE.search(q).group(0)}」")
+        d = _DEFINE.search(q)
+        if d and not _COMPOUND.search(q):
+            term = self._focus_term(q, d.start())
+            if term is not None:
+                return RouteDecision("glossary", f"用語「{term.term}」の意味を尋ねる表現「{d.group(0).strip()}」", term=term)
+        title = self._figure_by_title(q)
+        if title is not None:
+            return RouteDecision("figure", f"図表{title}の題名を含む質問", figure=title)
+        return RouteDecision("qa", "一般的な質問（用語・図表・記載箇所・読む順番の指定なし）")
+
+    def _focus_term(self, q: str, cue: int) -> GlossaryEntry | None:
+        """The glossary term the question asks about: the one nearest before the cue
+        (「原課」って何), else the longest one found."""
+        # 出口 inside 出口設計 is part of a longer word, not the term asked about
+        found = [f for f in self.matcher.find(q) if not (f[1] < len(q) and _KANJI.match(q[f[1]]) and _KANJI.match(q[f[1] - 1]))]
+        if not found:
+            return None
+        before = [f for f in found if f[1] <= cue + 1]
+        if before:
+            return max(before, key=lambda f: (f[1], f[1] - f[0]))[2]
+        return max(found, key=lambda f: f[1] - f[0])[2]
+
+    def _figure_by_title(self, q: str) -> int | None:
+        if not re.search(r"図|表|figure|chart|table|diagram", q, re.I):
+            return None
+        for f in self.figures:
+            title = nfkc(f.title)
+            if len(title) >= 6 and title in q:
+                return f.number
+        return None

@@ -1,0 +1,414 @@
+"""The Assistant: question → route → retrieval → grounded answer with citations.
+
+The default answerer is extractive (no LLM). Every citation's quote is checked to be
+a verbatim substring of its chunk before it is shown.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from assistant import inputs
+from assistant.abstain import AbstainConfig, Support, weak
+from assistant.followup import resolve
+from assistant.language import detect_language
+from assistant.persona import infer_persona
+from assistant.router import RouteDecision, Router
+from assistant.schema import Annotation, Answer, Citation, GlossaryNote, ReadingStep, SectionRef
+from assistant.sentences import Candidate, IdfTable, SentenceScorer, select
+from assistant.terms import TermMatcher, note_of
+from ingest.errors import NotFound
+from ingest.models import Chunk, Guide, Node
+from ingest.text import canonical, nfkc
+
+log = logging.getLogger("kanmin.assistant")
+
+NO_ANSWER = {"ja": "ガイドにはこの質問に直接答える記載が見当たりません。", "en": "The guide has no passage that directly answers this question."}
+NEAREST = {"ja": "近い内容の箇所:", "en": "The nearest sections are:"}
+
+
+class StoreLike(Protocol):
+    def save_answer(self, answer: Answer, source: str = "api") -> None: ...
+    def recent_turns(self, session_id: str, limit: int) -> list[Answer]: ...
+
+
+class Generator(Protocol):
+    def generate(self, question: str, language: str, citations: list[Citation], chunks: dict[str, Chunk]) -> tuple[str, list[Citation], str | None]: ...
+
+
+def _toc_id(section_id: str) -> str:
+    """c06.s03.u04.e04 → c06.s03.u04 (the deepest TOC node)."""
+    return ".".join(p for p in section_id.split(".") if re.fullmatch(r"c\d+|s\d+|u\d+", p))
+
+
+def _pages_label(pages: list[int]) -> str:
+    if not pages:
+        return ""
+    return f"p.{pages[0]}" if pages[0] == pages[-1] else f"pp.{pages[0]}–{pages[-1]}"
+
+
+@dataclass
+class Draft:
+    answer: str
+    citations: list[Citation]
+    abstained: bool = False
+    route: str | None = None
+    reason: str | None = None
+    reading_path: list[ReadingStep] | None = None
+    nearest: list[SectionRef] | None = None
+
+
+class Assistant:
+    def __init__(self, guide: Guide, retriever, store: StoreLike | None = None,
+                 abstain: AbstainConfig | None = None, generator: Generator | None = None,
+                 history_turns: int = 6):
+        self.guide = guide
+        self.retriever = retriever
+        self.store = store
+        self.abstain_cfg = abstain or AbstainConfig()
+        self.generator = generator
+        self.history_turns = history_turns
+        self.matcher = TermMatcher(guide.glossary, guide.en_aliases)
+        self.router = Router(self.matcher, guide.figures)
+        tokenize = retriever.tokenizer.tokenize
+        self.scorer = SentenceScorer(tokenize, IdfTable(tokenize(c.text) for c in guide.chunks))
+        self.nodes: dict[str, Node] = {}
+        self._walk(guide.tree)
+        self.chunks = {c.id: c for c in guide.chunks}
+
+    def _walk(self, nodes: list[Node]) -> None:
+        for n in nodes:
+            self.nodes[n.id] = n
+            self._walk(n.children)
+
+    # ---- public API -------------------------------------------------------------
+    def ask(self, question: object, persona: object = None, session_id: object = None, mode: object = None,
+            source: str = "api") -> Answer:
+        t0 = time.perf_counter()
+        q = inputs.check_question(question)
+        explicit = inputs.check_persona(persona)
+        mode_s = inputs.check_mode(mode) or "extractive"
+        session = inputs.check_session(session_id)
+        language = detect_language(q)
+        history = self.store.recent_turns(session, self.history_turns) if (self.store and session) else []
+        resolved = resolve(q, history)
+        query = resolved or q
+        if explicit and explicit != "any":
+            who, who_reason = explicit, "指定された立場"
+        else:
+            who, who_reason = infer_persona(query)
+        decision = self.router.route(q if not resolved else query)
+        draft = self._answer(decision, query, language, who)
+        route = draft.route or decision.route
+        reason = draft.reason or decision.reason
+        answer_mode, fallback = "extractive", None
+        if mode_s == "generative" and route == "qa" and not draft.abstained:
+            draft, answer_mode, fallback = self._generate(query, language, draft)
+        citations = [c for c in draft.citations if self._quote_ok(c)]
+        glossary = self.matcher.notes(q, draft.answer, *(c.quote for c in citations))
+        ans = Answer(
+            id=uuid.uuid4().hex, question=q, answer=draft.answer, language=language, route=route,
+            route_reason=f"{reason}; 立場: {who_reason}", persona=who, abstained=draft.abstained,
+            citations=citations, glossary=glossary, reading_path=draft.reading_path or [],
+            nearest_sections=draft.nearest or [], mode=answer_mode, fallback=fallback,
+            session_id=session, resolved_question=resolved,
+            latency_ms=round((time.perf_counter() - t0) * 1000, 2),
+        )
+        if self.store is not None:
+            self.store.save_answer(ans, source=source)
+        return ans
+
+    def glossary(self, q: str | None = None) -> list[GlossaryNote]:
+        entries = self.guide.glossary
+        if q:
+            key = canonical(q).lower()
+            entries = [e for e in entries if any(key in canonical(x).lower() for x in
+                       [e.term, e.reading, e.en, e.meaning, e.rephrase, *e.aliases])]
+        return [note_of(e) for e in entries]
+
+    def glossary_term(self, term: str) -> GlossaryNote:
+        key = canonical(term).lower()
+        for e in self.guide.glossary:
+            if key in {canonical(x).lower() for x in [e.term, *e.aliases]}:
+                return note_of(e)
+        target = self.guide.en_aliases.get(term.lower())
+        if target:
+            return next(note_of(e) for e in self.guide.glossary if e.term == target)
+        raise NotFound("unknown_term", f"no glossary entry for {term!r}")
+
+    def annotate(self, text: object) -> list[Annotation]:
+        return self.matcher.annotate(inputs.check_annotate_text(text))
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        c = self.chunks.get(chunk_id)
+        if c is None:
+            raise NotFound("chunk_not_found", f"no chunk with id {chunk_id!r}")
+        return c
+
+    def section(self, section_id: str) -> tuple[Node, list[Chunk]]:
+        node = self.nodes.get(section_id)
+        if node is None:
+            raise NotFound("section_not_found", f"no section with id {section_id!r}")
+        return node, [c for c in self.guide.chunks if c.section_id == section_id or c.section_id.startswith(section_id + ".")]
+
+    # ---- routes -----------------------------------------------------------------
+    def _answer(self, d: RouteDecision, query: str, language: str, persona: str) -> Draft:
+        if d.route == "glossary" and d.term is not None:
+            return self._glossary_answer(d, query, language, persona)
+        if d.route == "figure" and d.figure is not None:
+            return self._figure_answer(d.figure, language)
+        if d.route == "reading_path":
+            return self._reading_answer(query, language, persona)
+        hits = self._hits(query, persona)
+        support = self._support(query, hits)
+        if weak(support, language, self.abstain_cfg):
+            return self._abstain(hits, language, support)
+        if d.route == "locate":
+            return self._locate_answer(query, hits, language)
+        return self._qa_answer(query, hits, language)
+
+    def _hits(self, query: str, persona: str, k: int = 8):
+        return self.retriever.retrieve(query, persona=None if persona == "any" else persona, k=k)
+
+    def _query_tokens(self, query: str) -> set[str]:
+        q = nfkc(query)
+        toks = set(self.retriever.tokenizer.tokenize(q))
+        exp = self.retriever.expand(q)
+        for extra in exp.extra:
+            toks |= set(self.retriever.tokenizer.tokenize(extra))
+        for term in exp.terms:
+            toks |= set(self.retriever.tokenizer.tokenize(term))
+        if detect_language(query) == "en":
+            # English words cannot match Japanese text; only the glossary's Japanese terms can
+            toks = {t for t in toks if not t.isascii()} or toks
+        return toks
+
+    def _support(self, query: str, hits) -> Support:
+        qt = self._query_tokens(query)
+        cov = max((self.scorer.coverage(qt, h.chunk.text) for h in hits[:3]), default=0.0)
+        dense = max((h.components["dense"].score or 0.0 for h in hits if "dense" in h.components
+                     and h.components["dense"].score is not None), default=0.0)
+        return Support(coverage=cov, dense=dense)
+
+    def _cite(self, n: int, chunk: Chunk, start: int, end: int, score: float = 0.0) -> Citation:
+        return Citation(n=n, chunk_id=chunk.id, section_path=chunk.section_path,
+                        pages=chunk.pages_of(start, end), quote=chunk.text[start:end], score=round(score, 4))
+
+    def _quote_ok(self, c: Citation) -> bool:
+        chunk = self.chunks.get(c.chunk_id)
+        ok = chunk is not None and bool(c.quote) and c.quote in chunk.text
+        if not ok:
+            log.error("dropped a citation whose quote is not in its chunk: %s", c.chunk_id)
+        return ok
+
+    def _qa_answer(self, query: str, hits, language: str) -> Draft:
+        qt = self._query_tokens(query)
+        cands = self.scorer.candidates(qt, [(h.chunk, h.score) for h in hits])
+        chosen = select(cands, max_sentences=3)
+        if not chosen:
+            return self._abstain(hits, language, None)
+        return self._compose(chosen, language)
+
+    def _compose(self, chosen: list[Candidate], language: str, lead: str = "") -> Draft:
+        citations, parts = [], []
+        for i, c in enumerate(chosen, 1):
+            citations.append(self._cite(i, c.chunk, c.start, c.end, c.score))
+            parts.append(f"{c.text}[{i}]" if language == "ja" else f"「{c.text}」[{i}]")
+        if language == "en":
+            lead = lead or "The guide says (quoted in Japanese):"
+            body = "\n".join(f"- {p}" for p in parts)
+            return Draft(f"{lead}\n{body}", citations)
+        return Draft((lead + "\n" if lead else "") + "".join(parts), citations)
+
+    def _abstain(self, hits, language: str, support: Support | None) -> Draft:
+        seen: dict[str, SectionRef] = {}
+        for h in hits:
+            tid = _toc_id(h.chunk.section_id) or h.chunk.section_id
+            node = self.nodes.get(tid)
+            if node is None or tid in seen:
+                continue
+            seen[tid] = SectionRef(section_id=tid, section_path=node.path, pages=list(range(node.pages[0], node.pages[1] + 1)))
+            if len(seen) == 3:
+                break
+        nearest = list(seen.values())
+        lines = [NO_ANSWER[language], NEAREST[language]] + [
+            f"・{' > '.join(s.section_path)}（{_pages_label(s.pages)}）" for s in nearest]
+        reason = "ガイドの記載による裏付けが弱い" + (
+            f" (語の一致 {support.coverage:.2f}, 意味の近さ {support.dense:.2f})" if support else "")
+        return Draft("\n".join(lines), [], abstained=True, route="out_of_scope", reason=reason, nearest=nearest)
+
+    def _glossary_answer(self, d: RouteDecision, query: str, language: str, persona: str) -> Draft:
+        e = d.term
+        assert e is not None
+        citations: list[Citation] = []
+        host = self._chunk_containing(e.meaning, prefer=("glossary", "footnote", "body", "table"))
+        if host is not None:
+            i = host.text.find(e.meaning)
+            citations.append(self._cite(1, host, i, i + len(e.meaning)))
+        # a supporting passage where the guide uses the term
+        surfaces = [e.term, *e.aliases]
+        for h in self._hits(f"{e.term} {e.rephrase}", persona, k=6):
+            if host is not None and h.chunk.id == host.id or h.chunk.kind in ("glossary", "reference", "footnote"):
+                continue
+            spans = [(a, b) for a, b in _sentences(h.chunk.text) if any(s in h.chunk.text[a:b] for s in surfaces)]
+            if spans:
+                a, b = spans[0]
+                citations.append(self._cite(len(citations) + 1, h.chunk, a, b))
+                break
+        reading = f"（{e.reading}）" if e.reading else ""
+        if language == "en":
+            text = (f"{e.term}{reading}: {e.en or e.meaning}.\nIn the guide's words: 「{e.meaning}」[1]"
+                    + (f"\nPlain Japanese: {e.rephrase}" if e.rephrase else ""))
+        else:
+            text = f"{e.term}{reading}とは、{e.meaning}[1]" + (f"\n言い換え例: {e.rephrase}" if e.rephrase else "")
+        if len(citations) > 1:
+            text += ("\n" + ("使われ方: " if language == "ja" else "Used in the guide: ") + f"「{citations[1].quote}」[2]")
+        if host is None:
+            text = text.replace("[1]", "")
+        return Draft(text, citations)
+
+    def _chunk_containing(self, text: str, prefer: tuple[str, ...]) -> Chunk | None:
+        found = [c for c in self.guide.chunks if text and text in c.text]
+        found.sort(key=lambda c: prefer.index(c.kind) if c.kind in prefer else len(prefer))
+        return found[0] if found else None
+
+    def _figure_answer(self, number: int, language: str) -> Draft:
+        entry = next((f for f in self.guide.figures if f.number == number), None)
+        if entry is None:
+            last = max((f.number for f in self.guide.figures), default=0)
+            msg = (f"図表{number}はこのガイドにありません（図表は1〜{last}）。" if language == "ja"
+                   else f"The guide has no figure {number} (figures run from 1 to {last}).")
+            return Draft(msg, [], abstained=True, route="out_of_scope", reason=f"図表{number}は図表一覧にない")
+        parts = [c for c in self.guide.chunks if c.figure == number]
+        caption = next((c for c in parts if c.kind == "figure"), None)
+        tables = [c for c in parts if c.kind in ("table", "glossary")]
+        citations: list[Citation] = []
+        if caption is not None:
+            citations.append(self._cite(1, caption, 0, len(caption.text)))
+            where = " > ".join(caption.section_path)
+        else:
+            where = ""
+        # the body sentence that introduces the figure (…（図表 N）)
+        pat = re.compile(rf"図表\s*{number}(?!\d)")
+        intro = None
+        for c in self.guide.chunks:
+            if c.kind in ("body", "case", "column") and pat.search(c.text):
+                for a, b in _sentences(c.text):
+                    if pat.search(c.text[a:b]):
+                        intro = (c, a, b)
+                        break
+            if intro:
+                break
+        if intro:
+            citations.append(self._cite(len(citations) + 1, *intro))
+        if tables:
+            t = tables[0]
+            first = t.text.split("\n")
+            snippet = "\n".join(first[:4])
+            citations.append(self._cite(len(citations) + 1, t, 0, len(snippet)))
+        if language == "ja":
+            head = f"図表{number}「{entry.title}」はp.{entry.page}に掲載されています" + (f"（{where}）。" if where else "。")
+            if caption is None:
+                head += "ただし本文テキストには図表そのものが含まれていません（抽出時に欠落）。"
+        else:
+            head = f"Figure {number} 「{entry.title}」 is on p.{entry.page}" + (f" ({where})." if where else ".")
+            if caption is None:
+                head += " The figure itself is missing from the guide's text."
+        lines = [head] + [f"「{c.quote}」[{c.n}]" for c in citations[1:]]
+        if caption is not None:
+            lines[0] += "[1]"
+        return Draft("\n".join(lines), citations)
+
+    def _reading_answer(self, query: str, language: str, persona: str) -> Draft:
+        rows = [r for r in self.guide.reading_guide if r.chapters]
+        if not rows:
+            return self._qa_answer(query, self._hits(query, persona), language)
+        q = nfkc(query)
+        sector = persona if persona in ("municipality", "startup", "intermediary") else None
+        if sector is None:
+            sector = "municipality" if re.search(r"市長|首長|局長|職員|自治体|city|mayor|municipal", q, re.I) else None
+        cands = [r for r in rows if sector is None or r.persona == sector] or rows
+
+        def fit(r) -> int:
+            s = 0
+            words = " ".join(r.readers + [r.role])
+            for kw in re.findall(r"[一-龥ァ-ヴー]{2,}|[A-Za-z]{3,}", words):
+                if kw in q:
+                    s += 2
+            if re.search(r"首長|市長|町長|局長|部長|社長|代表|CEO|経営|decision|mayor|executive|head", q, re.I):
+                s += 3 if r.role == "意思決定者" else 0
+            if re.search(r"担当|実務|職員|staff|officer|negotiat|practition|coordinator|コーディネーター", q, re.I):
+                s += 2 if r.role in ("実務者", "—") else 0
+            if re.search(r"原課|契約|財政|contract|financ|budget", q, re.I):
+                s += 3 if any("原課" in x or "契約" in x for x in r.readers) else 0
+            return s
+
+        row = max(cands, key=fit)
+        steps = []
+        for i, ch in enumerate(row.chapters, 1):
+            entry = next((e for e in self.guide.toc if e.level == 1 and canonical(e.heading) == canonical(ch)), None)
+            steps.append(ReadingStep(order=i, heading=ch, pages=[entry.page] if entry else [],
+                                     why="、".join(row.wants[:2])))
+        citations: list[Citation] = []
+        table = next((c for c in self.guide.chunks if c.figure == row.source_figure and c.kind == "table"
+                      and all(ch in c.text for ch in row.chapters[:1]) and any(x in c.text for x in row.readers[:1])), None)
+        if table is not None:
+            line = next((ln for ln in table.text.split("\n") if row.readers and row.readers[0] in ln), table.text.split("\n")[0])
+            a = table.text.find(line)
+            citations.append(self._cite(1, table, a, a + len(line)))
+        who = "・".join(row.readers) or row.sector
+        if language == "ja":
+            head = f"図表{row.source_figure}の推奨閲覧箇所では、{row.sector}の{row.role}（{who}）には次の順に読むことを勧めています" + ("[1]。" if citations else "。")
+            body = [f"{s.order}. {s.heading}（p.{s.pages[0]}〜）" if s.pages else f"{s.order}. {s.heading}" for s in steps]
+        else:
+            head = (f"Figure {row.source_figure} recommends this reading order for {row.sector} {row.role} ({who})"
+                    + ("[1]:" if citations else ":"))
+            body = [f"{s.order}. {s.heading} (from p.{s.pages[0]})" if s.pages else f"{s.order}. {s.heading}" for s in steps]
+        return Draft("\n".join([head] + body), citations, reading_path=steps,
+                     reason=f"図表{row.source_figure}の行: {row.sector}/{row.role}/{who}")
+
+    def _locate_answer(self, query: str, hits, language: str) -> Draft:
+        qt = self._query_tokens(query)
+        groups: dict[str, list] = {}
+        for h in hits:
+            if h.chunk.kind in ("footnote", "reference"):
+                continue
+            groups.setdefault(_toc_id(h.chunk.section_id) or h.chunk.section_id, []).append(h)
+        citations, lines = [], []
+        for tid, hs in list(groups.items())[:3]:
+            node = self.nodes.get(tid)
+            chunk = hs[0].chunk
+            spans = _sentences(chunk.text)
+            if not spans or node is None:
+                continue
+            best = max(spans, key=lambda s: self.scorer.coverage(qt, chunk.text[s[0]:s[1]]))
+            cit = self._cite(len(citations) + 1, chunk, *best, score=hs[0].score)
+            citations.append(cit)
+            label = _pages_label(list(range(node.pages[0], node.pages[1] + 1)))
+            lines.append(f"・{' > '.join(node.path)}（{label}）: 「{cit.quote}」[{cit.n}]")
+        if not citations:
+            return self._abstain(hits, language, None)
+        head = "ガイドの該当箇所:" if language == "ja" else "The guide covers this in:"
+        return Draft("\n".join([head] + lines), citations)
+
+    def _generate(self, query: str, language: str, draft: Draft):
+        if self.generator is None:
+            return draft, "extractive", "generative mode is not configured (KANMIN_LLM_BACKEND=none)"
+        try:
+            text, cites, problem = self.generator.generate(query, language, draft.citations, self.chunks)
+        except Exception as exc:  # any LLM failure falls back to the extractive answer
+            log.warning("generative answer failed, falling back: %s", type(exc).__name__)
+            return draft, "extractive", f"llm_error: {type(exc).__name__}: {str(exc)[:200]}"
+        if not text.strip() or not cites:
+            return draft, "extractive", problem or "llm_unusable: no supported citation in the generated answer"
+        return Draft(text, cites, reading_path=draft.reading_path), "generative", problem
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    from assistant.sentences import sentence_spans
+
+    return [(a, b) for a, b in sentence_spans(text) if b - a >= 8]

@@ -1,0 +1,86 @@
+"""Find glossary terms in any text (question, answer, a pasted memo): the jargon translator."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.schema import Annotation, GlossaryNote
+from ingest.models import GlossaryEntry
+from ingest.text import nfkc
+
+_KATAKANA = re.compile(r"^[\u30a0-\u30ffー・]+$")
+_KATAKANA_CH = re.compile(r"[\u30a0-\u30ffー]")
+
+
+def note_of(e: GlossaryEntry) -> GlossaryNote:
+    return GlossaryNote(term=e.term, reading=e.reading, category=e.category, meaning=e.meaning,
+                        rephrase=e.rephrase, en=e.en, pages=list(e.pages))
+
+
+@dataclass(frozen=True)
+class _Form:
+    surface: str
+    entry: GlossaryEntry
+    katakana: bool
+    latin: bool
+
+
+class TermMatcher:
+    """Longest-match-first, non-overlapping; katakana and Latin forms must stand alone
+    (レク is not found inside レクチャー, "pay" not inside "payment")."""
+
+    def __init__(self, glossary: list[GlossaryEntry], en_aliases: dict[str, str]):
+        by_term = {e.term: e for e in glossary}
+        forms: dict[str, _Form] = {}
+        for e in glossary:
+            for s in [e.term, *e.aliases]:
+                s = nfkc(s).strip()
+                if len(s) >= 2 and s not in forms:
+                    forms[s] = _Form(s, e, bool(_KATAKANA.match(s)), s.isascii())
+        for alias, term in en_aliases.items():
+            if term in by_term and len(alias) >= 3 and alias not in forms:
+                forms[alias] = _Form(alias, by_term[term], False, True)
+        self.forms = sorted(forms.values(), key=lambda f: -len(f.surface))
+        self.by_term = by_term
+        alternation = "|".join(re.escape(f.surface) for f in self.forms)
+        self._re = re.compile(alternation, re.IGNORECASE) if alternation else None
+        self._lookup = {f.surface.lower(): f for f in self.forms}
+
+    def find(self, text: str) -> list[tuple[int, int, GlossaryEntry, str]]:
+        """(start, end, entry, surface) in ``text``. Positions refer to NFKC(text), which
+        keeps the length of Japanese text; callers pass already-normalised text where it matters."""
+        if not self._re:
+            return []
+        norm = nfkc(text)
+        out = []
+        pos = 0
+        while pos < len(norm):
+            m = self._re.search(norm, pos)
+            if not m:
+                break
+            form = self._lookup.get(m.group(0).lower())
+            a, b = m.start(), m.end()
+            ok = form is not None
+            if ok and form.katakana:
+                ok = not (a > 0 and _KATAKANA_CH.match(norm[a - 1])) and not (b < len(norm) and _KATAKANA_CH.match(norm[b]))
+            if ok and form.latin:
+                ok = not (a > 0 and norm[a - 1].isascii() and norm[a - 1].isalnum()) and not (
+                    b < len(norm) and norm[b].isascii() and norm[b].isalnum())
+            if ok:
+                out.append((a, b, form.entry, m.group(0)))
+                pos = b
+            else:
+                pos = a + 1
+        return out
+
+    def annotate(self, text: str) -> list[Annotation]:
+        return [Annotation(term=e.term, start=a, end=b, surface=s, reading=e.reading, category=e.category,
+                           meaning=e.meaning, rephrase=e.rephrase, en=e.en, pages=list(e.pages))
+                for a, b, e, s in self.find(text)]
+
+    def notes(self, *texts: str) -> list[GlossaryNote]:
+        seen: dict[str, GlossaryNote] = {}
+        for text in texts:
+            for _, _, e, _ in self.find(text):
+                seen.setdefault(e.term, note_of(e))
+        return list(seen.values())
