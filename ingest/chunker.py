@@ -31,6 +31,21 @@ class Piece:
     start: int
     end: int
     kind: str = "text"
+    # (index in text, offset in the guide) where each glued part begins: a sentence
+    # joined across a page break skips the footnotes printed between its halves
+    segments: tuple[tuple[int, int], ...] = ()
+
+    def offset(self, index: int) -> int:
+        base_i, base_o = 0, self.start
+        for i, o in self.segments:
+            if i <= index:
+                base_i, base_o = i, o
+        return base_o + (index - base_i)
+
+    def glue(self, other: "Block") -> "Piece":
+        segs = self.segments or ((0, self.start),)
+        return Piece(self.text + other.text, self.start, other.end, self.kind,
+                     segs + ((len(self.text), other.start),))
 
 
 def footnote_markers(text: str) -> list[int]:
@@ -64,7 +79,7 @@ def _sentences(paragraphs: list[Piece]) -> list[Piece]:
         for sent in split_sentences(para.text):
             idx = para.text.find(sent, pos)
             pos = idx + len(sent)
-            out.append(Piece(sent, para.start + idx, para.start + pos))
+            out.append(Piece(sent, para.offset(idx), para.offset(max(idx, pos - 1)) + 1))
         if out:
             out[-1] = Piece(out[-1].text + "\n", out[-1].start, out[-1].end)
     return out
@@ -141,10 +156,9 @@ class Chunker:
                 flush()
             run_node = node
             text = b.text
-            if run and run[-1].kind == "text" and b.kind == "text" and not ends_sentence(run[-1].text):
+            if run and run[-1].kind == "text" and b.kind == "text" and _cut_by_page_break(run[-1].text):
                 # a page break cut this sentence: glue the halves back together
-                prev = run.pop()
-                run.append(Piece(prev.text + text, prev.start, b.end))
+                run.append(run.pop().glue(b))
             else:
                 run.append(Piece(text, b.start, b.end, b.kind))
         flush()
@@ -177,10 +191,16 @@ class Chunker:
             self._emit(node, "table", "\n".join(group), b.start, b.end, figure=figure, search_extra=caption)
 
 
+def _cut_by_page_break(text: str) -> bool:
+    """A paragraph that stops mid-sentence was cut by a page break; a short label
+    line without 。 (パターン①…, ✓ 当初予算, a name list) is not one."""
+    last = text.rstrip().split("\n")[-1]
+    return not ends_sentence(text) and (len(last) >= 60 or "。" in last)
+
+
 def _is_recovered(node: RawNode) -> bool:
+    """Under a heading that the extraction lost (the nearest TOC heading decides)."""
     n: RawNode | None = node
-    while n is not None:
-        if n.recovered:
-            return True
+    while n is not None and n.toc_page is None:
         n = n.parent
-    return False
+    return bool(n and n.recovered)

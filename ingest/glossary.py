@@ -73,6 +73,7 @@ def load_extra(path: Path, text: str, page_at: Callable[[int], int]) -> list[Glo
             term=item["term"], reading=item.get("reading", ""), category=item.get("category", "用語"),
             meaning=meaning, rephrase=item.get("rephrase", ""), pages=[page_at(pos)],
             aliases=[a for a in item.get("aliases", []) if a], source=str(item.get("source", "definition")),
+            detail=item["detail"] if item.get("detail") and item["detail"] in text else "",
         ))
     return out
 

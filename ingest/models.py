@@ -79,6 +79,7 @@ class GlossaryEntry(BaseModel):
     en: str = ""
     pages: list[int] = Field(default_factory=list)
     aliases: list[str] = Field(default_factory=list)  # also-searched forms (担当課 for 原課)
+    detail: str = ""  # a second passage of the guide that spells out what the term covers (verbatim)
     source: str = ""  # 図表8 | footnote N | abbreviation | definition
 
 

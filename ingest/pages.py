@@ -42,7 +42,7 @@ class PageMap:
 
 
 # p.85参照 / （P32 参照） / 40ページ / 本ガイド 103 ページ / 86 ページ～ / (P50)
-CROSS_REF_RE = re.compile(r"(?:[pPｐＰ]\.?\s*(?P<p1>\d{1,3})(?!\d)(?:\s*参照)?|(?P<p2>\d{1,3})\s*ページ)")
+CROSS_REF_RE = re.compile(r"(?:[pPｐＰ]\.?\s*(?P<p1>\d{1,3})(?!\d)(?:\s*参照)?|(?P<p2>\d{1,3})\s*ページ(?!にまとめ))")
 
 
 def find_cross_refs(text: str) -> list[tuple[str, int]]:
@@ -52,5 +52,7 @@ def find_cross_refs(text: str) -> list[tuple[str, int]]:
         # a bare "P" inside a word (PPP, PFS…) is not a page reference
         if m.group("p1") and m.start() > 0 and text[m.start() - 1].isascii() and text[m.start() - 1].isalpha():
             continue
+        if m.group(0).strip() == text.strip():
+            continue  # a page label printed inside a figure, not a reference
         out.append((m.group(0), page))
     return out

@@ -48,6 +48,29 @@ def _to_node(raw: RawNode, pages: PageMap) -> Node:
     )
 
 
+def _footnote_page_breaks(blocks: list[Block], pages: PageMap, anchors: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Footnotes are printed at the foot of their page: the text after a run of
+    footnotes starts the next page (never past the next TOC/figure anchor)."""
+    extra = []
+    i = 0
+    while i < len(blocks):
+        if blocks[i].kind not in ("footnote", "footnote_cont"):
+            i += 1
+            continue
+        j = i
+        while j < len(blocks) and blocks[j].kind in ("footnote", "footnote_cont"):
+            j += 1
+        if j < len(blocks):
+            nxt = blocks[j].start
+            page = pages.page_at(blocks[i].start) + 1
+            later = [p for o, p in anchors if o >= nxt]
+            if later:
+                page = min(page, min(later))
+            extra.append((nxt, page))
+        i = j
+    return extra
+
+
 def _footnotes(blocks: list[Block], pages: PageMap) -> tuple[list[Footnote], dict[int, str]]:
     """Footnotes, and their verbatim text (marker included) for the footnote chunks."""
     notes: dict[int, Footnote] = {}
@@ -103,6 +126,8 @@ def parse_guide(path: Path, settings: Settings | None = None, strict: bool = Fal
                 if prev is not None and prev.kind == "table":
                     anchors.append((prev.start, fig_pages[b.number]))
     last_page = max([e.page for e in toc.entries] + [f.page for f in toc.figures])
+    pages = PageMap.from_anchors(anchors, len(text), last_page)
+    anchors += _footnote_page_breaks(blocks, pages, anchors)
     pages = PageMap.from_anchors(anchors, len(text), last_page)
 
     figures = [f.model_copy(update={"placed": f.number in captions}) for f in toc.figures]

@@ -35,6 +35,8 @@ def row_text(cells: list[str]) -> str:
 
 def split_items(cell: str) -> list[str]:
     """Bulleted items of a cell ("・首長 ・部長や局長" → ["首長", "部長や局長"])."""
+    if not re.match(r"\s*・", cell):  # 図表2: list items lost their bullets, only spaces remain
+        return cell.split()
     # only a ・ that opens an item is a bullet: 経済・産業担当 and 部長・事業統括 stay whole
     parts = [p.strip(" ・") for p in re.split(r"(?:^|\s)・", cell)]
     return [p for p in parts if p]
