@@ -3,10 +3,11 @@
 Not a fixed cosine cut (e5 cosines cluster in 0.7–0.9 for anything Japanese): the
 decision combines how much of the question's vocabulary the best passages cover
 with the dense similarity, with thresholds calibrated on the eval set
-(eval/calibrate_abstention.py writes data/abstention.json)."""
+(`kanmin calibrate-abstention --write`, eval/calibrate.py, writes data/abstention.json)."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,8 +36,74 @@ class Support:
     dense: float  # best dense cosine among the hits
 
 
+# English words that place a question inside the guide's world; an English question with
+# none of them (and no glossary term) is off-topic whatever its embedding says.
+DOMAIN_EN = frozenset("""
+municipality municipalities municipal city cities town towns village prefecture prefectures local government
+governments public official officials staff department departments division mayor governor startup startups
+start-up start-ups founder founders company companies business businesses guide chapter chapters section sections
+page pages figure figures table procurement procure procuring tender tenders tendering bid bidding contract
+contracts contracting budget budgets budgeting fiscal partnership partnerships partner partners partnering
+collaboration collaborate collaborating cooperation co-creation proposal proposals pitch pitching matching
+policy policies regulation regulations regulatory sandbox pilot pilots trial demonstration
+fairness fair intermediary intermediaries support supporting consortium impact social issue issues
+agreement agreements outcome outcomes pfs sib pay success joint purchase purchasing order ordering
+kanmin renkei public-private private sector exit exits scale scaling evaluation subsidy grant grants
+""".split())
+_WORD = re.compile(r"[A-Za-z][A-Za-z-]+")
+# function words and everyday words that glossary glosses happen to contain
+EN_STOP = frozenset("""
+what when where which while whom whose that this these those there their they them then than with without
+from into onto over under about after before between through during each every some such other others more
+most much many very also only just even good well best better make made makes does done doing have having
+been being were will would could should shall might must your yours ours here how why who the and for are
+not but can all any may use used using one two three first new way ways thing things time times today
+""".split())
+
+
+def on_topic_en(question: str, extra_words: frozenset[str] = frozenset()) -> bool:
+    words = {w.lower() for w in _WORD.findall(question)}
+    return bool(words & (DOMAIN_EN | extra_words))
+
+
 def weak(support: Support, language: str, cfg: AbstainConfig) -> bool:
     """Weak when neither the words nor the meaning of the question meet the guide's text."""
     if language == "en":
         return support.coverage < cfg.min_coverage_en and support.dense < cfg.min_dense_en
     return support.coverage < cfg.min_coverage_ja and support.dense < cfg.min_dense_ja
+
+
+# The guide says outright which topics it leaves out (「…については、本ガイドにおいては取り上げない」):
+# a question about one of them is answered with that sentence, not with loosely related text.
+_EXCLUSION = re.compile(r"（([^（）]{2,80})）については、?本ガイドにおいては取り上げない")
+_AMOUNT_Q = re.compile(r"いくら|何円|何万円|金額|(どれ|どの)くらいの(予算|費用|お金|金額)|費用はどれ|会費|料金|手数料|上限額|how much|what does it cost|\bfees?\b|\bcharges?\b|\bprice\b", re.I)
+_AMOUNT_A = re.compile(r"\d[\d,，.]*\s*(?:万|億|千)?円|[一二三四五六七八九十百千万億]+円")
+
+
+@dataclass
+class Exclusion:
+    terms: tuple[str, ...]
+    chunk_id: str
+    start: int
+    end: int
+
+
+def exclusions(chunks) -> list[Exclusion]:
+    """Topics the guide declares out of its scope, with the sentence that says so."""
+    out = []
+    for c in chunks:
+        for m in _EXCLUSION.finditer(c.text):
+            inner = re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹]+", "", m.group(1))
+            terms = {t.strip() for part in re.split(r"や|、|及び|および", inner) for t in [part, *part.split("/")]}
+            start = c.text.rfind("。", 0, m.start()) + 1
+            end = c.text.find("。", m.end())
+            out.append(Exclusion(tuple(sorted(t for t in terms if len(t) >= 3)), c.id, start, end + 1 if end >= 0 else len(c.text)))
+    return out
+
+
+def asks_amount(question: str) -> bool:
+    return bool(_AMOUNT_Q.search(question))
+
+
+def has_amount(text: str) -> bool:
+    return bool(_AMOUNT_A.search(text))

@@ -56,7 +56,7 @@ class Answer(BaseModel):
     reading_path: list[ReadingStep] = Field(default_factory=list)
     nearest_sections: list[SectionRef] = Field(default_factory=list)
     mode: Mode = "extractive"
-    fallback: str | None = None  # why a generative answer fell back to extractive
+    fallback: str | None = None  # why a generative answer fell back to extractive, or what its citation check removed
     session_id: str | None = None
     resolved_question: str | None = None  # the follow-up rewritten against history
     latency_ms: float = 0.0

@@ -10,8 +10,39 @@ from typing import Callable, Iterable
 from ingest.models import Chunk
 from ingest.text import split_sentences
 
-_URLISH = re.compile(r"https?://|^[-・•]\s|^<")
+# link lines are not answers; a bulleted line of prose (「- ④ 新商品として…」) is
+_URLISH = re.compile(r"https?://|^<|^[-・•]\s*[-・•]")
 _BIGRAM_CACHE_LIMIT = 4096
+
+
+@dataclass
+class AnswerConfig:
+    """How the extractive answer picks its sentences (tuned on the eval set)."""
+
+    max_hits: int = 6  # retrieved chunks whose sentences compete
+    rank_weight: float = 0.45  # weight of the chunk's retrieval rank vs the sentence's own word coverage
+    max_sentences: int = 3
+    min_ratio: float = 0.6  # a sentence must score at least this share of the best one
+    per_chunk: int = 2
+    # the sentence after a chosen one often carries the fact (a number, a name, the "how"):
+    # quote it too when the pair stays short
+    extend_chars: int = 0
+    type_bonus: float = 0.15  # for a sentence of the expected answer type (a date, a count, a sum)
+
+
+# Expected answer types: a question asking "when / which month" wants a sentence with a
+# date, "how many" one with a count, "how much" one with a sum.
+_ASK_TYPES = [
+    (re.compile(r"何月|いつ(まで|頃|ごろ)?|何年|時期|スケジュール|when|which month|deadline|timing", re.I),
+     re.compile(r"\d{1,2}\s*月|[0-9０-９]+\s*年度?|年度(当初|末)|月(まで|頃|ごろ|以降)")),
+    (re.compile(r"何(件|社|人|団体|自治体|か所|カ所)|いくつ|どれくらい|どのくらい|how many|number of", re.I),
+     re.compile(r"\d[\d,，]*\s*(件|社|人|団体|自治体|か所|カ所|%|％|名)")),
+    (re.compile(r"いくら|金額|費用|how much|cost", re.I), re.compile(r"\d[\d,，.]*\s*(万|億|千)?円")),
+]
+
+
+def answer_types(query: str) -> list[re.Pattern[str]]:
+    return [want for ask, want in _ASK_TYPES if ask.search(query)]
 
 
 @dataclass
@@ -96,10 +127,11 @@ class SentenceScorer:
         total = sum(self.idf.idf(t) for t in query_tokens)
         return sum(self.idf.idf(t) for t in query_tokens if t in have) / total if total else 0.0
 
-    def candidates(self, query_tokens: set[str], hits: list[tuple[Chunk, float]], max_hits: int = 6) -> list[Candidate]:
+    def candidates(self, query_tokens: set[str], hits: list[tuple[Chunk, float]], cfg: AnswerConfig,
+                   wants: list[re.Pattern[str]] | None = None) -> list[Candidate]:
         out: list[Candidate] = []
-        for rank, (chunk, _) in enumerate(hits[:max_hits]):
-            if chunk.kind in ("reference", "footnote"):
+        for rank, (chunk, _) in enumerate(hits[:cfg.max_hits]):
+            if chunk.kind in ("reference", "footnote", "figure"):
                 continue
             for a, b in sentence_spans(chunk.text):
                 text = chunk.text[a:b]
@@ -107,12 +139,14 @@ class SentenceScorer:
                     continue
                 cov = self.coverage(query_tokens, text)
                 # the chunk's retrieval rank carries the passage context a single sentence lacks
-                score = 0.55 * cov + 0.45 / (1 + rank) + (0.05 if chunk.kind == "body" else 0.0)
+                score = (1 - cfg.rank_weight) * cov + cfg.rank_weight / (1 + rank) + (0.05 if chunk.kind == "body" else 0.0)
+                if wants and any(w.search(text) for w in wants):
+                    score += cfg.type_bonus
                 out.append(Candidate(chunk, rank, a, b, text, score, cov))
         return out
 
 
-def select(cands: list[Candidate], max_sentences: int = 3, per_chunk: int = 2) -> list[Candidate]:
+def select(cands: list[Candidate], cfg: AnswerConfig) -> list[Candidate]:
     """Best sentences, no near-duplicates, then in reading order (hit rank, position)."""
     chosen: list[Candidate] = []
     if not cands:
@@ -120,10 +154,28 @@ def select(cands: list[Candidate], max_sentences: int = 3, per_chunk: int = 2) -
     best = max(c.score for c in cands)
     per: Counter[str] = Counter()
     for c in sorted(cands, key=lambda c: -c.score):
-        if len(chosen) >= max_sentences or c.score < 0.6 * best:
+        if len(chosen) >= cfg.max_sentences or c.score < cfg.min_ratio * best:
             break
-        if per[c.chunk.id] >= per_chunk or any(similar(c.text, o.text) for o in chosen):
+        if per[c.chunk.id] >= cfg.per_chunk or any(similar(c.text, o.text) for o in chosen):
             continue
         chosen.append(c)
         per[c.chunk.id] += 1
-    return sorted(chosen, key=lambda c: (c.rank, c.start))
+    chosen = sorted(chosen, key=lambda c: (c.rank, c.start))
+    return _extend(chosen, cfg.extend_chars) if cfg.extend_chars else chosen
+
+
+def _extend(chosen: list[Candidate], limit: int) -> list[Candidate]:
+    out: list[Candidate] = []
+    for c in chosen:
+        spans = sentence_spans(c.chunk.text)
+        nxt = next(((a, b) for a, b in spans if a >= c.end), None)
+        end = c.end
+        if nxt and nxt[1] - c.start <= limit and not _URLISH.search(c.chunk.text[nxt[0]:nxt[1]]):
+            end = nxt[1]
+        prev = out[-1] if out else None
+        if prev is not None and prev.chunk.id == c.chunk.id and c.start <= prev.end:
+            prev.end = max(prev.end, end)
+            prev.text = prev.chunk.text[prev.start:prev.end]
+            continue
+        out.append(Candidate(c.chunk, c.rank, c.start, end, c.chunk.text[c.start:end], c.score, c.coverage))
+    return out

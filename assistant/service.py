@@ -5,6 +5,7 @@ a verbatim substring of its chunk before it is shown.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -13,13 +14,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from assistant import inputs
-from assistant.abstain import AbstainConfig, Support, weak
+from assistant.abstain import AbstainConfig, Support, EN_STOP, asks_amount, exclusions, has_amount, on_topic_en, weak
 from assistant.followup import resolve
 from assistant.language import detect_language
 from assistant.persona import infer_persona
 from assistant.router import RouteDecision, Router
 from assistant.schema import Annotation, Answer, Citation, GlossaryNote, ReadingStep, SectionRef
-from assistant.sentences import Candidate, IdfTable, SentenceScorer, select
+from assistant.sentences import AnswerConfig, Candidate, IdfTable, SentenceScorer, answer_types, select
 from assistant.terms import TermMatcher, note_of
 from ingest.errors import NotFound
 from ingest.models import Chunk, Guide, Node
@@ -38,6 +39,11 @@ class StoreLike(Protocol):
 
 class Generator(Protocol):
     def generate(self, question: str, language: str, citations: list[Citation], chunks: dict[str, Chunk]) -> tuple[str, list[Citation], str | None]: ...
+
+
+_ASKS_COVERAGE = re.compile(
+    r"(解説|説明|記載|掲載|紹介|扱)(して|され|っ)?て?(い|お)?(ます|る)(か|の)|載って(ます|る)|取り上げ|"
+    r"does (the|this) guide (cover|discuss|explain|include)|is .* (covered|discussed) in the guide", re.I)
 
 
 def _toc_id(section_id: str) -> str:
@@ -72,6 +78,7 @@ class Assistant:
         self.abstain_cfg = abstain or AbstainConfig()
         self.generator = generator
         self.history_turns = history_turns
+        self.answer_cfg = AnswerConfig(max_sentences=4, min_ratio=0.45, extend_chars=260)
         self.matcher = TermMatcher(guide.glossary, guide.en_aliases)
         self.router = Router(self.matcher, guide.figures)
         tokenize = retriever.tokenizer.tokenize
@@ -79,6 +86,10 @@ class Assistant:
         self.nodes: dict[str, Node] = {}
         self._walk(guide.tree)
         self.chunks = {c.id: c for c in guide.chunks}
+        self.exclusions = exclusions(guide.chunks)
+        # every English word of the glossary's translations counts as on-topic too
+        self.en_words = frozenset(w.lower() for e in guide.glossary for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", e.en)
+                                  if w.lower() not in EN_STOP)
 
     def _walk(self, nodes: list[Node]) -> None:
         for n in nodes:
@@ -160,10 +171,15 @@ class Assistant:
         if d.route == "glossary" and d.term is not None:
             return self._glossary_answer(d, query, language, persona)
         if d.route == "figure" and d.figure is not None:
-            return self._figure_answer(d.figure, language)
+            return self._figure_answer(d.figure, language, query, persona)
         if d.route == "reading_path":
             return self._reading_answer(query, language, persona)
         hits = self._hits(query, persona)
+        excluded = self._excluded(query, language, hits)
+        if excluded is not None:
+            return excluded
+        if language == "en" and not on_topic_en(query, self.en_words) and not self.matcher.find(query):
+            return self._abstain(hits, language, None, "英語の質問にガイドの主題に関わる語がない")
         support = self._support(query, hits)
         if weak(support, language, self.abstain_cfg):
             return self._abstain(hits, language, support)
@@ -207,8 +223,11 @@ class Assistant:
 
     def _qa_answer(self, query: str, hits, language: str) -> Draft:
         qt = self._query_tokens(query)
-        cands = self.scorer.candidates(qt, [(h.chunk, h.score) for h in hits])
-        chosen = select(cands, max_sentences=3)
+        cands = self.scorer.candidates(qt, [(h.chunk, h.score) for h in hits], self.answer_cfg, answer_types(query))
+        if asks_amount(query) and not any(has_amount(c.text) for c in sorted(cands, key=lambda c: -c.score)[:10]):
+            # asked for a sum the guide does not state: quoting neighbouring text would mislead
+            return self._abstain(hits, language, None, "金額を尋ねているが、該当箇所に金額の記載がない")
+        chosen = select(cands, self.answer_cfg)
         if not chosen:
             return self._abstain(hits, language, None)
         return self._compose(chosen, language)
@@ -224,7 +243,26 @@ class Assistant:
             return Draft(f"{lead}\n{body}", citations)
         return Draft((lead + "\n" if lead else "") + "".join(parts), citations)
 
-    def _abstain(self, hits, language: str, support: Support | None) -> Draft:
+    def _excluded(self, query: str, language: str, hits) -> Draft | None:
+        q = nfkc(query)
+        for ex in self.exclusions:
+            term = next((t for t in ex.terms if re.search(rf"(?<![A-Za-z]){re.escape(t)}(?![A-Za-z])", q)), None)
+            if term is None:
+                continue
+            chunk = self.chunks[ex.chunk_id]
+            draft = self._abstain(hits, language, None, f"ガイドが扱わないと明記している「{term}」についての質問")
+            cite = self._cite(1, chunk, ex.start, ex.end)
+            note = (f"ガイドは{term}を扱わない方針です: 「{cite.quote}」[1]" if language == "ja"
+                    else f"The guide states that it does not cover {term}: 「{cite.quote}」[1]")
+            draft.answer = note + "\n" + draft.answer
+            draft.citations = [cite]
+            if _ASKS_COVERAGE.search(q):
+                # "does the guide cover PFI?" is answered (no, and here is where it says so)
+                draft.abstained, draft.route = False, None
+            return draft
+        return None
+
+    def _abstain(self, hits, language: str, support: Support | None, why: str | None = None) -> Draft:
         seen: dict[str, SectionRef] = {}
         for h in hits:
             tid = _toc_id(h.chunk.section_id) or h.chunk.section_id
@@ -237,46 +275,77 @@ class Assistant:
         nearest = list(seen.values())
         lines = [NO_ANSWER[language], NEAREST[language]] + [
             f"・{' > '.join(s.section_path)}（{_pages_label(s.pages)}）" for s in nearest]
-        reason = "ガイドの記載による裏付けが弱い" + (
+        reason = why or "ガイドの記載による裏付けが弱い" + (
             f" (語の一致 {support.coverage:.2f}, 意味の近さ {support.dense:.2f})" if support else "")
         return Draft("\n".join(lines), [], abstained=True, route="out_of_scope", reason=reason, nearest=nearest)
 
     def _glossary_answer(self, d: RouteDecision, query: str, language: str, persona: str) -> Draft:
+        """The term card (meaning, 正式名称, 言い換え) with its source, then where the guide
+        spells it out, how it uses the term, and what else answers the question as asked."""
         e = d.term
         assert e is not None
+        en = language == "en"
+        reading = f"（{e.reading}）" if e.reading else ""
+        full = self._full_name(e) if e.category == "略称" else None
         citations: list[Citation] = []
+        lines: list[str] = []
+
+        def add(label: str, chunk: Chunk, start: int, end: int, score: float = 0.0) -> None:
+            cite = self._cite(len(citations) + 1, chunk, start, end, score)
+            citations.append(cite)
+            lines.append(f"{label}「{cite.quote}」[{cite.n}]")
+
         host = self._chunk_containing(e.meaning, prefer=("glossary", "footnote", "body", "table"))
+        head = f"{e.term}{reading}: {e.en or e.meaning}." if en else f"{e.term}{reading}とは、{e.meaning}"
         if host is not None:
             i = host.text.find(e.meaning)
-            citations.append(self._cite(1, host, i, i + len(e.meaning)))
-        # a supporting passage where the guide uses the term
+            cite = self._cite(1, host, i, i + len(e.meaning))
+            citations.append(cite)
+            head += f"\nIn the guide's words: 「{e.meaning}」[1]" if en else "[1]"
+        lines.append(head)
+        if full:
+            lines.append(f"Full name in the guide: {full}" if en else f"正式名称: {full}")
+        if e.rephrase:
+            lines.append(f"Plain Japanese: {e.rephrase}" if en else f"言い換え例: {e.rephrase}")
+        if e.detail:
+            where = self._chunk_containing(e.detail, prefer=("body", "table", "case", "column"))
+            if where is not None:
+                i = where.text.find(e.detail)
+                add("Details: " if en else "内容: ", where, i, i + len(e.detail))
         surfaces = [e.term, *e.aliases]
         for h in self._hits(f"{e.term} {e.rephrase}", persona, k=6):
-            if host is not None and h.chunk.id == host.id or h.chunk.kind in ("glossary", "reference", "footnote"):
+            if h.chunk.id in {c.chunk_id for c in citations} or h.chunk.kind in ("glossary", "reference", "footnote"):
                 continue
             spans = [(a, b) for a, b in _sentences(h.chunk.text) if any(s in h.chunk.text[a:b] for s in surfaces)]
             if spans:
-                a, b = spans[0]
-                citations.append(self._cite(len(citations) + 1, h.chunk, a, b))
+                add("Used in the guide: " if en else "使われ方: ", h.chunk, *spans[0])
                 break
-        reading = f"（{e.reading}）" if e.reading else ""
-        if language == "en":
-            text = (f"{e.term}{reading}: {e.en or e.meaning}.\nIn the guide's words: 「{e.meaning}」[1]"
-                    + (f"\nPlain Japanese: {e.rephrase}" if e.rephrase else ""))
-        else:
-            text = f"{e.term}{reading}とは、{e.meaning}[1]" + (f"\n言い換え例: {e.rephrase}" if e.rephrase else "")
-        if len(citations) > 1:
-            text += ("\n" + ("使われ方: " if language == "ja" else "Used in the guide: ") + f"「{citations[1].quote}」[2]")
-        if host is None:
-            text = text.replace("[1]", "")
-        return Draft(text, citations)
+        for c in self._best_sentences(query, persona, exclude={c.chunk_id for c in citations}, n=2):
+            add("", c.chunk, c.start, c.end, c.score)
+        return Draft("\n".join(lines), citations)
+
+    def _full_name(self, e) -> str | None:
+        """The longest spelled-out form of an abbreviation that the guide itself prints."""
+        forms = [a for a in e.aliases if not a.isascii() and len(a) > len(e.term)
+                 and any(a in c.text or any(a in h for h in c.section_path) for c in self.guide.chunks)]
+        return max(forms, key=len) if forms else None
+
+    def _best_sentences(self, query: str, persona: str, exclude: set[str], n: int,
+                        hits=None) -> list[Candidate]:
+        hits = hits if hits is not None else self._hits(query, persona)
+        qt = self._query_tokens(query)
+        cands = [c for c in self.scorer.candidates(qt, [(h.chunk, h.score) for h in hits], self.answer_cfg,
+                                                   answer_types(query))
+                 if c.chunk.id not in exclude]
+        cfg = self.answer_cfg
+        return select(cands, dataclasses.replace(cfg, max_sentences=n, per_chunk=1))
 
     def _chunk_containing(self, text: str, prefer: tuple[str, ...]) -> Chunk | None:
         found = [c for c in self.guide.chunks if text and text in c.text]
         found.sort(key=lambda c: prefer.index(c.kind) if c.kind in prefer else len(prefer))
         return found[0] if found else None
 
-    def _figure_answer(self, number: int, language: str) -> Draft:
+    def _figure_answer(self, number: int, language: str, query: str = "", persona: str = "any") -> Draft:
         entry = next((f for f in self.guide.figures if f.number == number), None)
         if entry is None:
             last = max((f.number for f in self.guide.figures), default=0)
@@ -318,6 +387,12 @@ class Assistant:
             head = f"Figure {number} 「{entry.title}」 is on p.{entry.page}" + (f" ({where})." if where else ".")
             if caption is None:
                 head += " The figure itself is missing from the guide's text."
+        # what the text around the figure says in answer to the question as asked
+        if caption is not None and query:
+            near = [h for h in self._hits(query, persona, k=12)
+                    if _toc_id(h.chunk.section_id) == _toc_id(caption.section_id)]
+            for c in self._best_sentences(query, persona, {c.chunk_id for c in citations}, 2, hits=near):
+                citations.append(self._cite(len(citations) + 1, c.chunk, c.start, c.end, c.score))
         lines = [head] + [f"「{c.quote}」[{c.n}]" for c in citations[1:]]
         if caption is not None:
             lines[0] += "[1]"
@@ -372,28 +447,46 @@ class Assistant:
                      reason=f"図表{row.source_figure}の行: {row.sector}/{row.role}/{who}")
 
     def _locate_answer(self, query: str, hits, language: str) -> Draft:
-        qt = self._query_tokens(query)
+        """The top sections with their printed pages, each with the passage that matched."""
         groups: dict[str, list] = {}
         for h in hits:
-            if h.chunk.kind in ("footnote", "reference"):
+            if h.chunk.kind in ("footnote", "reference", "figure"):
                 continue
             groups.setdefault(_toc_id(h.chunk.section_id) or h.chunk.section_id, []).append(h)
         citations, lines = [], []
-        for tid, hs in list(groups.items())[:3]:
+        qt = self._query_tokens(query)
+        for rank, (tid, hs) in enumerate(list(groups.items())[:3]):
             node = self.nodes.get(tid)
-            chunk = hs[0].chunk
-            spans = _sentences(chunk.text)
-            if not spans or node is None:
+            if node is None:
                 continue
-            best = max(spans, key=lambda s: self.scorer.coverage(qt, chunk.text[s[0]:s[1]]))
-            cit = self._cite(len(citations) + 1, chunk, *best, score=hs[0].score)
-            citations.append(cit)
+            # the best-matching section gets two passages, the others one
+            best = self._best_sentences(query, "any", set(), 2 if rank == 0 else 1, hits=hs)
+            if not best:
+                continue
             label = _pages_label(list(range(node.pages[0], node.pages[1] + 1)))
-            lines.append(f"・{' > '.join(node.path)}（{label}）: 「{cit.quote}」[{cit.n}]")
+            quotes = []
+            for c in best:
+                cit = self._cite(len(citations) + 1, c.chunk, c.start, c.end, c.score)
+                citations.append(cit)
+                # the deepest heading (a point, a column, a case) says more than the section
+                inner = c.chunk.section_path[len(node.path):]
+                where = f"{' > '.join(inner)}（{_pages_label(cit.pages)}）: " if inner else ""
+                quotes.append(f"{where}「{cit.quote}」[{cit.n}]")
+            figures = self._figures_in(tid, qt)
+            lines.append(f"・{' > '.join(node.path)}（{label}）: " + " ".join(quotes)
+                         + ("".join(f"\n   {f}" for f in figures)))
         if not citations:
             return self._abstain(hits, language, None)
         head = "ガイドの該当箇所:" if language == "ja" else "The guide covers this in:"
         return Draft("\n".join([head] + lines), citations)
+
+    def _figures_in(self, toc_id: str, query_tokens: set[str]) -> list[str]:
+        """Captions of the section's figures that share words with the question."""
+        out = []
+        for c in self.guide.chunks:
+            if c.kind == "figure" and _toc_id(c.section_id) == toc_id and self.scorer.coverage(query_tokens, c.text) > 0.2:
+                out.append(f"{c.text}（{_pages_label(c.pages)}）")
+        return out[:3]
 
     def _generate(self, query: str, language: str, draft: Draft):
         if self.generator is None:
