@@ -1,0 +1,142 @@
+"""Server modes, each a real `kanmin serve`: API keys (+ CORS), rate limiting, index missing."""
+from __future__ import annotations
+
+import secrets
+
+import httpx
+import pytest
+
+from conftest import start_server, stop_server
+
+KEY_A = "ka-" + secrets.token_hex(16)
+KEY_B = "kb-" + secrets.token_hex(16)
+TIMEOUT = httpx.Timeout(30.0)
+
+
+def assert_error(r: httpx.Response, status: int, code: str) -> None:
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["code"] == code and r.json()["error"]["message"]
+    assert r.headers.get("x-request-id")
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory):
+    srv = start_server(tmp_path_factory.mktemp("keyed"), {
+        "KANMIN_API_KEYS": f"{KEY_A}, {KEY_B}", "KANMIN_CORS_ORIGINS": "https://portal.example.jp"})
+    yield srv
+    stop_server(srv)
+
+
+def test_api_keys_required_on_v1(keyed):
+    with httpx.Client(base_url=keyed.url, timeout=TIMEOUT) as c:
+        assert_error(c.get("/v1/toc"), 401, "unauthorized")
+        assert c.get("/v1/toc").headers.get("www-authenticate", "").startswith("Bearer")
+        assert_error(c.get("/v1/toc", headers={"Authorization": "Bearer wrong-key"}), 401, "unauthorized")
+        assert_error(c.get("/v1/toc", headers={"Authorization": f"Basic {KEY_A}"}), 401, "unauthorized")
+        assert_error(c.get("/v1/toc", headers={"Authorization": "Bearer"}), 401, "unauthorized")
+        assert_error(c.get("/v1/toc", headers={"Authorization": f"Bearer {KEY_A}x"}), 401, "unauthorized")
+        assert_error(c.post("/v1/ask", json={"question": "原課とは"}), 401, "unauthorized")
+        assert_error(c.get("/v1/no-such-route"), 401, "unauthorized")  # no route discovery without a key
+        for key in (KEY_A, KEY_B):
+            r = c.get("/v1/toc", headers={"Authorization": f"Bearer {key}"})
+            assert r.status_code == 200 and r.json()
+        r = c.post("/v1/ask", json={"question": "原課とは"}, headers={"Authorization": f"bearer {KEY_B}"})
+        assert r.status_code == 200 and r.json()["citations"]
+
+
+def test_open_endpoints_not_behind_keys(keyed):
+    with httpx.Client(base_url=keyed.url, timeout=TIMEOUT) as c:
+        assert c.get("/healthz").status_code == 200
+        assert c.get("/readyz").status_code == 200
+        assert "kanmin_http_requests_total" in c.get("/metrics").text
+        assert_error(c.post("/slack/events", content=b"{}"), 503, "slack_not_configured")
+        assert c.get("/").status_code == 200  # the UI (or the JSON index when no UI is installed)
+
+
+def test_keys_never_logged(keyed):
+    with httpx.Client(base_url=keyed.url, timeout=TIMEOUT) as c:
+        c.get("/v1/toc", headers={"Authorization": f"Bearer {KEY_A}"})
+        c.get("/v1/toc", headers={"Authorization": "Bearer some-wrong-key-123"})
+    log = keyed.log()
+    assert KEY_A not in log and KEY_B not in log and "some-wrong-key-123" not in log
+
+
+def test_cors_when_configured(keyed):
+    with httpx.Client(base_url=keyed.url, timeout=TIMEOUT) as c:
+        r = c.options("/v1/ask", headers={"Origin": "https://portal.example.jp",
+                                          "Access-Control-Request-Method": "POST",
+                                          "Access-Control-Request-Headers": "authorization,content-type"})
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == "https://portal.example.jp"
+        r = c.get("/v1/toc", headers={"Origin": "https://portal.example.jp", "Authorization": f"Bearer {KEY_A}"})
+        assert r.headers["access-control-allow-origin"] == "https://portal.example.jp"
+        r = c.get("/v1/toc", headers={"Origin": "https://evil.example.com", "Authorization": f"Bearer {KEY_A}"})
+        assert "access-control-allow-origin" not in r.headers
+
+
+def test_no_cors_by_default(live_server):
+    r = httpx.get(live_server.url + "/healthz", headers={"Origin": "https://portal.example.jp"}, timeout=TIMEOUT)
+    assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+
+
+def test_rate_limit(tmp_path):
+    srv = start_server(tmp_path, {"KANMIN_RATE_LIMIT": "5/minute"})
+    try:
+        with httpx.Client(base_url=srv.url, timeout=TIMEOUT) as c:
+            codes = [c.get("/v1/toc").status_code for _ in range(5)]
+            assert codes == [200] * 5
+            r = c.get("/v1/toc")
+            assert_error(r, 429, "rate_limited")
+            assert int(r.headers["retry-after"]) >= 1
+            assert_error(c.post("/v1/ask", json={"question": "原課"}), 429, "rate_limited")  # one bucket for /v1
+            # operational endpoints are not limited
+            assert all(c.get("/healthz").status_code == 200 for _ in range(10))
+            assert c.get("/readyz").status_code == 200
+            assert "kanmin_rate_limited_total 2.0" in c.get("/metrics").text
+        assert srv.alive()
+    finally:
+        stop_server(srv)
+
+
+def test_rate_limit_per_api_key(tmp_path):
+    srv = start_server(tmp_path, {"KANMIN_RATE_LIMIT": "3/minute", "KANMIN_API_KEYS": f"{KEY_A},{KEY_B}"})
+    try:
+        with httpx.Client(base_url=srv.url, timeout=TIMEOUT) as c:
+            a = {"Authorization": f"Bearer {KEY_A}"}
+            b = {"Authorization": f"Bearer {KEY_B}"}
+            assert [c.get("/v1/toc", headers=a).status_code for _ in range(4)] == [200, 200, 200, 429]
+            assert c.get("/v1/toc", headers=b).status_code == 200  # its own bucket
+    finally:
+        stop_server(srv)
+
+
+def test_bad_rate_limit_setting_fails_fast(tmp_path):
+    with pytest.raises(RuntimeError, match="rate"):
+        start_server(tmp_path, {"KANMIN_RATE_LIMIT": "lots"}, timeout=60)
+
+
+def test_index_missing_not_ready(tmp_path):
+    empty = tmp_path / "no-index"
+    empty.mkdir()
+    srv = start_server(tmp_path, {"KANMIN_INDEX_DIR": str(empty)}, wait_ready=False)
+    try:
+        with httpx.Client(base_url=srv.url, timeout=TIMEOUT) as c:
+            assert c.get("/healthz").status_code == 200
+            import time
+
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                r = c.get("/readyz")
+                if r.json()["error"]["code"] != "starting":
+                    break
+                time.sleep(0.3)
+            assert r.status_code == 503
+            err = r.json()["error"]
+            assert err["code"] != "starting" and "\n" not in err["message"] and err["message"]
+            r = c.post("/v1/ask", json={"question": "原課とは"})
+            assert r.status_code == 503 and r.json()["error"]["message"] == err["message"]
+            assert c.get("/v1/toc").status_code == 503
+            assert c.get("/healthz").status_code == 200
+        assert srv.alive()
+    finally:
+        stop_server(srv)

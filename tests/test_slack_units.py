@@ -1,0 +1,82 @@
+"""Slack pieces without a server: Block Kit rendering, channel personas, de-dup keys, Socket Mode construction."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant.schema import Answer, Citation, GlossaryNote, SectionRef
+from ingest.settings import Settings
+from ui.metrics import Metrics
+from ui.runtime import ContainerHolder
+from ui.slack_blocks import FEEDBACK_DOWN, FEEDBACK_UP, SHARE, answer_blocks, fallback_text, pages_str
+from ui.slack_bot import SlackBot, dedupe_key, parse_channel_personas, strip_mentions
+
+
+def _answer(**kw) -> Answer:
+    base = dict(id="abc123", question="原課とは？", answer="原課とは<担当課>のこと & more[1]", language="ja",
+                route="glossary", route_reason="t", persona="any",
+                citations=[Citation(n=1, chunk_id="c1", section_path=["第2章", "(2) 落とし穴"], pages=[20, 21],
+                                    quote="特定の案件や政策領域を担当している課のこと")],
+                glossary=[GlossaryNote(term="原課", rephrase="担当課", en="line division", pages=[20])])
+    base.update(kw)
+    return Answer(**base)
+
+
+def test_answer_blocks_shape():
+    blocks = answer_blocks(_answer())
+    assert blocks[0]["type"] == "section"
+    assert "&lt;担当課&gt;" in blocks[0]["text"]["text"] and "&amp;" in blocks[0]["text"]["text"]
+    ctx = [b["elements"][0]["text"] for b in blocks if b["type"] == "context"]
+    assert any("第2章 › (2) 落とし穴" in t and "p.20–21" in t for t in ctx)
+    assert any("原課" in t and "担当課" in t for t in ctx)
+    actions = blocks[-1]
+    assert actions["type"] == "actions"
+    assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [(FEEDBACK_UP, "abc123"),
+                                                                           (FEEDBACK_DOWN, "abc123")]
+    shared = answer_blocks(_answer(), feedback=False, share=True)
+    assert [e["action_id"] for e in shared[-1]["elements"]] == [SHARE]
+    assert "p.20" in fallback_text(_answer())
+
+
+def test_answer_blocks_limits_and_abstention():
+    long = _answer(answer="あ" * 10000, citations=[
+        Citation(n=i, chunk_id=f"c{i}", section_path=["章"], pages=[i], quote="q" * 5000) for i in range(1, 20)])
+    blocks = answer_blocks(long)
+    assert len(blocks) <= 50
+    assert len(blocks[0]["text"]["text"]) <= 3000
+    assert all(len(e["text"]) <= 2000 for b in blocks if b["type"] == "context" for e in b["elements"])
+    abst = answer_blocks(_answer(abstained=True, route="out_of_scope", citations=[], glossary=[],
+                                 nearest_sections=[SectionRef(section_id="c1", section_path=["第1章"], pages=[5, 6])]))
+    assert any("第1章" in b["elements"][0]["text"] and "p.5–6" in b["elements"][0]["text"]
+               for b in abst if b["type"] == "context")
+    assert pages_str([]) == "p.?" and pages_str([7]) == "p.7"
+
+
+def test_channel_personas_and_mentions():
+    assert parse_channel_personas("C123=municipality, C456=startup,bad,C9=alien,") == {
+        "C123": "municipality", "C456": "startup"}
+    assert parse_channel_personas("") == {}
+    assert strip_mentions("<@U123ABC> 原課とは <@U9|bob>？") == "原課とは ？"
+
+
+def test_dedupe_keys():
+    assert dedupe_key({"type": "event_callback", "event_id": "Ev1"}) == "slack:event:Ev1"
+    assert dedupe_key({"type": "block_actions", "trigger_id": "t1", "actions": [{}]}) == "slack:action:t1"
+    assert dedupe_key({"command": "/kanmin", "trigger_id": "t2"}) == "slack:command:t2"
+    assert dedupe_key({"type": "url_verification"}) is None
+
+
+def test_not_configured_and_socket_mode_construction(tmp_path: Path):
+    holder = ContainerHolder(lambda: None)
+    off = SlackBot(Settings(db_path=tmp_path / "a.sqlite3"), holder, Metrics())
+    assert off.app is None and not off.configured
+    sock = SlackBot(Settings(db_path=tmp_path / "b.sqlite3", slack_mode="socket", slack_bot_token="xoxb-1",
+                             slack_app_token="xapp-1", slack_api_base_url="http://127.0.0.1:9/api"),
+                    holder, Metrics())
+    assert sock.configured and sock.app is not None
+    handler = sock.socket_handler()  # built, not connected (no network in tests)
+    assert handler.app is sock.app
+    assert sock.app.client.base_url == "http://127.0.0.1:9/api/"
+    sock.close()
+    http = SlackBot(Settings(db_path=tmp_path / "c.sqlite3", slack_signing_secret="s", slack_bot_token="xoxb-2"),
+                    holder, Metrics())
+    assert http.configured and http.app is not None

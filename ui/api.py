@@ -1,0 +1,231 @@
+"""The HTTP API (FastAPI): /v1/*, health, readiness, metrics, Slack events, and the Gradio UI at "/".
+
+Every error is JSON ``{"error": {"code", "message"}}``. See docs/CONTRACTS.md for the layers.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+from contextlib import asynccontextmanager
+from typing import Any, Callable
+
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from limits import parse_many
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from assistant.schema import Answer, GlossaryNote
+from ingest.errors import InvalidInput, NotFound
+from ingest.models import Chunk, TocEntry
+from ingest.settings import Settings, get_settings
+from ui import errors
+from ui.metrics import Metrics
+from ui.middleware import ApiKeyMiddleware, BodyLimitMiddleware, MethodGuardMiddleware, RequestContextMiddleware
+from ui.models import (
+    ANSWER_EXAMPLE, ID_PATTERN, MAX_TERM, AnnotateRequest, AnnotateResponse, AskRequest, FeedbackRequest,
+    FeedbackResponse, Health, Ready, check_text, error_responses,
+)
+from ui.ratelimit import RateLimitMiddleware, build_limiter
+from ui.runtime import ContainerHolder
+from ui.slack_bot import SlackBot
+
+log = logging.getLogger("kanmin.api")
+
+MAX_BODY_BYTES = 1 << 20
+
+
+def _default_factory() -> Any:
+    from assistant.container import get_container
+
+    return get_container()
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def create_app(container_factory: Callable[[], Any] | None = None, settings: Settings | None = None,
+               start_loading: bool = True) -> FastAPI:
+    """Build the app. The container is built in a background thread at start-up (lifespan)."""
+    settings = settings or get_settings()
+    try:
+        parse_many(settings.rate_limit)
+    except ValueError:
+        raise ValueError(f"KANMIN_RATE_LIMIT {settings.rate_limit!r} is not a rate such as '60/minute'") from None
+    holder = ContainerHolder(container_factory or _default_factory)
+    metrics = Metrics()
+    metrics.ready.set_function(lambda: 1.0 if getattr(holder.container, "assistant", None) is not None else 0.0)
+    api_keys = settings.api_key_set()
+    slack_bot = SlackBot(settings, holder, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if start_loading:
+            holder.start()
+        slack_bot.start_socket_mode()
+        yield
+        slack_bot.close()
+
+    app = FastAPI(
+        title="kanmin API",
+        version="0.1.0",
+        description="Citation-grounded answers from the 官民連携 practice guide. Errors are "
+                    '`{"error": {"code", "message"}}`. When API keys are configured, `/v1/*` needs '
+                    "`Authorization: Bearer <key>`.",
+        lifespan=lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
+                   "auto_configure": False},
+    )
+    app.state.holder = holder
+    app.state.metrics = metrics
+    app.state.settings = settings
+    errors.install(app)
+
+    def container() -> Any:
+        return holder.get_loaded()
+
+    # -- operational ----------------------------------------------------------
+    @app.get("/healthz", response_model=Health, tags=["ops"], summary="process is up")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", response_model=Ready, tags=["ops"], summary="guide and index loaded and verified",
+             responses=error_responses(503))
+    def readyz() -> Any:
+        ok, code, reason = holder.status()
+        if not ok:
+            return errors.error_response(503, code, reason)
+        return {"status": "ready", "reason": reason}
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics (kanmin_*)",
+             response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    # -- v1 ---------------------------------------------------------------------
+    @app.post("/v1/ask", response_model=Answer, tags=["assistant"], summary="ask the guide a question",
+              responses={200: {"content": {"application/json": {"example": ANSWER_EXAMPLE}}},
+                         **error_responses(400, 401, 422, 429, 503)})
+    def ask(req: AskRequest) -> Answer:
+        c = container()
+        answer = c.assistant.ask(req.question, persona=req.persona, session_id=req.session_id, mode=req.mode,
+                                 source="api")
+        metrics.observe_answer(answer, "api")
+        return answer
+
+    @app.get("/v1/glossary", response_model=list[GlossaryNote], tags=["glossary"],
+             summary="glossary notes, optionally filtered by q", responses=error_responses(401, 422, 429, 503))
+    def glossary(q: str | None = Query(None, max_length=MAX_TERM, description="substring / term filter")) -> Any:
+        if q is not None:
+            q = check_query(q, "q")
+        return container().assistant.glossary(q or None)
+
+    @app.get("/v1/glossary/{term}", response_model=GlossaryNote, tags=["glossary"], summary="one glossary term",
+             responses=error_responses(401, 404, 422, 429, 503))
+    def glossary_term(term: str = Path(..., max_length=MAX_TERM, examples=["原課"])) -> Any:
+        term = check_query(term, "term")
+        return container().assistant.glossary_term(term)
+
+    @app.post("/v1/glossary/annotate", response_model=AnnotateResponse, tags=["glossary"],
+              summary="jargon translator: glossary terms found in free text",
+              responses=error_responses(400, 401, 422, 429, 503))
+    def annotate(req: AnnotateRequest) -> Any:
+        return {"annotations": container().assistant.annotate(req.text)}
+
+    @app.get("/v1/toc", response_model=list[TocEntry], tags=["guide"], summary="table of contents",
+             responses=error_responses(401, 429, 503))
+    def toc() -> Any:
+        return container().guide.toc
+
+    @app.get("/v1/chunks/{chunk_id}", response_model=Chunk, tags=["guide"], summary="one retrieval chunk",
+             responses=error_responses(401, 404, 429, 503))
+    def chunk(chunk_id: str = Path(..., max_length=128, examples=["c01.s01-b01"])) -> Any:
+        if not _ID_RE.match(chunk_id):
+            raise NotFound("chunk_not_found", f"no chunk with id {chunk_id[:64]!r}")
+        return container().assistant.chunk(chunk_id)
+
+    @app.post("/v1/feedback", response_model=FeedbackResponse, tags=["assistant"], summary="rate an answer",
+              responses=error_responses(400, 401, 404, 422, 429, 503))
+    def feedback(req: FeedbackRequest) -> Any:
+        store = container().store
+        if not store.has_answer(req.answer_id):
+            raise NotFound("unknown_answer", f"no answer with id {req.answer_id!r}")
+        row_id = store.add_feedback(req.answer_id, req.rating, req.comment, source="api")
+        metrics.feedback.labels(req.rating, "api").inc()
+        return {"id": row_id, "answer_id": req.answer_id, "rating": req.rating}
+
+    # -- Slack --------------------------------------------------------------------
+    app.state.slack_bot = slack_bot
+
+    @app.post("/slack/events", tags=["slack"], summary="Slack Events API / interactivity / slash commands",
+              include_in_schema=True)
+    async def slack_events(request: Request) -> Response:
+        return await slack_bot.handle(request)
+
+    # -- JSON 404/405 for our prefixes (the UI mount at "/" owns every other path) -------------
+    own_routes: list[APIRoute] = [r for r in app.routes if isinstance(r, APIRoute)]
+
+    @app.api_route("/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+                   include_in_schema=False)
+    @app.api_route("/slack/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+                   include_in_schema=False)
+    def not_found(request: Request, rest: str) -> Response:
+        raise StarletteHTTPException(404)
+
+    _mount_ui(app, holder)
+
+    # -- middleware (last added = outermost) ----------------------------------------
+    app.state.limiter = build_limiter(api_keys)
+    app.add_middleware(MethodGuardMiddleware, routes=own_routes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(ApiKeyMiddleware, keys=api_keys)
+    app.add_middleware(RateLimitMiddleware, limiter=app.state.limiter, rate=settings.rate_limit, metrics=metrics)
+    origins = _split(settings.cors_origins)
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials="*" not in origins,
+                           allow_methods=["GET", "POST", "OPTIONS"],
+                           allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                           expose_headers=["X-Request-ID", "Retry-After"])
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app
+
+
+_ID_RE = re.compile(ID_PATTERN)
+
+
+def check_query(value: str, name: str) -> str:
+    try:
+        return check_text(value, name, MAX_TERM)
+    except ValueError as exc:
+        raise InvalidInput("invalid_input", f"{name}: {exc}") from None
+
+
+def _mount_ui(app: FastAPI, holder: ContainerHolder) -> None:
+    """Mount the Gradio UI at "/" when ui.gradio_app exists; else a small JSON index at "/"."""
+    try:
+        gradio_app = importlib.import_module("ui.gradio_app")
+    except ModuleNotFoundError as exc:
+        if exc.name != "ui.gradio_app":
+            log.error("UI not mounted", extra={"fields": {"reason": f"{type(exc).__name__}: {exc}"}})
+        gradio_app = None
+    except Exception as exc:  # noqa: BLE001 - the API must come up even if the UI is broken
+        log.error("UI not mounted", extra={"fields": {"reason": f"{type(exc).__name__}: {exc}"}})
+        gradio_app = None
+    if gradio_app is not None:
+        try:
+            gradio_app.mount(app, holder.wait_get)
+            app.state.ui_mounted = True
+            return
+        except Exception as exc:  # noqa: BLE001
+            log.error("UI mount failed", exc_info=exc)
+    app.state.ui_mounted = False
+
+    @app.get("/", include_in_schema=False)
+    def index() -> JSONResponse:
+        return JSONResponse({"name": "kanmin", "docs": "/docs", "openapi": "/openapi.json",
+                             "endpoints": ["/v1/ask", "/v1/glossary", "/v1/glossary/{term}",
+                                           "/v1/glossary/annotate", "/v1/toc", "/v1/chunks/{id}", "/v1/feedback",
+                                           "/healthz", "/readyz", "/metrics", "/slack/events"]})
