@@ -1,0 +1,291 @@
+"""Process-level benchmarks for ``kanmin bench``: CLI cold start, ``kanmin serve`` start-up,
+warm latency over HTTP, throughput at fixed concurrency, and the server's memory.
+
+Everything runs on 127.0.0.1 against subprocesses this module starts (and stops); each
+gets its own temporary SQLite file, and the server a rate limit high enough not to
+interfere (KANMIN_RATE_LIMIT=100000/minute).
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from eval.bench import ROUTES, _r, log, summarize
+from ingest.settings import PROJECT_ROOT, Settings
+
+LEVELS = (1, 4, 16)
+REQUEST_TIMEOUT_S = 120.0
+
+
+def kanmin_cmd() -> list[str]:
+    exe = Path(sys.executable).parent / "kanmin"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ui.cli"]
+
+
+def child_env(tmp: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "KANMIN_DB_PATH": str(tmp / "state" / f"child-{time.monotonic_ns()}.sqlite3"),
+        "KANMIN_API_KEYS": "",
+        "HF_HUB_OFFLINE": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(extra or {})
+    return env
+
+
+def _run(args: list[str], env: dict[str, str], timeout: float = 600) -> tuple[float, subprocess.CompletedProcess]:
+    t0 = time.perf_counter()
+    p = subprocess.run(kanmin_cmd() + args, env=env, cwd=str(PROJECT_ROOT), capture_output=True, text=True,
+                       timeout=timeout)
+    dt = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise RuntimeError(f"`kanmin {' '.join(args)}` exited {p.returncode}: {p.stderr.strip()[-800:]}")
+    return dt, p
+
+
+# ---- CLI processes ----------------------------------------------------------------------------
+def bench_build_cli(build_settings: Settings, tmp: Path) -> dict[str, Any]:
+    """``kanmin build`` (warm cache, unconditional) and ``kanmin build --if-stale`` (no-op) as processes."""
+    env = child_env(tmp, {"KANMIN_INDEX_DIR": str(build_settings.index_dir),
+                          "KANMIN_CACHE_DIR": str(build_settings.cache_dir)})
+    warm, _ = _run(["build"], env)
+    noop, _ = _run(["build", "--if-stale"], env)
+    return {"cli_build_warm_s": _r(warm), "cli_if_stale_s": _r(noop)}
+
+
+def bench_cold_ask(tmp: Path, question: str, runs: int = 3) -> dict[str, Any]:
+    """Process start → first answer printed: ``kanmin ask "…" --json`` wall time."""
+    times, lat = [], []
+    for _ in range(runs):
+        dt, p = _run(["ask", question, "--json"], child_env(tmp))
+        ans = json.loads(p.stdout.strip().splitlines()[-1])
+        if not ans.get("answer"):
+            raise RuntimeError("kanmin ask --json printed no answer")
+        times.append(dt)
+        lat.append(ans.get("latency_ms"))
+    return {"ask_cli_question": question, "ask_cli_median_s": _r(statistics.median(times)),
+            "ask_cli_runs_s": [_r(t) for t in times], "ask_answer_latency_ms": _r(statistics.median(lat))}
+
+
+# ---- the server ---------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read_mem_mb(pid: int) -> dict[str, float | None]:
+    """VmRSS / VmHWM of a process, in MB (10^6 bytes)."""
+    out: dict[str, float | None] = {"rss_mb": None, "hwm_mb": None}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                out["rss_mb"] = round(int(line.split()[1]) * 1024 / 1e6, 1)
+            elif line.startswith("VmHWM:"):
+                out["hwm_mb"] = round(int(line.split()[1]) * 1024 / 1e6, 1)
+    return out
+
+
+class Server:
+    def __init__(self, tmp: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp / f"server-{self.port}.log"
+        env = child_env(tmp, {"KANMIN_RATE_LIMIT": "100000/minute"})
+        self._log = open(self.log_path, "w", encoding="utf-8")
+        self.t0 = time.perf_counter()
+        self.proc = subprocess.Popen(kanmin_cmd() + ["serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                                     stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=str(PROJECT_ROOT))
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def wait(self, timeout: float = 300.0) -> tuple[float, float]:
+        """Seconds from process start to /healthz 200 and to /readyz 200 (polled every 50 ms)."""
+        import httpx
+
+        healthz = None
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as c:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"server exited early:\n{self.log()[-2000:]}")
+                try:
+                    if healthz is None and c.get(self.url + "/healthz").status_code == 200:
+                        healthz = time.perf_counter() - self.t0
+                    if healthz is not None and c.get(self.url + "/readyz").status_code == 200:
+                        return healthz, time.perf_counter() - self.t0
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.05)
+        raise RuntimeError(f"server not ready in {timeout:.0f} s:\n{self.log()[-2000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def _payload(it) -> dict[str, Any]:
+    body: dict[str, Any] = {"question": it.question}
+    if it.persona_arg:
+        body["persona"] = it.persona_arg
+    return body
+
+
+def http_latency(url: str, items: Sequence, passes: int, progress: bool) -> dict[str, Any]:
+    import httpx
+
+    by_route: dict[str, list[float]] = {r: [] for r in ROUTES}
+    all_ms: list[float] = []
+    server_ms: list[float] = []
+    errors = 0
+    with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S) as c:
+        for it in items:  # warm-up pass
+            with contextlib.suppress(httpx.HTTPError):
+                c.post("/v1/ask", json=_payload(it))
+        for p in range(passes):
+            if progress:
+                log(f"HTTP answers: pass {p + 1}/{passes} over {len(items)} questions")
+            for it in items:
+                t0 = time.perf_counter()
+                try:
+                    r = c.post("/v1/ask", json=_payload(it))
+                except httpx.HTTPError:
+                    errors += 1
+                    continue
+                ms = (time.perf_counter() - t0) * 1000
+                if r.status_code != 200:
+                    errors += 1
+                    continue
+                body = r.json()
+                all_ms.append(ms)
+                by_route.setdefault(body.get("route", "?"), []).append(ms)
+                server_ms.append(body.get("latency_ms") or 0.0)
+    return {"questions": len(items), "passes": passes, "errors": errors, "all": summarize(all_ms),
+            "by_route": {k: summarize(v) for k, v in by_route.items()},
+            "answer_latency_field": summarize(server_ms)}
+
+
+def load_level(url: str, items: Sequence, concurrency: int, requests: int) -> dict[str, Any]:
+    """``requests`` POST /v1/ask with ``concurrency`` threads, each with its own keep-alive client."""
+    import httpx
+
+    counter = itertools.count()
+    lock = threading.Lock()
+    lat: list[float] = []
+    errors: list[str] = []
+
+    def worker() -> None:
+        with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S) as c:
+            while True:
+                with lock:
+                    i = next(counter)
+                if i >= requests:
+                    return
+                it = items[i % len(items)]
+                t0 = time.perf_counter()
+                try:
+                    r = c.post("/v1/ask", json=_payload(it))
+                    ok = r.status_code == 200
+                    err = None if ok else f"HTTP {r.status_code}"
+                except httpx.HTTPError as e:
+                    err = type(e).__name__
+                ms = (time.perf_counter() - t0) * 1000
+                with lock:
+                    if err is None:
+                        lat.append(ms)
+                    else:
+                        errors.append(err)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    s = summarize(lat)
+    kinds: dict[str, int] = {}
+    for e in errors:
+        kinds[e] = kinds.get(e, 0) + 1
+    return {"concurrency": concurrency, "requests": requests, "ok": len(lat), "errors": len(errors),
+            "error_kinds": kinds, "wall_s": _r(wall), "rps": _r(len(lat) / wall if wall else 0.0, 1),
+            "p50_ms": s["p50_ms"], "p95_ms": s["p95_ms"], "p99_ms": s["p99_ms"]}
+
+
+class RssSampler:
+    """Samples a process's VmRSS every ``interval`` seconds in a thread; keeps the maximum."""
+
+    def __init__(self, pid: int, interval: float = 0.1):
+        self.pid, self.interval = pid, interval
+        self.max_rss = 0.0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            v = read_mem_mb(self.pid)["rss_mb"]
+            if v is not None:
+                self.max_rss = max(self.max_rss, v)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "RssSampler":
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+
+
+def bench_server(tmp: Path, items: Sequence, *, passes: int, requests_per_level: int,
+                 progress: bool = True, levels: Sequence[int] = LEVELS) -> dict[str, Any]:
+    log("server: kanmin serve on 127.0.0.1 (free port) → /readyz")
+    server = Server(tmp)
+    try:
+        healthz_s, readyz_s = server.wait()
+        time.sleep(1.0)  # let start-up garbage settle before reading "at rest"
+        rest = read_mem_mb(server.pid)
+        latency = http_latency(server.url, items, passes, progress)
+        warm = read_mem_mb(server.pid)
+        throughput = []
+        with RssSampler(server.pid) as sampler:
+            for c in levels:
+                if progress:
+                    log(f"throughput: concurrency {c}, {requests_per_level} requests")
+                throughput.append(load_level(server.url, items, c, requests_per_level))
+        end = read_mem_mb(server.pid)
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"server died during the benchmark:\n{server.log()[-2000:]}")
+    finally:
+        server.stop()
+    return {
+        "server_start": {"server_healthz_s": _r(healthz_s), "server_readyz_s": _r(readyz_s)},
+        "answer_http": latency,
+        "throughput": throughput,
+        "rss": {"rest_rss_mb": rest["rss_mb"], "warm_rss_mb": warm["rss_mb"],
+                "load_max_rss_mb": sampler.max_rss or None, "end_rss_mb": end["rss_mb"],
+                "peak_hwm_mb": end["hwm_mb"], "pid_measured": "the `kanmin serve` process (uvicorn, 1 worker)"},
+    }

@@ -1,0 +1,44 @@
+"""The naive baseline's page/section estimates and the eval CLI (fast: no embedding here)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from eval.naive import FRONT_MATTER, GuideLocator
+from ingest.settings import get_settings
+from ingest.source import read_guide
+
+KANMIN = str(Path(sys.executable).parent / "kanmin")
+
+
+def test_locator_reproduces_chunk_pages(guide):
+    text, _ = read_guide(get_settings().guide_path)
+    loc = GuideLocator(guide, text)
+    checked = wrong = 0
+    for c in guide.chunks:
+        i = text.find(c.text)
+        if c.kind == "footnote" or i < 0 or text.find(c.text, i + 1) >= 0:
+            continue
+        checked += 1
+        wrong += loc.pages(i, i + len(c.text)) != c.pages
+        assert loc.section_path(i) == c.section_path, c.id
+    assert checked >= 50
+    assert wrong <= checked * 0.02
+    assert loc.section_path(0) == [FRONT_MATTER] and loc.page_at(0) is None
+
+
+def test_cli_eval_json(tmp_path):
+    src = Path(__file__).resolve().parent.parent / "eval" / "datasets" / "qa_part1.jsonl"
+    lines = src.read_text(encoding="utf-8").splitlines()[:4]
+    ds = tmp_path / "mini.jsonl"
+    ds.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = subprocess.run([KANMIN, "eval", "--dataset", str(ds), "--config", "bm25", "--json", "--out", str(tmp_path / "r"),
+                          "--quiet"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout)
+    assert list(report["configs"]) == ["bm25"] and report["dataset"]["items"] == 4
+    assert (tmp_path / "r" / "latest.md").is_file() and (tmp_path / "r" / "latest.png").is_file()
+    bad = subprocess.run([KANMIN, "eval", "--config", "nope"], capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "unknown eval configuration" in bad.stderr
