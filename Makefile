@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 # Install stamp: re-install only when the dependency declarations change.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
-APT_PACKAGES := chromium fonts-ipafont-gothic
+APT_PACKAGES := chromium fonts-ipafont-gothic fonts-noto-color-emoji
 
 .PHONY: install run test index eval bench apt clean
 

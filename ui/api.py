@@ -76,6 +76,8 @@ def create_app(container_factory: Callable[[], Any] | None = None, settings: Set
                     '`{"error": {"code", "message"}}`. When API keys are configured, `/v1/*` needs '
                     "`Authorization: Bearer <key>`.",
         lifespan=lifespan,
+        docs_url=None,  # served below from local assets: closed networks (LGWAN) have no CDN
+        redoc_url=None,
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
                    "auto_configure": False},
     )
@@ -157,6 +159,8 @@ def create_app(container_factory: Callable[[], Any] | None = None, settings: Set
         metrics.feedback.labels(req.rating, "api").inc()
         return {"id": row_id, "answer_id": req.answer_id, "rating": req.rating}
 
+    _offline_docs(app)
+
     # -- Slack --------------------------------------------------------------------
     app.state.slack_bot = slack_bot
 
@@ -194,6 +198,22 @@ def create_app(container_factory: Callable[[], Any] | None = None, settings: Set
 
 
 _ID_RE = re.compile(ID_PATTERN)
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the swagger-ui-bundle package instead of a CDN."""
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="kanmin API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
 
 
 def check_query(value: str, name: str) -> str:
