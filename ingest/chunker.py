@@ -96,7 +96,8 @@ class Chunker:
         self.counters: dict[str, int] = {}
         self.chunks: list[Chunk] = []
         self.marker_owner: dict[int, str] = {}  # footnote number -> chunk id citing it
-        self.pending_markers: dict[str, list[int]] = {}  # markers on a heading, for its first chunk
+        self.pending_markers: dict[str, list[int]] = {}
+        self.marker_links: dict[int, list[str]] = {}  # footnote number -> every chunk whose marker cites it  # markers on a heading, for its first chunk
 
     def _new_id(self, node: RawNode, kind: str) -> str:
         key = f"{node.id}-{_KIND_LETTER[kind]}"
@@ -122,6 +123,7 @@ class Chunker:
         )
         for n in notes + self.pending_markers.pop(node.id, []):
             self.marker_owner.setdefault(n, chunk.id)
+            self.marker_links.setdefault(n, []).append(chunk.id)
         self.chunks.append(chunk)
         return chunk
 

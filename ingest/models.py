@@ -42,7 +42,8 @@ class Footnote(BaseModel):
     number: int
     text: str
     page: int
-    chunk_id: str | None = None  # the chunk whose text carries the marker
+    chunk_id: str | None = None  # the first chunk whose text carries the marker
+    cited_by: list[str] = Field(default_factory=list)  # every chunk with a marker for it (²⁶ appears twice)
 
 
 class CrossRef(BaseModel):
@@ -140,6 +141,7 @@ class IngestStats(BaseModel):
     figures_missing: list[int]
     footnotes: int
     footnotes_linked: int
+    footnote_markers_linked: int  # marker → footnote links (a footnote can be cited more than once)
     glossary_entries: int
     chunks: int
     coverage: float  # share of body non-space characters present in chunk texts

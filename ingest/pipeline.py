@@ -153,6 +153,7 @@ def parse_guide(path: Path, settings: Settings | None = None, strict: bool = Fal
     for fn in footnotes:
         cid = chunker.marker_owner.get(fn.number)
         fn.chunk_id = cid
+        fn.cited_by = list(chunker.marker_links.get(fn.number, []))
         host = by_id.get(cid) if cid else None
         node = structure.nodes[host.section_id] if host else structure.nodes["c00"]
         chunker._emit(node, "footnote", footnote_raw[fn.number], 0, 0)
@@ -202,6 +203,7 @@ def _stats(guide: Guide, blocks: list[Block], structure: Structure, seconds: flo
         figures_listed=len(guide.figures), figures_placed=sum(f.placed for f in guide.figures),
         figures_missing=[f.number for f in guide.figures if not f.placed],
         footnotes=len(guide.footnotes), footnotes_linked=sum(1 for f in guide.footnotes if f.chunk_id),
+        footnote_markers_linked=sum(len(f.cited_by) for f in guide.footnotes),
         glossary_entries=len(guide.glossary), chunks=len(guide.chunks),
         coverage=round(covered / total, 4) if total else 0.0, cross_refs=len(guide.cross_refs),
         seconds=round(seconds, 3),
