@@ -64,7 +64,8 @@ def _batch(path: Path, args) -> int:
         try:
             ans = assistant.ask(item["question"], persona=item.get("persona"), mode=args.mode,
                                 session_id=item.get("session_id"), source="cli")
-            out = {"id": item.get("id"), **json.loads(ans.model_dump_json())}
+            # the caller's id stays "id" (lines must be attributable); the answer's own id is "answer_id"
+            out = {**json.loads(ans.model_dump_json()), "id": item.get("id"), "answer_id": ans.id}
         except KanminError as exc:
             out = {"id": item.get("id"), "error": {"code": exc.code, "message": exc.message}}
         sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from assistant.abstain import AbstainConfig
 from assistant.service import Assistant
 from assistant.store import Store
+from assistant.thesaurus import Thesaurus
 from ingest import load_guide
 from ingest.errors import KanminError
 from ingest.models import Guide
@@ -42,6 +43,7 @@ class Container:
                 self.assistant = Assistant(
                     self.guide, retriever, self.store, AbstainConfig.load(ABSTENTION_PATH),
                     generator=make_generator(self.settings), history_turns=self.settings.history_turns,
+                    thesaurus=Thesaurus.load(self.settings.thesaurus_path),
                 )
                 self.error = None
             except KanminError as exc:

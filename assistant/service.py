@@ -22,6 +22,7 @@ from assistant.router import RouteDecision, Router
 from assistant.schema import Annotation, Answer, Citation, GlossaryNote, ReadingStep, SectionRef
 from assistant.sentences import AnswerConfig, Candidate, IdfTable, SentenceScorer, answer_types, select
 from assistant.terms import TermMatcher, note_of
+from assistant.thesaurus import Thesaurus
 from ingest.errors import NotFound
 from ingest.models import Chunk, Guide, Node
 from ingest.text import canonical, nfkc
@@ -71,13 +72,14 @@ class Draft:
 class Assistant:
     def __init__(self, guide: Guide, retriever, store: StoreLike | None = None,
                  abstain: AbstainConfig | None = None, generator: Generator | None = None,
-                 history_turns: int = 6):
+                 history_turns: int = 6, thesaurus: Thesaurus | None = None):
         self.guide = guide
         self.retriever = retriever
         self.store = store
         self.abstain_cfg = abstain or AbstainConfig()
         self.generator = generator
         self.history_turns = history_turns
+        self.thesaurus = thesaurus or Thesaurus({}, {})
         self.answer_cfg = AnswerConfig(max_sentences=4, min_ratio=0.45, extend_chars=260)
         self.matcher = TermMatcher(guide.glossary, guide.en_aliases)
         self.router = Router(self.matcher, guide.figures)
@@ -188,6 +190,9 @@ class Assistant:
         return self._qa_answer(query, hits, language)
 
     def _hits(self, query: str, persona: str, k: int = 8):
+        extra = " ".join(self.thesaurus.expand(query))
+        if extra and len(query) + len(extra) < 1990:
+            query = f"{query} {extra}"
         return self.retriever.retrieve(query, persona=None if persona == "any" else persona, k=k)
 
     def _query_tokens(self, query: str) -> set[str]:
@@ -198,6 +203,8 @@ class Assistant:
             toks |= set(self.retriever.tokenizer.tokenize(extra))
         for term in exp.terms:
             toks |= set(self.retriever.tokenizer.tokenize(term))
+        for word in self.thesaurus.expand(query):
+            toks |= set(self.retriever.tokenizer.tokenize(word))
         if detect_language(query) == "en":
             # English words cannot match Japanese text; only the glossary's Japanese terms can
             toks = {t for t in toks if not t.isascii()} or toks

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     guide_sha256_path: Path = DATA_DIR / "guide" / "kanmin-renkei-guide-2026-05.txt.sha256"
     glossary_en_path: Path = DATA_DIR / "glossary_en.yaml"
     glossary_extra_path: Path = DATA_DIR / "glossary_extra.yaml"
+    thesaurus_path: Path = DATA_DIR / "thesaurus.yaml"
     index_dir: Path = DATA_DIR / "index"
     cache_dir: Path = DATA_DIR / "cache"
     db_path: Path = DATA_DIR / "state" / "kanmin.sqlite3"

@@ -1,0 +1,36 @@
+"""Query expansion from the reviewed domain thesaurus (data/thesaurus.yaml): the words people
+use (まとめて調達, "tender") → the words the guide uses (共同調達, 入札)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from ingest.text import nfkc
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z-]+")
+
+
+class Thesaurus:
+    def __init__(self, ja: dict[str, list[str]], en: dict[str, list[str]]):
+        self.ja = {nfkc(k): v for k, v in ja.items()}
+        self.en = {k.lower(): v for k, v in en.items()}
+
+    @classmethod
+    def load(cls, path: Path) -> "Thesaurus":
+        if not path.is_file():
+            return cls({}, {})
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return cls(data.get("ja") or {}, data.get("en") or {})
+
+    def expand(self, query: str) -> list[str]:
+        """Guide words to search in addition to the query (none already in it)."""
+        q = nfkc(query)
+        out: dict[str, None] = {}
+        for phrase, words in self.ja.items():
+            if phrase in q:
+                out.update(dict.fromkeys(words))
+        for w in _WORD.findall(q):
+            out.update(dict.fromkeys(self.en.get(w.lower(), [])))
+        return [w for w in out if w not in q]
