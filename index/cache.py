@@ -42,8 +42,9 @@ class EmbeddingCache:
         # SQLite caps bound parameters; 500 per query stays well under it.
         for i in range(0, len(wanted), 500):
             part = wanted[i : i + 500]
+            marks = ",".join("?" * len(part))
             rows = self._conn.execute(
-                f"SELECT sha256, dim, vec FROM embedding WHERE embedder = ? AND sha256 IN ({','.join('?' * len(part))})",
+                f"SELECT sha256, dim, vec FROM embedding WHERE embedder = ? AND sha256 IN ({marks})",
                 [embedder_id, *part],
             )
             for sha, row_dim, blob in rows:

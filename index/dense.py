@@ -1,11 +1,14 @@
 """Dense retrieval: raw FAISS over L2-normalized vectors (inner product = cosine).
 
 ``flat`` (IndexFlatIP, exact) is the default: at ~10^3 chunks an exhaustive scan
-costs well under a millisecond. ``hnsw`` (IndexHNSWFlat, inner product) is
-there for larger corpora. We call faiss directly rather than through
-llama-index's FaissVectorStore: the wrapper converts the query to a Python
-list and back and builds result objects per call (numbers in the report /
-benchmarks/bench_retrieve.py), for no functional gain here.
+costs ~0.01 ms. ``hnsw`` (IndexHNSWFlat, inner product) is there for larger
+corpora (settings.dense_index).
+
+Raw faiss rather than llama-index's FaissVectorStore: measured on the guide
+index (benchmarks/bench_retrieve.py) the store adds ~0.02 ms per query (list
+round-trip, result objects) — negligible next to the ~7-15 ms query
+embedding — but it brings nothing we use (it stores no text, has no metadata
+filters, no delete) and hides the index we need for efSearch and ntotal.
 """
 from __future__ import annotations
 
@@ -65,6 +68,10 @@ class DenseIndex:
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (doc indices, cosine scores), best first."""
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)  # a view: no copy
+        # One query gains nothing from OpenMP threads, and on 2 cores faiss's
+        # idle workers spin after each call, stealing CPU from the embedder's
+        # own OpenMP threads. The setting is per calling thread, hence here.
+        faiss.omp_set_num_threads(1)
         scores, ids = self._index.search(q, min(k, self.ntotal))
         keep = ids[0] >= 0
         return ids[0][keep].astype(np.int64), scores[0][keep]

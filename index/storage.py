@@ -11,7 +11,8 @@ rename is atomic), then swaps it in:
   intact ``.old``; :func:`recover` (run before every load and build) puts it back.
 
 A SIGKILL at any point therefore leaves the previous index loadable. Builds
-hold an exclusive ``flock`` so two concurrent builds cannot interleave.
+hold an exclusive ``flock`` (on the parent directory) so two concurrent builds
+cannot interleave.
 """
 from __future__ import annotations
 
@@ -100,7 +101,21 @@ def publish(new_dir: Path, index_dir: Path) -> None:
 
 def make_build_dir(index_dir: Path) -> Path:
     index_dir.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
+    # mkdtemp makes it 0700; the published index should get normal permissions.
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask would, racily)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def remove_stale_build_dirs(index_dir: Path) -> None:
@@ -113,12 +128,17 @@ def remove_stale_build_dirs(index_dir: Path) -> None:
 
 @contextlib.contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
-    """Exclusive per-index build lock (released by the OS if the process dies)."""
-    index_dir.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = _sibling(index_dir, "lock")
-    with open(lock_path, "a+") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    """Exclusive build lock (released by the OS if the process dies).
+
+    flock on the parent directory itself: no lock file to leave behind next
+    to the index (data/ is versioned). Builds of sibling indexes serialise,
+    which is harmless.
+    """
+    parent = index_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

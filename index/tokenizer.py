@@ -1,7 +1,10 @@
 """Japanese tokenizer for BM25: SudachiPy + sudachidict_core.
 
 Pipeline: NFKC → Sudachi → drop function words by POS → normalized_form,
-lower-cased. Latin words and numbers are kept (PoC, KPI, 2026 …).
+lower-cased. Latin words and numbers are kept as written, lower-cased (PoC →
+poc, 2026): Sudachi's normalized_form would turn English words into katakana
+(the → ザ, city → シティー, data → データ), so an English query would match
+unrelated katakana words of the guide.
 
 Split modes (``SplitMode``):
   * ``"A"``  – shortest units (官民 / 連携): best recall for compounds a user
@@ -10,8 +13,11 @@ Split modes (``SplitMode``):
     writing 連携 alone never matches 官民連携.
   * ``"CA"`` – C units plus their A sub-units (官民連携 官民 連携): an exact
     compound match scores higher than a partial one, partial ones still match.
-    Default: best of the three on our hand-written queries (see the report
-    in tests/test_index_quality.py and benchmarks).
+
+Default CA. Hybrid MRR@10 with the default FusionConfig — our 43
+hand-written queries: A .819, CA .817, C .751; the eval set (retrieval
+only): A .755, CA .766, C .762. C loses our paraphrases, A and CA tie on
+ours, CA is best on the eval set.
 
 The Sudachi dictionary takes ~0.1–0.5 s to load, so it is loaded once per
 process; tokenizer objects are cheap and kept one per thread (a Sudachi
@@ -24,12 +30,25 @@ import unicodedata
 from functools import lru_cache
 from typing import Iterable, Literal, get_args
 
+# Bump when the token stream changes (POS filter, stopwords, normalisation):
+# the manifest records it and an index built with another version is stale.
+TOKENIZER_VERSION = 2
+
 SplitMode = Literal["A", "C", "CA"]
 SPLIT_MODES: tuple[str, ...] = get_args(SplitMode)
 DEFAULT_SPLIT_MODE: SplitMode = "CA"
 
 # Function words and punctuation carry no topical signal for BM25.
 _DROP_POS = [("助詞",), ("助動詞",), ("補助記号",), ("記号",), ("空白",)]
+
+# English function words: the guide's few Latin words are names (Pay For
+# Success, Local Innovation Challenge), so "a", "for", "how" in an English
+# query would only match those by accident. Lucene's list + question words.
+EN_STOPWORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
+    "they this to was will with how what when where which who whom why do does did can could should would "
+    "i me my we our you your he she his her its s am been being have has had about from so".split()
+)
 
 # Sudachi refuses inputs above ~48 KiB; chunks and queries are far smaller, but
 # a defensive split keeps a pathological input from raising mid-build.
@@ -81,22 +100,26 @@ class SudachiTokenizer:
             for m in tok.tokenize(piece):
                 if self._drop(m):
                     continue
-                norm = m.normalized_form().lower()
-                if not norm.strip():
+                norm = _form(m)
+                if not norm:
                     continue
                 out.append(norm)
                 if self._sub_mode is not None:
                     subs = m.split(self._sub_mode)
                     if len(subs) > 1:
-                        out.extend(
-                            s.normalized_form().lower()
-                            for s in subs
-                            if not self._drop(s) and s.normalized_form().strip()
-                        )
+                        out.extend(f for s in subs if not self._drop(s) and (f := _form(s)))
         return out
 
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
         return [self.tokenize(t) for t in texts]
+
+
+def _form(m) -> str:
+    surface = m.surface()
+    if surface.isascii():
+        word = surface.strip().lower()
+        return "" if word in EN_STOPWORDS else word
+    return m.normalized_form().strip().lower()
 
 
 def _pieces(text: str) -> Iterable[str]:

@@ -1,0 +1,218 @@
+"""Build and persist the index; staleness check.
+
+Layout of ``settings.index_dir`` (see index.manifest for names)::
+
+    manifest.json   written last; checksums of everything below
+    chunks.json     the chunks, so loading needs no re-parse of the guide
+    glossary.json   the glossary used for query expansion
+    dense.faiss     FAISS index (row i = chunks[i])
+    bm25/           bm25s index (doc i = chunks[i])
+
+Embeddings come from the cache when the (embedder, text) pair was embedded
+before; new ones are written to the cache batch by batch, so even a killed
+cold build keeps its progress.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from index.cache import EmbeddingCache, text_sha256
+from index.dense import DENSE_KINDS, DenseIndex
+from index.embedders import KanminEmbedding, make_embedder, validate_embedder_id
+from index.errors import IndexUnavailable
+from index.lexical import LexicalIndex
+from index.manifest import (
+    BM25_DIR,
+    CHUNKS_NAME,
+    DENSE_NAME,
+    FORMAT_VERSION,
+    GLOSSARY_NAME,
+    Manifest,
+    checksum_files,
+    library_versions,
+    utc_now_iso,
+    verify,
+    write_manifest,
+)
+from index.storage import build_lock, fsync_tree, make_build_dir, publish, recover, remove_stale_build_dirs
+from index.tokenizer import DEFAULT_SPLIT_MODE, SPLIT_MODES, TOKENIZER_VERSION, get_tokenizer
+from ingest.errors import InvalidInput
+from ingest.models import Chunk, GlossaryEntry
+from ingest.settings import Settings, get_settings
+
+EMBED_BATCH = 16  # small batches: a smooth progress bar and frequent cache commits
+
+
+def embed_texts(
+    texts: Sequence[str],
+    embedder: KanminEmbedding,
+    cache: EmbeddingCache,
+    *,
+    use_cache: bool = True,
+    progress: bool = True,
+) -> tuple[np.ndarray, int]:
+    """(n, dim) unit vectors for ``texts`` and how many were actually embedded."""
+    from tqdm import tqdm
+
+    shas = [text_sha256(t) for t in texts]
+    have = cache.get_many(embedder.embedder_id, embedder.dim, shas) if use_cache else {}
+    todo: dict[str, str] = {}
+    for sha, t in zip(shas, texts):
+        if sha not in have and sha not in todo:
+            todo[sha] = t
+    items = list(todo.items())
+    with tqdm(
+        total=len(items),
+        desc=f"embedding ({embedder.embedder_id})",
+        unit="chunk",
+        file=sys.stderr,
+        disable=not progress or not items,
+    ) as bar:
+        for i in range(0, len(items), EMBED_BATCH):
+            batch = items[i : i + EMBED_BATCH]
+            vecs = embedder.embed_passages_np([t for _, t in batch])
+            new = {sha: v for (sha, _), v in zip(batch, vecs)}
+            cache.put_many(embedder.embedder_id, new)
+            have.update(new)
+            bar.update(len(batch))
+    if not shas:
+        return np.zeros((0, embedder.dim), np.float32), 0
+    out = np.stack([have[s] for s in shas]).astype(np.float32, copy=False)
+    # Re-normalise: cosine == inner product only for unit vectors.
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    out = out / np.maximum(norms, 1e-12)
+    return np.ascontiguousarray(out, dtype=np.float32), len(items)
+
+
+def _check_chunks(chunks: Sequence[Chunk]) -> None:
+    if not chunks:
+        raise InvalidInput("no_chunks", "there are no chunks to index (is the guide text empty?)")
+    seen: set[str] = set()
+    for c in chunks:
+        if c.id in seen:
+            raise InvalidInput("duplicate_chunk_id", f"chunk id {c.id!r} occurs twice; chunk ids must be unique")
+        seen.add(c.id)
+
+
+def build_index(
+    chunks: list[Chunk],
+    corpus_sha256: str,
+    settings: Settings | None = None,
+    embedder_id: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    *,
+    glossary: Sequence[GlossaryEntry] = (),
+    split_mode: str = DEFAULT_SPLIT_MODE,
+    embedder: KanminEmbedding | None = None,
+) -> Manifest:
+    """Build the index into ``settings.index_dir`` atomically and return its manifest.
+
+    Always builds (callers wanting "only if stale" check :func:`is_stale`);
+    ``force`` additionally ignores cached embeddings and re-embeds every
+    chunk (the remedy for a suspect cache). ``embedder`` lets callers (tests)
+    inject an already-loaded instance; its id must match.
+    """
+    started = time.perf_counter()
+    settings = settings or get_settings()
+    embedder_id = validate_embedder_id(embedder_id or settings.embedder)
+    if settings.dense_index not in DENSE_KINDS:
+        raise InvalidInput(
+            "invalid_dense_index", f"dense_index must be one of {DENSE_KINDS}, got {settings.dense_index!r}"
+        )
+    if split_mode not in SPLIT_MODES:
+        raise InvalidInput("invalid_split_mode", f"split_mode must be one of {SPLIT_MODES}, got {split_mode!r}")
+    _check_chunks(chunks)
+    if embedder is None:
+        embedder = make_embedder(embedder_id)
+    elif embedder.embedder_id != embedder_id:
+        raise InvalidInput("embedder_mismatch", f"embedder {embedder.embedder_id!r} given for id {embedder_id!r}")
+
+    index_dir = Path(settings.index_dir)
+    with build_lock(index_dir):
+        recover(index_dir)
+        remove_stale_build_dirs(index_dir)
+        tmp = make_build_dir(index_dir)
+        try:
+            texts = [c.search_text for c in chunks]
+            with EmbeddingCache(Path(settings.cache_dir)) as cache:
+                vectors, embedded = embed_texts(texts, embedder, cache, use_cache=not force, progress=progress)
+
+            tokens = get_tokenizer(split_mode).tokenize_many(texts)
+            (tmp / BM25_DIR).mkdir()
+            LexicalIndex.build(tokens).save(tmp / BM25_DIR)
+            DenseIndex.build(vectors, settings.dense_index).save(tmp / DENSE_NAME)
+            (tmp / CHUNKS_NAME).write_text(
+                json.dumps([c.model_dump(mode="json") for c in chunks], ensure_ascii=False), encoding="utf-8"
+            )
+            (tmp / GLOSSARY_NAME).write_text(
+                json.dumps([g.model_dump(mode="json") for g in glossary], ensure_ascii=False), encoding="utf-8"
+            )
+            manifest = Manifest(
+                format_version=FORMAT_VERSION,
+                embedder=embedder_id,
+                dim=int(vectors.shape[1]),
+                dense_index=settings.dense_index,
+                split_mode=split_mode,
+                tokenizer_version=TOKENIZER_VERSION,
+                corpus_sha256=corpus_sha256,
+                chunk_count=len(chunks),
+                built_at=utc_now_iso(),
+                build_seconds=round(time.perf_counter() - started, 2),
+                embedded_chunks=embedded,
+                versions=library_versions(),
+                files=checksum_files(tmp),
+            )
+            write_manifest(tmp, manifest)  # last: its presence marks a complete index
+            fsync_tree(tmp)
+            publish(tmp, index_dir)
+        except BaseException:  # incl. KeyboardInterrupt: never leave a half-built dir behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return manifest
+
+
+def stale_reason(
+    settings: Settings | None = None,
+    corpus_sha256: str | None = None,
+    embedder_id: str | None = None,
+    split_mode: str = DEFAULT_SPLIT_MODE,
+) -> str | None:
+    """Why the index must be rebuilt (one line), or None if it is up to date.
+
+    Up to date = what build_index would produce now: same corpus, embedder,
+    dense kind, split mode, tokenizer and query-side library versions, and
+    intact files. (load_index is laxer about the split mode: an index built
+    with another mode still answers correctly, queries use the manifest's.)
+    """
+    settings = settings or get_settings()
+    index_dir = Path(settings.index_dir)
+    recover(index_dir)
+    try:
+        verify(
+            index_dir,
+            embedder_id=validate_embedder_id(embedder_id or settings.embedder),
+            corpus_sha256=corpus_sha256,
+            dense_index=settings.dense_index,
+            split_mode=split_mode,
+        )
+    except IndexUnavailable as e:
+        return e.message
+    return None
+
+
+def is_stale(
+    settings: Settings | None = None,
+    corpus_sha256: str | None = None,
+    embedder_id: str | None = None,
+    split_mode: str = DEFAULT_SPLIT_MODE,
+) -> bool:
+    """True if the index is missing, corrupt, or built from other inputs."""
+    return stale_reason(settings, corpus_sha256, embedder_id, split_mode) is not None
