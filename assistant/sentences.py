@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from ingest.models import Chunk
-from ingest.text import split_sentences
+from ingest.text import URLISH, quotable_spans, sentence_spans  # noqa: F401 (re-exported)
 
-# link lines are not answers; a bulleted line of prose (「- ④ 新商品として…」) is
-_URLISH = re.compile(r"https?://|^<|^[-・•]\s*[-・•]")
 _BIGRAM_CACHE_LIMIT = 4096
 
 
@@ -28,6 +26,11 @@ class AnswerConfig:
     # quote it too when the pair stays short
     extend_chars: int = 0
     type_bonus: float = 0.15  # for a sentence of the expected answer type (a date, a count, a sum)
+    # meaning: the sentence's e5 cosine to the question, rescaled from [sim_lo, sim_hi] to [0, 1]
+    # (e5 cosines sit in 0.7–0.9 for anything Japanese, so the raw value says little)
+    dense_weight: float = 0.5  # share of the sentence's own evidence that comes from meaning vs words
+    sim_lo: float = 0.78
+    sim_hi: float = 0.90
 
 
 # Expected answer types: a question asking "when / which month" wants a sentence with a
@@ -74,25 +77,6 @@ class IdfTable:
         return math.log(1 + self.n / d) if d else self.default
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in ``text``, whitespace trimmed."""
-    spans = []
-    pos = 0
-    for s in split_sentences(text):
-        i = text.find(s, pos)
-        if i < 0:
-            continue
-        pos = i + len(s)
-        a, b = i, i + len(s)
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
-        if b > a:
-            spans.append((a, b))
-    return spans
-
-
 def bigrams(s: str) -> set[str]:
     s = re.sub(r"\s+", "", s)
     return {s[i:i + 2] for i in range(len(s) - 1)}
@@ -128,18 +112,20 @@ class SentenceScorer:
         return sum(self.idf.idf(t) for t in query_tokens if t in have) / total if total else 0.0
 
     def candidates(self, query_tokens: set[str], hits: list[tuple[Chunk, float]], cfg: AnswerConfig,
-                   wants: list[re.Pattern[str]] | None = None) -> list[Candidate]:
+                   wants: list[re.Pattern[str]] | None = None,
+                   meaning: Callable[[str, int, int], float | None] | None = None) -> list[Candidate]:
         out: list[Candidate] = []
         for rank, (chunk, _) in enumerate(hits[:cfg.max_hits]):
-            if chunk.kind in ("reference", "footnote", "figure"):
-                continue
-            for a, b in sentence_spans(chunk.text):
+            for a, b in quotable_spans(chunk.text, chunk.kind):
                 text = chunk.text[a:b]
-                if len(text) < 12 or _URLISH.search(text):
-                    continue
                 cov = self.coverage(query_tokens, text)
+                own = cov
+                sim = meaning(chunk.id, a, b) if meaning else None
+                if sim is not None:
+                    near = min(1.0, max(0.0, (sim - cfg.sim_lo) / (cfg.sim_hi - cfg.sim_lo)))
+                    own = (1 - cfg.dense_weight) * cov + cfg.dense_weight * near
                 # the chunk's retrieval rank carries the passage context a single sentence lacks
-                score = (1 - cfg.rank_weight) * cov + cfg.rank_weight / (1 + rank) + (0.05 if chunk.kind == "body" else 0.0)
+                score = (1 - cfg.rank_weight) * own + cfg.rank_weight / (1 + rank) + (0.05 if chunk.kind == "body" else 0.0)
                 if wants and any(w.search(text) for w in wants):
                     score += cfg.type_bonus
                 out.append(Candidate(chunk, rank, a, b, text, score, cov))
@@ -170,7 +156,7 @@ def _extend(chosen: list[Candidate], limit: int) -> list[Candidate]:
         spans = sentence_spans(c.chunk.text)
         nxt = next(((a, b) for a, b in spans if a >= c.end), None)
         end = c.end
-        if nxt and nxt[1] - c.start <= limit and not _URLISH.search(c.chunk.text[nxt[0]:nxt[1]]):
+        if nxt and nxt[1] - c.start <= limit and not URLISH.search(c.chunk.text[nxt[0]:nxt[1]]):
             end = nxt[1]
         prev = out[-1] if out else None
         if prev is not None and prev.chunk.id == c.chunk.id and c.start <= prev.end:

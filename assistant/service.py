@@ -80,7 +80,7 @@ class Assistant:
         self.generator = generator
         self.history_turns = history_turns
         self.thesaurus = thesaurus or Thesaurus({}, {})
-        self.answer_cfg = AnswerConfig(max_sentences=4, min_ratio=0.45, extend_chars=260)
+        self.answer_cfg = AnswerConfig(max_hits=8, rank_weight=0.3, max_sentences=4, min_ratio=0.45, extend_chars=260)
         self.matcher = TermMatcher(guide.glossary, guide.en_aliases)
         self.router = Router(self.matcher, guide.figures)
         tokenize = retriever.tokenizer.tokenize
@@ -190,10 +190,19 @@ class Assistant:
         return self._qa_answer(query, hits, language)
 
     def _hits(self, query: str, persona: str, k: int = 8):
+        return self.retriever.retrieve(self._expanded(query), persona=None if persona == "any" else persona, k=k)
+
+    def _meaning(self, query: str):
+        """(chunk id, start, end) → cosine of that sentence to the question, or None."""
+        vectors = getattr(self.retriever, "sentences", None)
+        if vectors is None:
+            return None
+        qv = self.retriever.query_vector(self._expanded(query))
+        return lambda cid, a, b: vectors.similarity(qv, cid, a, b)
+
+    def _expanded(self, query: str) -> str:
         extra = " ".join(self.thesaurus.expand(query))
-        if extra and len(query) + len(extra) < 1990:
-            query = f"{query} {extra}"
-        return self.retriever.retrieve(query, persona=None if persona == "any" else persona, k=k)
+        return f"{query} {extra}" if extra and len(query) + len(extra) < 1990 else query
 
     def _query_tokens(self, query: str) -> set[str]:
         q = nfkc(query)
@@ -230,7 +239,8 @@ class Assistant:
 
     def _qa_answer(self, query: str, hits, language: str) -> Draft:
         qt = self._query_tokens(query)
-        cands = self.scorer.candidates(qt, [(h.chunk, h.score) for h in hits], self.answer_cfg, answer_types(query))
+        cands = self.scorer.candidates(qt, [(h.chunk, h.score) for h in hits], self.answer_cfg, answer_types(query),
+                                       self._meaning(query))
         if asks_amount(query) and not any(has_amount(c.text) for c in sorted(cands, key=lambda c: -c.score)[:10]):
             # asked for a sum the guide does not state: quoting neighbouring text would mislead
             return self._abstain(hits, language, None, "金額を尋ねているが、該当箇所に金額の記載がない")
@@ -342,7 +352,7 @@ class Assistant:
         hits = hits if hits is not None else self._hits(query, persona)
         qt = self._query_tokens(query)
         cands = [c for c in self.scorer.candidates(qt, [(h.chunk, h.score) for h in hits], self.answer_cfg,
-                                                   answer_types(query))
+                                                   answer_types(query), self._meaning(query))
                  if c.chunk.id not in exclude]
         cfg = self.answer_cfg
         return select(cands, dataclasses.replace(cfg, max_sentences=n, per_chunk=1))

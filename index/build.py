@@ -34,6 +34,8 @@ from index.manifest import (
     DENSE_NAME,
     FORMAT_VERSION,
     GLOSSARY_NAME,
+    SENTENCE_VECTORS_NAME,
+    SENTENCES_NAME,
     Manifest,
     checksum_files,
     library_versions,
@@ -46,6 +48,7 @@ from index.tokenizer import DEFAULT_SPLIT_MODE, SPLIT_MODES, TOKENIZER_VERSION, 
 from ingest.errors import InvalidInput
 from ingest.models import Chunk, GlossaryEntry
 from ingest.settings import Settings, get_settings
+from ingest.text import quotable_spans
 
 EMBED_BATCH = 16  # small batches: a smooth progress bar and frequent cache commits
 
@@ -144,6 +147,14 @@ def build_index(
             texts = [c.search_text for c in chunks]
             with EmbeddingCache(Path(settings.cache_dir)) as cache:
                 vectors, embedded = embed_texts(texts, embedder, cache, use_cache=not force, progress=progress)
+
+                # every quotable sentence too: the answerer ranks sentences by meaning, not only words
+                spans = [(c.id, a, b) for c in chunks for a, b in quotable_spans(c.text, c.kind)]
+                by_id = {c.id: c for c in chunks}
+                s_texts = [by_id[cid].text[a:b] for cid, a, b in spans]
+                s_vectors, _ = embed_texts(s_texts, embedder, cache, use_cache=not force, progress=progress)
+            np.save(tmp / SENTENCE_VECTORS_NAME, s_vectors.astype(np.float32), allow_pickle=False)
+            (tmp / SENTENCES_NAME).write_text(json.dumps(spans, ensure_ascii=False), encoding="utf-8")
 
             tokens = get_tokenizer(split_mode).tokenize_many(texts)
             (tmp / BM25_DIR).mkdir()

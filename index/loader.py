@@ -18,6 +18,7 @@ from index.glossary import load_en_aliases
 from index.lexical import LexicalIndex
 from index.manifest import BM25_DIR, CHUNKS_NAME, DENSE_NAME, GLOSSARY_NAME, Manifest, unavailable, verify
 from index.retriever import Retriever
+from index.sentence_vectors import SentenceVectors
 from index.storage import recover
 from index.tokenizer import get_tokenizer
 from ingest.models import Chunk, GlossaryEntry
@@ -63,6 +64,7 @@ def load_index(
             "index_corrupt", f"index at {index_dir} cannot be loaded ({type(e).__name__}: {_first_line(e)})"
         ) from e
     _check_sizes(index_dir, manifest, chunks, lexical, dense)
+    sentences = SentenceVectors.load(index_dir, manifest.dim)
 
     if embedder is None:
         embedder = make_embedder(manifest.embedder)
@@ -84,6 +86,7 @@ def load_index(
         en_aliases=en_aliases,
         config=config,
         manifest=manifest,
+        sentences=sentences,
     )
 
 

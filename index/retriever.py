@@ -7,6 +7,7 @@ query allocates only small per-query arrays.
 from __future__ import annotations
 
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -18,6 +19,7 @@ from index.embedders import KanminEmbedding
 from index.fusion import COMPONENTS, FusionConfig, Ranked, fuse
 from index.glossary import Expansion, QueryExpander
 from index.lexical import LexicalIndex
+from index.sentence_vectors import SentenceVectors
 from index.tokenizer import SudachiTokenizer
 from index.validation import (  # noqa: F401  (re-exported: callers import them from here too)
     MAX_K,
@@ -87,6 +89,7 @@ class Retriever:
         en_aliases: Mapping[str, str] | None = None,
         config: FusionConfig | None = None,
         manifest: object | None = None,
+        sentences: SentenceVectors | None = None,
     ):
         self.chunks = list(chunks)
         self.lexical = lexical
@@ -96,6 +99,8 @@ class Retriever:
         self._glossary = list(glossary)
         self._en_aliases = dict(en_aliases or {})
         self.manifest = manifest
+        self.sentences = sentences
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # small LRU: retrieve, then rank sentences
         self._by_id = {c.id: c for c in self.chunks}
         # Persona masks once, so boosting is an O(1) lookup per candidate.
         self._persona_mask = {
@@ -134,6 +139,21 @@ class Retriever:
     def expander(self) -> QueryExpander:
         return self._state.expander
 
+    def _embed_query(self, text: str) -> np.ndarray:
+        vec = self._query_vectors.get(text)
+        if vec is None:
+            vec = self.embedder.embed_query_np(text)
+            self._query_vectors[text] = vec
+            while len(self._query_vectors) > 64:
+                self._query_vectors.popitem(last=False)
+        return vec
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The query's dense vector, as ``retrieve`` embeds it (cached: no second model call)."""
+        q = unicodedata.normalize("NFKC", validate_query(query))
+        state = self._state
+        return self._embed_query(_dense_text(q, state.expander.expand(q), state.config))
+
     def chunk(self, chunk_id: str) -> Chunk | None:
         return self._by_id.get(chunk_id)
 
@@ -166,7 +186,7 @@ class Retriever:
             results["bm25"] = Ranked(lex.ids, lex.scores, weight)
         if mode in ("hybrid", "dense"):
             text = _dense_text(q, exp, cfg)
-            ids, scores = self.dense.search(self.embedder.embed_query_np(text), depth)
+            ids, scores = self.dense.search(self._embed_query(text), depth)
             results["dense"] = Ranked(ids, scores, cfg.w_dense if mode == "hybrid" else 1.0)
 
         boosted = self._persona_mask[persona] if persona else None

@@ -66,3 +66,34 @@ def split_sentences(text: str) -> list[str]:
     if start < n:
         out.append(text[start:])
     return [s for s in out if s.strip()] if out else []
+
+
+# link lines are not answers; a bulleted line of prose (「- ④ 新商品として…」) is
+URLISH = re.compile(r"https?://|^<|^[-・•]\s*[-・•]")
+NON_QUOTABLE_KINDS = ("reference", "footnote", "figure")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in ``text``, whitespace trimmed."""
+    spans = []
+    pos = 0
+    for s in split_sentences(text):
+        i = text.find(s, pos)
+        if i < 0:
+            continue
+        pos = i + len(s)
+        a, b = i, i + len(s)
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b > a:
+            spans.append((a, b))
+    return spans
+
+
+def quotable_spans(text: str, kind: str) -> list[tuple[int, int]]:
+    """Sentences of a chunk that may stand in an answer (no link lists, captions, footnotes)."""
+    if kind in NON_QUOTABLE_KINDS:
+        return []
+    return [(a, b) for a, b in sentence_spans(text) if b - a >= 12 and not URLISH.search(text[a:b])]
