@@ -287,5 +287,8 @@ def bench_server(tmp: Path, items: Sequence, *, passes: int, requests_per_level:
         "throughput": throughput,
         "rss": {"rest_rss_mb": rest["rss_mb"], "warm_rss_mb": warm["rss_mb"],
                 "load_max_rss_mb": sampler.max_rss or None, "end_rss_mb": end["rss_mb"],
-                "peak_hwm_mb": end["hwm_mb"], "pid_measured": "the `kanmin serve` process (uvicorn, 1 worker)"},
+                "peak_hwm_mb": end["hwm_mb"],
+                "peak_hwm_mib": None if end["hwm_mb"] is None else round(end["hwm_mb"] * 1e6 / 2**20, 1),
+                "unit": "MB = 10^6 bytes (MiB = 2^20 bytes)",
+                "pid_measured": "the `kanmin serve` process (uvicorn, 1 worker)"},
     }
