@@ -142,6 +142,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     try:
         m = verify(index_dir, corpus_sha256=corpus, embedder_id=settings.embedder.strip(),  # as the loader checks
                    dense_index=settings.dense_index)
+        from index.loader import read_contents
+
+        read_contents(index_dir, m)  # sizes agree: what only loading would otherwise reveal
     except IndexUnavailable as e:
         problem = e.message
         m = read_manifest(index_dir)  # raises (one line) if there is no readable manifest at all
@@ -161,9 +164,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     }
     if args.json:
         _emit(info)
-        return 0
-    for key, value in info.items():
-        print(f"{key}: {value}")
+    else:
+        for key, value in info.items():
+            print(f"{key}: {value}")
+    if problem:
+        # scripts (and `make`) must see a damaged index: nonzero, with the one-line reason
+        print(f"kanmin: error: {problem}", file=sys.stderr)
+        return 2
     return 0
 
 

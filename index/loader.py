@@ -53,18 +53,9 @@ def load_index(
         corpus_sha256=corpus_sha256,
         dense_index=settings.dense_index,
     )
-    chunks = _read(index_dir / CHUNKS_NAME, _CHUNKS)
+    chunks, lexical, dense, sentences = read_contents(index_dir, manifest)
     if glossary is None:
         glossary = _read(index_dir / GLOSSARY_NAME, _GLOSSARY)
-    try:
-        lexical = LexicalIndex.load(index_dir / BM25_DIR)
-        dense = DenseIndex.load(index_dir / DENSE_NAME)
-    except Exception as e:  # a checksum-valid file that still fails to load (library change)
-        raise unavailable(
-            "index_corrupt", f"index at {index_dir} cannot be loaded ({type(e).__name__}: {_first_line(e)})"
-        ) from e
-    _check_sizes(index_dir, manifest, chunks, lexical, dense)
-    sentences = SentenceVectors.load(index_dir, manifest.dim)
 
     if embedder is None:
         embedder = make_embedder(manifest.embedder)
@@ -88,6 +79,22 @@ def load_index(
         manifest=manifest,
         sentences=sentences,
     )
+
+
+def read_contents(index_dir: Path, manifest: Manifest):
+    """Chunks, BM25, FAISS and sentence vectors, checked against each other and the manifest
+    (no embedder needed: `kanmin info` uses it to catch damage that checksums cannot)."""
+    chunks = _read(index_dir / CHUNKS_NAME, _CHUNKS)
+    try:
+        lexical = LexicalIndex.load(index_dir / BM25_DIR)
+        dense = DenseIndex.load(index_dir / DENSE_NAME)
+    except Exception as e:  # a checksum-valid file that still fails to load (library change)
+        raise unavailable(
+            "index_corrupt", f"index at {index_dir} cannot be loaded ({type(e).__name__}: {_first_line(e)})"
+        ) from e
+    _check_sizes(index_dir, manifest, chunks, lexical, dense)
+    sentences = SentenceVectors.load(index_dir, manifest.dim)
+    return chunks, lexical, dense, sentences
 
 
 def _read(path: Path, adapter: TypeAdapter):

@@ -20,9 +20,10 @@ def test_info_reports_a_damaged_index(tmp_path):
     d = copy_index(tmp_path)
     (d / "dense.faiss").write_bytes(b"junk")
     p = run_kanmin("info", "--json", index_dir=d)
-    assert p.returncode == 0
+    assert p.returncode == 2  # the JSON still says what is wrong; the exit code tells scripts
     info = json.loads(p.stdout)
     assert info["ok"] is False and "dense.faiss" in info["problem"]
+    assert p.stderr.strip().count("\n") == 0 and "kanmin build --force" in p.stderr
 
 
 def test_search_json():

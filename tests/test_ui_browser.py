@@ -236,6 +236,7 @@ def test_english_switch_answer_and_honest_abstention(page, ui_server):
     # a question the guide cannot answer: said plainly, with the nearest sections to open (if any);
     # the last question (a figure the guide does not have) always abstains
     page.click("#new-session")
+    page.wait_for_selector("#answer .kc-placeholder")  # the reset lands before we type (it clears the box)
     for q in ("What is the capital of France?", "xyzzy plugh quux", "What does Figure 99 show?"):
         aid = ask(page, q)
         if stored_answer(ui_server, aid)["abstained"]:

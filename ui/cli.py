@@ -17,9 +17,16 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line (like every other kanmin error), not a usage block."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"kanmin: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kanmin", description="官民連携 practice-guide assistant (offline)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = OneLineParser(prog="kanmin", description="官民連携 practice-guide assistant (offline)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)

@@ -186,14 +186,24 @@ class SlackBot:
         if not ts or not sig:
             self.metrics.slack_events.labels("http", "bad_signature").inc()
             return error_response(401, "invalid_signature", "missing Slack signature headers")
-        if not self.verifier.is_valid(body=body, timestamp=ts, signature=sig):
+        try:
+            valid = self.verifier.is_valid(body=body, timestamp=ts, signature=sig)
+        except UnicodeDecodeError:  # the verifier decodes the body: non-UTF-8 bytes were a 500 for anyone
+            valid = False
+        if not valid:
             self.metrics.slack_events.labels("http", "bad_signature").inc()
             return error_response(401, "invalid_signature", "invalid or expired Slack signature")
         try:
             bolt_req = to_bolt_request(request, body)
-        except (UnicodeDecodeError, ValueError):
+        except Exception:  # noqa: BLE001 - e.g. a JSON array: bolt assumes an object
             return error_response(400, "invalid_payload", "Slack request body could not be parsed")
-        bolt_resp: BoltResponse = await run_in_threadpool(self.app.dispatch, bolt_req)
+        try:
+            bolt_resp: BoltResponse = await run_in_threadpool(self.app.dispatch, bolt_req)
+        except Exception as exc:  # noqa: BLE001 - bolt's own error path can fail on a malformed (signed) payload
+            log.warning("slack request not processed", extra={"fields": {"error": type(exc).__name__}})
+            bolt_resp = BoltResponse(status=500, body="")
+        if bolt_resp.status >= 500:  # a listener/middleware failed on this payload (logged above / by _on_error)
+            return error_response(400, "invalid_payload", "Slack request could not be processed")
         if bolt_resp.status == 401:
             return error_response(401, "invalid_signature", "invalid or expired Slack signature")
         if bolt_resp.status == 404:  # verified but nothing listens for it: ack so Slack does not retry

@@ -1,0 +1,270 @@
+"""Point 6 — secrets never appear in logs or responses.
+
+A real server with recognisable random values for KANMIN_API_KEYS (two keys), KANMIN_SLACK_BOT_TOKEN,
+KANMIN_SLACK_SIGNING_SECRET, KANMIN_SLACK_APP_TOKEN and KANMIN_LLM_API_KEY (generative mode against a fake
+LLM that echoes the Authorization header it receives back, as a compromised or buggy server might). We
+exercise /v1/ask with good, bad and near-miss keys, Slack events signed and badly signed, a Slack Web
+API call that fails, failing requests (401/404/405/413/422/400), secrets typed into URLs and bodies; then
+search every response body and header and the captured server log for the values (and long fragments).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from conftest import start_server, stop_server
+from helpers_reliability import TIMEOUT, cli_env, good_index_dir, no_secrets, run_cli, wait_until
+from test_generative import Q_JA, FakeLLM
+from test_slack_events import event_payload, mention, sign
+
+pytestmark = pytest.mark.timeout(300)
+
+KEY_A = "kma-" + secrets.token_hex(24)
+KEY_B = "kmb-" + secrets.token_urlsafe(24)
+BOT_TOKEN = "xoxb-" + secrets.token_hex(24)
+APP_TOKEN = "xapp-" + secrets.token_hex(24)
+SIGNING_SECRET = secrets.token_hex(24)
+LLM_KEY = "sk-" + secrets.token_hex(24)
+SECRETS = [KEY_A, KEY_B, BOT_TOKEN, APP_TOKEN, SIGNING_SECRET, LLM_KEY]
+
+
+class EchoLLM(FakeLLM):
+    """Behaviours "echo_ok" (a supported answer plus the caller's Authorization header) and "echo_401"
+    (HTTP 401 whose body repeats the key, as some servers do)."""
+
+    auths: list[str] = []
+
+    def respond(self, h, body: dict) -> None:
+        auth = h.headers.get("authorization", "")
+        self.auths.append(auth)
+        if self.behaviour == "echo_401":
+            payload = json.dumps({"error": {"message": f"Incorrect API key provided: {auth}",
+                                            "code": "invalid_api_key"}})
+            return h._send(401, "application/json", payload.encode())
+        if self.behaviour == "echo_ok":
+            from test_generative import good_answer
+
+            prompt = self.prompt_of(body)
+            text = good_answer(prompt, False) + f" 認証情報: {auth} [1]。 KEY={auth.split()[-1]} [2]。"
+            return h._send(200, "application/json", self.completion(body, text))
+        return super().respond(h, body)
+
+
+class FailingSlack:
+    """A Slack Web API stub: chat.postMessage fails (invalid_auth) for channel CFAIL, succeeds elsewhere."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, dict, str]] = []
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if "json" in self.headers.get("content-type", ""):
+                    params = json.loads(raw or b"{}")
+                else:
+                    params = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
+                method = self.path.rsplit("/", 1)[-1]
+                with fake.lock:
+                    fake.calls.append((method, params, self.headers.get("authorization", "")))
+                if params.get("channel") == "CFAIL":
+                    body = {"ok": False, "error": "invalid_auth", "warning": "superfluous_charset",
+                            "response_metadata": {"messages": ["[ERROR] token rejected"]}}
+                else:
+                    body = {"ok": True, "ts": f"{time.time():.6f}", "channel": params.get("channel", "")}
+                out = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json; charset=utf-8")
+                self.send_header("content-length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def of(self, method: str, channel: str) -> list[dict]:
+        with self.lock:
+            return [p for m, p, _ in self.calls if m == method and p.get("channel") == channel]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def llm():
+    fake = EchoLLM()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
+def slack():
+    fake = FailingSlack()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, llm, slack):
+    srv = start_server(tmp_path_factory.mktemp("rel-secrets"), {
+        "KANMIN_RATE_LIMIT": "1000000/minute",
+        "KANMIN_API_KEYS": f"{KEY_A},{KEY_B}",
+        "KANMIN_SLACK_BOT_TOKEN": BOT_TOKEN,
+        "KANMIN_SLACK_APP_TOKEN": APP_TOKEN,
+        "KANMIN_SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "KANMIN_SLACK_API_BASE_URL": slack.url,
+        "KANMIN_LLM_BACKEND": "openai",
+        "KANMIN_LLM_BASE_URL": f"http://127.0.0.1:{llm.port}/v1",
+        "KANMIN_LLM_MODEL": "fake",
+        "KANMIN_LLM_API_KEY": LLM_KEY,
+        "KANMIN_LLM_TIMEOUT_S": "3",
+    })
+    yield srv
+    stop_server(srv)
+
+
+RESPONSES: list[httpx.Response] = []
+
+
+def _keep(r: httpx.Response, echoes_input: bool = False) -> httpx.Response:
+    """Remember a response for the final scan (unless it legitimately echoes a secret the caller typed)."""
+    if not echoes_input:
+        RESPONSES.append(r)
+    return r
+
+
+def _scan(r: httpx.Response, where: str) -> None:
+    no_secrets(r.text, SECRETS, f"in the body of {where}")
+    no_secrets("\n".join(f"{k}: {v}" for k, v in r.headers.items()), SECRETS, f"in the headers of {where}")
+
+
+def test_api_keys_good_bad_and_near_miss(server):
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT) as c:
+        for key in (KEY_A, KEY_B):
+            r = _keep(c.post("/v1/ask", json={"question": "原課とは何ですか？"},
+                             headers={"Authorization": f"Bearer {key}"}))
+            assert r.status_code == 200
+        bad = {
+            "none": {},
+            "wrong": {"Authorization": "Bearer " + secrets.token_hex(24)},
+            "near miss (+1 char)": {"Authorization": f"Bearer {KEY_A}x"},
+            "near miss (-1 char)": {"Authorization": f"Bearer {KEY_A[:-1]}"},
+            "other secret as key": {"Authorization": f"Bearer {BOT_TOKEN}"},
+            "basic auth": {"Authorization": "Basic " + base64.b64encode(f"user:{KEY_A}".encode()).decode()},
+            "key in X-API-Key": {"X-API-Key": KEY_A},
+        }
+        for name, headers in bad.items():
+            r = _keep(c.post("/v1/ask", json={"question": "原課とは何ですか？"}, headers=headers))
+            assert r.status_code == 401, name
+            assert r.json()["error"]["code"] == "unauthorized"
+        r = _keep(c.get("/v1/toc", params={"api_key": KEY_A}))  # keys in the query string are not accepted
+        assert r.status_code == 401
+
+
+def test_failing_requests(server):
+    auth = {"Authorization": f"Bearer {KEY_A}"}
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT, headers=auth) as c:
+        cases = [
+            c.post("/v1/ask", json={"question": ""}),
+            c.post("/v1/ask", content=b'{"question": ', headers={"content-type": "application/json"}),
+            c.post("/v1/ask", content=b"\xff\xfe", headers={"content-type": "application/json"}),
+            c.get("/v1/chunks/..%2F..%2Fetc%2Fpasswd"),
+            c.get("/v1/nope"),
+            c.delete("/v1/ask"),
+            c.post("/v1/glossary/annotate", json={"text": "a" * (2 << 20)}),
+            c.post("/v1/feedback", json={"answer_id": "nope", "rating": "up"}),
+        ]
+        for r in cases:
+            _keep(r)
+            assert 400 <= r.status_code < 500, r.text
+        # secrets typed by the caller into a URL or a body: the log must redact them (the response may
+        # echo the caller's own input, so these responses are not scanned)
+        _keep(c.get(f"/v1/glossary/{SIGNING_SECRET}"), echoes_input=True)
+        _keep(c.post("/v1/ask", json={"question": f"my token is {BOT_TOKEN}"}), echoes_input=True)
+        _keep(c.post("/v1/ask", json={"question": "x", "persona": KEY_B}), echoes_input=True)
+
+
+def test_open_endpoints(server):
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT) as c:
+        for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/", "/config"):
+            r = _keep(c.get(path))
+            assert r.status_code == 200, path
+
+
+def test_generative_with_an_llm_that_echoes_its_key(server, llm):
+    auth = {"Authorization": f"Bearer {KEY_A}"}
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT, headers=auth) as c:
+        for behaviour in ("good", "echo_ok", "echo_401", "html500"):
+            llm.behaviour = behaviour
+            r = _keep(c.post("/v1/ask", json={"question": Q_JA, "mode": "generative"}))
+            assert r.status_code == 200, r.text
+            _scan(r, f"a generative answer ({behaviour})")
+    llm.behaviour = "good"
+    assert f"Bearer {LLM_KEY}" in llm.auths  # the key was really in use (sent to the LLM server only)
+
+
+def test_slack_signed_badly_signed_and_failing(server, slack):
+    def post(payload: dict, secret: str | None = SIGNING_SECRET, tamper: bool = False) -> httpx.Response:
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        headers = {"content-type": "application/json", **(sign(body, secret=secret) if secret else {})}
+        if tamper:
+            body = body.replace("原課".encode(), "元課".encode())
+        return _keep(httpx.post(server.url + "/slack/events", content=body, headers=headers, timeout=TIMEOUT))
+
+    ok = mention("原課とは何ですか？", channel="COK")
+    assert post(event_payload(ok)).status_code == 200
+    failing = mention("随意契約とは何ですか？", channel="CFAIL")
+    assert post(event_payload(failing)).status_code == 200
+    for kwargs in ({"secret": "not-the-secret"}, {"secret": BOT_TOKEN}, {"secret": None}, {"tamper": True},
+                   {"secret": SIGNING_SECRET[:-1]}):
+        r = post(event_payload(mention("原課とは何ですか？", channel="CBAD")), **kwargs)
+        assert r.status_code == 401, kwargs
+    r = post({"type": "url_verification", "challenge": "c-123"})
+    assert r.status_code == 200 and r.json()["challenge"] == "c-123"
+    wait_until(lambda: slack.of("chat.postMessage", "COK") and slack.of("chat.postMessage", "CFAIL"), 60,
+               what="both Slack replies attempted")
+    time.sleep(1.0)  # let the failing call's error be logged
+    assert slack.of("chat.postMessage", "CBAD") == []
+    with slack.lock:
+        assert all(auth == f"Bearer {BOT_TOKEN}" for _, _, auth in slack.calls)  # sent only to the Slack API
+
+
+def test_cli_does_not_print_secrets(llm):
+    llm.behaviour = "echo_401"
+    env = cli_env(good_index_dir(), {"KANMIN_API_KEYS": KEY_A, "KANMIN_SLACK_BOT_TOKEN": BOT_TOKEN,
+                                     "KANMIN_SLACK_SIGNING_SECRET": SIGNING_SECRET, "KANMIN_LLM_BACKEND": "openai",
+                                     "KANMIN_LLM_BASE_URL": f"http://127.0.0.1:{llm.port}/v1",
+                                     "KANMIN_LLM_MODEL": "fake", "KANMIN_LLM_API_KEY": LLM_KEY,
+                                     "KANMIN_LLM_TIMEOUT_S": "3"})
+    try:
+        for argv in (["ask", "--json", "--mode", "generative", Q_JA], ["info", "--json"], ["ask", ""]):
+            p = run_cli(*argv, env=env)
+            assert "Traceback" not in p.stderr, p
+            no_secrets(p.stdout + p.stderr, SECRETS, f"in `kanmin {' '.join(argv[:2])}` output")
+    finally:
+        llm.behaviour = "good"
+
+
+def test_zz_no_secret_in_any_response_or_the_log(server):
+    assert len(RESPONSES) >= 30
+    for r in RESPONSES:
+        _scan(r, f"{r.request.method} {r.request.url.path} ({r.status_code})")
+    stop_server(server)  # flush and close the log before reading it
+    log = server.log()
+    assert "401" in log and "/slack/events" in log and "/v1/ask" in log  # the log did record the traffic
+    assert "invalid_auth" in log or "slack" in log.lower()
+    no_secrets(log, SECRETS, "in the server log")
