@@ -31,6 +31,7 @@ class AnswerConfig:
     dense_weight: float = 0.5  # share of the sentence's own evidence that comes from meaning vs words
     sim_lo: float = 0.78
     sim_hi: float = 0.90
+    sentence_hits: int = 0  # extra chunks from the nearest sentences (sentence-level dense search)
 
 
 # Expected answer types: a question asking "when / which month" wants a sentence with a
@@ -115,7 +116,7 @@ class SentenceScorer:
                    wants: list[re.Pattern[str]] | None = None,
                    meaning: Callable[[str, int, int], float | None] | None = None) -> list[Candidate]:
         out: list[Candidate] = []
-        for rank, (chunk, _) in enumerate(hits[:cfg.max_hits]):
+        for rank, (chunk, _) in enumerate(hits[:cfg.max_hits + cfg.sentence_hits]):
             for a, b in quotable_spans(chunk.text, chunk.kind):
                 text = chunk.text[a:b]
                 cov = self.coverage(query_tokens, text)

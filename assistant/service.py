@@ -80,7 +80,8 @@ class Assistant:
         self.generator = generator
         self.history_turns = history_turns
         self.thesaurus = thesaurus or Thesaurus({}, {})
-        self.answer_cfg = AnswerConfig(max_hits=8, rank_weight=0.3, max_sentences=4, min_ratio=0.45, extend_chars=260)
+        self.answer_cfg = AnswerConfig(max_hits=8, rank_weight=0.3, max_sentences=4, min_ratio=0.45, extend_chars=260,
+                                       sentence_hits=4)
         self.matcher = TermMatcher(guide.glossary, guide.en_aliases)
         self.router = Router(self.matcher, guide.figures)
         tokenize = retriever.tokenizer.tokenize
@@ -237,10 +238,25 @@ class Assistant:
             log.error("dropped a citation whose quote is not in its chunk: %s", c.chunk_id)
         return ok
 
+    def _with_sentence_hits(self, query: str, hits) -> list[tuple[Chunk, float]]:
+        """The retrieved chunks, then the chunks of the sentences nearest in meaning (a fact
+        stated in one sentence can sit in a chunk whose other sentences are about something else)."""
+        pairs = [(h.chunk, h.score) for h in hits]
+        vectors = getattr(self.retriever, "sentences", None)
+        n = self.answer_cfg.sentence_hits
+        if vectors is None or not n:
+            return pairs
+        seen = {c.id for c, _ in pairs}
+        for cid, _, _, sim in vectors.top(self.retriever.query_vector(self._expanded(query)), n):
+            if cid not in seen and cid in self.chunks:
+                seen.add(cid)
+                pairs.append((self.chunks[cid], 0.0))
+        return pairs
+
     def _qa_answer(self, query: str, hits, language: str) -> Draft:
         qt = self._query_tokens(query)
-        cands = self.scorer.candidates(qt, [(h.chunk, h.score) for h in hits], self.answer_cfg, answer_types(query),
-                                       self._meaning(query))
+        cands = self.scorer.candidates(qt, self._with_sentence_hits(query, hits), self.answer_cfg,
+                                       answer_types(query), self._meaning(query))
         if asks_amount(query) and not any(has_amount(c.text) for c in sorted(cands, key=lambda c: -c.score)[:10]):
             # asked for a sum the guide does not state: quoting neighbouring text would mislead
             return self._abstain(hits, language, None, "金額を尋ねているが、該当箇所に金額の記載がない")
@@ -351,7 +367,7 @@ class Assistant:
                         hits=None) -> list[Candidate]:
         hits = hits if hits is not None else self._hits(query, persona)
         qt = self._query_tokens(query)
-        cands = [c for c in self.scorer.candidates(qt, [(h.chunk, h.score) for h in hits], self.answer_cfg,
+        cands = [c for c in self.scorer.candidates(qt, self._with_sentence_hits(query, hits), self.answer_cfg,
                                                    answer_types(query), self._meaning(query))
                  if c.chunk.id not in exclude]
         cfg = self.answer_cfg

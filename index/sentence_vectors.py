@@ -14,6 +14,7 @@ from index.manifest import SENTENCE_VECTORS_NAME, SENTENCES_NAME, unavailable
 
 class SentenceVectors:
     def __init__(self, spans: list[tuple[str, int, int]], vectors: np.ndarray):
+        self.spans = spans
         self.rows = {(cid, a, b): i for i, (cid, a, b) in enumerate(spans)}
         self.vectors = vectors
 
@@ -28,6 +29,16 @@ class SentenceVectors:
             raise unavailable("index_corrupt", f"index at {index_dir} is inconsistent: sentence vectors "
                                                f"{vectors.shape} for {len(spans)} sentences of dim {dim}")
         return cls(spans, vectors)
+
+    def top(self, query_vector: np.ndarray, k: int) -> list[tuple[str, int, int, float]]:
+        """The k sentences nearest to the query: (chunk id, start, end, cosine)."""
+        sims = self.vectors @ query_vector
+        k = min(k, len(sims))
+        if k <= 0:
+            return []
+        idx = np.argpartition(-sims, k - 1)[:k]
+        idx = idx[np.argsort(-sims[idx])]
+        return [(*self.spans[i], float(sims[i])) for i in idx]
 
     def similarity(self, query_vector: np.ndarray, chunk_id: str, start: int, end: int) -> float | None:
         row = self.rows.get((chunk_id, start, end))
