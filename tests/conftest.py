@@ -91,3 +91,13 @@ def live_server(tmp_path_factory):
     server = start_server(tmp_path_factory.mktemp("server"))
     yield server
     stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def fake_slack():
+    """A fake Slack Web API on 127.0.0.1 that records what the bot posts."""
+    from fake_slack import FakeSlack
+
+    fake = FakeSlack()
+    yield fake
+    fake.close()

@@ -40,13 +40,6 @@ def _load_module():
 
 
 @pytest.fixture(scope="module")
-def fake_slack():
-    fake = FakeSlack()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory, fake_slack):
     srv = start_server(tmp_path_factory.mktemp("rel-load"), {
         "KANMIN_RATE_LIMIT": "1000000/minute",

@@ -56,13 +56,6 @@ def _settings(n: int):
 
 
 @pytest.fixture(scope="module")
-def fake_slack():
-    fake = FakeSlack()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory, fake_slack):
     srv = start_server(tmp_path_factory.mktemp("rel-schema"), {
         "KANMIN_RATE_LIMIT": "1000000/minute",
