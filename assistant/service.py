@@ -346,16 +346,27 @@ class Assistant:
                 i = where.text.find(e.detail)
                 add("Details: " if en else "内容: ", where, i, i + len(e.detail))
         surfaces = [e.term, *e.aliases]
-        for h in self._hits(f"{e.term} {e.rephrase}", persona, k=6):
-            if h.chunk.id in {c.chunk_id for c in citations} or h.chunk.kind in ("glossary", "reference", "footnote"):
-                continue
-            spans = [(a, b) for a, b in _sentences(h.chunk.text) if any(s in h.chunk.text[a:b] for s in surfaces)]
-            if spans:
-                add("Used in the guide: " if en else "使われ方: ", h.chunk, *spans[0])
-                break
-        for c in self._best_sentences(query, persona, exclude={c.chunk_id for c in citations}, n=2):
+        hits = self._hits(query, persona)  # one retrieval serves the usage passage and the extra sentences
+        usage = self._usage(hits, surfaces, {c.chunk_id for c in citations})
+        if usage is None:  # the question's own passages never use the term: look for the term itself
+            usage = self._usage(self._hits(f"{e.term} {e.rephrase}", persona, k=6), surfaces,
+                                {c.chunk_id for c in citations})
+        if usage is not None:
+            add("Used in the guide: " if en else "使われ方: ", *usage)
+        for c in self._best_sentences(query, persona, exclude={c.chunk_id for c in citations}, n=2, hits=hits):
             add("", c.chunk, c.start, c.end, c.score)
         return Draft("\n".join(lines), citations)
+
+    @staticmethod
+    def _usage(hits, surfaces: list[str], skip: set[str]) -> tuple[Chunk, int, int] | None:
+        """The first sentence among the hits that uses the term (any of its surface forms)."""
+        for h in hits:
+            if h.chunk.id in skip or h.chunk.kind in ("glossary", "reference", "footnote", "figure"):
+                continue
+            for a, b in _sentences(h.chunk.text):
+                if any(s in h.chunk.text[a:b] for s in surfaces):
+                    return h.chunk, a, b
+        return None
 
     def _full_name(self, e) -> str | None:
         """The longest spelled-out form of an abbreviation that the guide itself prints."""
