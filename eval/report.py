@@ -7,7 +7,7 @@ from pathlib import Path
 
 MAIN_METRICS: list[tuple[str, str]] = [
     ("recall_at_1", "R@1"), ("recall_at_3", "R@3"), ("recall_at_5", "R@5"), ("mrr", "MRR"),
-    ("ndcg_at_10", "nDCG@10"), ("page_precision", "page P"), ("page_recall", "page R"),
+    ("ndcg_at_10", "nDCG@10"), ("page_precision", "page P"), ("page_recall", "page R"), ("page_hit_at_3", "page hit@3"),
     ("must_include_recall", "must-incl."), ("char_f1", "char F1"), ("abstain_precision", "abst. P"),
     ("abstain_recall", "abst. R"), ("abstain_f1", "abst. F1"), ("router_accuracy", "router"),
     ("glossary_accuracy", "glossary"), ("answered_rate", "answered"), ("latency_p50_ms", "p50 ms"),
