@@ -37,7 +37,10 @@ class Container:
                 from index.loader import load_index
 
                 self.guide = self.guide or load_guide(self.settings)
-                self.store = self.store or Store(self.settings.db_path)
+                if self.store is None:
+                    self.store = Store(self.settings.db_path)
+                    # bounded history, pruned once per start rather than on every answer
+                    self.store.prune_sessions(self.settings.history_keep_turns)
                 retriever = load_index(self.settings, corpus_sha256=self.guide.corpus_sha256,
                                        glossary=self.guide.glossary, en_aliases=self.guide.en_aliases)
                 self.assistant = Assistant(

@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     llm_model: str = ""
     llm_api_key: str = ""
     llm_timeout_s: float = 20.0
-    history_turns: int = 6
+    history_turns: int = 6  # turns read back to resolve a follow-up
+    history_keep_turns: int = 200  # turns kept per session in SQLite (older ones pruned at start-up)
 
     # HTTP front door.
     host: str = "127.0.0.1"

@@ -1,0 +1,169 @@
+"""The assistant on the real guide and the real index: routes with reasons, grounded citations,
+abstention, glossary notes, reading paths, follow-ups that survive a restart, and the CLI."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.container import Container
+from assistant.service import Assistant
+from assistant.store import Store
+from ingest.errors import InvalidInput
+from ingest.settings import get_settings
+
+KANMIN = str(Path(sys.executable).parent / "kanmin")
+
+
+@pytest.fixture(scope="module")
+def container(tmp_path_factory):
+    settings = get_settings().model_copy(update={"db_path": tmp_path_factory.mktemp("assistant") / "a.sqlite3"})
+    return Container(settings).load()
+
+
+@pytest.fixture(scope="module")
+def assistant(container) -> Assistant:
+    return container.assistant
+
+
+def quotes_in_chunks(answer, assistant) -> None:
+    for c in answer.citations:
+        assert c.quote and c.quote in assistant.chunk(c.chunk_id).text
+        assert c.pages and all(p in range(1, 140) for p in c.pages)
+
+
+@pytest.mark.parametrize("question, route", [
+    ("原課ってどういう意味ですか？", "glossary"),
+    ("What does 'scale' mean?", "glossary"),
+    ("図表31には何が書いてある？", "figure"),
+    ("What does figure 45 show?", "figure"),
+    ("公平性の考え方はガイドのどこに書いてある？", "locate"),
+    ("Which section covers joint procurement?", "locate"),
+    ("自治体の実務者は何から読めばいい？", "reading_path"),
+    ("スタートアップから入札なしで購入する方法は？", "qa"),
+])
+def test_router_routes_and_says_why(assistant, question, route):
+    ans = assistant.ask(question)
+    assert ans.route == route, ans.route_reason
+    assert ans.route_reason and not ans.abstained
+    quotes_in_chunks(ans, assistant)
+
+
+def test_glossary_answer_cites_table_8_and_translates(assistant):
+    ans = assistant.ask("原課とは？")
+    assert ans.citations[0].pages == [20]
+    assert "特定の案件や政策領域を担当している課のこと" in ans.citations[0].quote
+    note = next(g for g in ans.glossary if g.term == "原課")
+    assert note.rephrase == "担当課、担当部署" and note.en and note.reading == "げんか"
+
+
+def test_english_question_gets_english_glosses_of_japanese_quotes(assistant):
+    ans = assistant.ask("How can a city buy from a startup without a tender?")
+    assert ans.language == "en" and ans.route == "qa" and not ans.abstained
+    assert ans.answer.startswith("The guide says")
+    assert ans.glossary and all(g.en for g in ans.glossary)
+    assert any("随意契約" in c.quote or "随意契約" in " ".join(c.section_path) for c in ans.citations)
+
+
+def test_4go_zuikei_answer_points_to_its_section_on_p94(assistant):
+    ans = assistant.ask("4号随契で発注するための要件は？", persona="municipality")
+    assert any(94 <= p <= 102 for c in ans.citations[:3] for p in c.pages), ans.citations
+
+
+@pytest.mark.parametrize("question", [
+    "今日の東京の天気は？",
+    "What is the capital of France?",
+    "インパクトコンソーシアムの年会費はいくら？",
+    "PFI方式の実施方針の公表から契約までの手続きを教えて",
+])
+def test_abstains_with_the_nearest_sections(assistant, question):
+    ans = assistant.ask(question)
+    assert ans.abstained and ans.route == "out_of_scope", ans.answer
+    assert ("見当たりません" in ans.answer) or ("no passage" in ans.answer)
+
+
+def test_excluded_topic_quotes_the_guide_saying_so(assistant):
+    ans = assistant.ask("PFIや指定管理者制度もこのガイドで解説してますか？")
+    assert not ans.abstained
+    assert "取り上げない" in ans.citations[0].quote
+
+
+def test_figures_missing_from_the_text_or_the_guide(assistant):
+    lost = assistant.ask("図表47は何？")  # listed on p.115, lost from the text with that page
+    assert lost.route == "figure" and "p.115" in lost.answer and "含まれていません" in lost.answer
+    none = assistant.ask("図表99を見せて")
+    assert none.abstained and "1〜58" in none.answer
+
+
+def test_reading_path_follows_figure_3(assistant):
+    ans = assistant.ask("契約担当の職員ですが、何から読めばいいですか？", persona="municipality")
+    assert [s.heading[:3] for s in ans.reading_path] == ["第1章", "第2章", "第5章"]
+    assert [s.pages[0] for s in ans.reading_path] == [8, 17, 86]
+    assert ans.citations and "原課" in ans.citations[0].quote
+
+
+def test_persona_explicit_wins_else_inferred(assistant):
+    assert assistant.ask("予算化のタイミングは？", persona="startup").persona == "startup"
+    assert assistant.ask("自治体として予算化のタイミングを知りたい").persona == "municipality"
+    assert assistant.ask("We are a startup. When should we pitch before the budget cycle?").persona == "startup"
+    assert assistant.ask("予算化のタイミングは？").persona == "any"
+
+
+def test_follow_up_is_resolved_and_survives_a_restart(container, tmp_path):
+    first = container.assistant.ask("4号随契とは？", session_id="s-follow")
+    # a new Store on the same file: the process restarted
+    fresh = Assistant(container.guide, container.assistant.retriever, Store(container.settings.db_path))
+    follow = fresh.ask("それはどんな場合に使える？", session_id="s-follow")
+    assert follow.resolved_question and "4号随契" in follow.resolved_question
+    assert first.id != follow.id
+    alone = fresh.ask("それはどんな場合に使える？", session_id="s-other")
+    assert alone.resolved_question is None
+
+
+def test_history_is_bounded(container):
+    store = container.store
+    for i in range(12):
+        container.assistant.ask(f"原課とは？ {i}", session_id="s-bounded")
+    assert len(store.recent_turns("s-bounded", 100)) >= 12
+    store.prune_sessions(keep_turns=5)
+    assert len(store.recent_turns("s-bounded", 100)) == 5
+
+
+@pytest.mark.parametrize("bad, code", [
+    ("", "empty_question"), ("   \n ", "empty_question"), ("あ" * 2001, "question_too_long"),
+    ("原課\x00とは", "question_control_chars"), (b"\xff\xfe", "question_not_utf8"), (42, "invalid_question"),
+])
+def test_bad_questions_are_clear_errors(assistant, bad, code):
+    with pytest.raises(InvalidInput) as e:
+        assistant.ask(bad)
+    assert e.value.code == code and e.value.message
+
+
+def test_unknown_persona_and_mode_are_clear_errors(assistant):
+    with pytest.raises(InvalidInput, match="persona"):
+        assistant.ask("原課とは？", persona="mayor")
+    with pytest.raises(InvalidInput, match="mode"):
+        assistant.ask("原課とは？", mode="poetry")
+
+
+def test_cli_ask_json_and_batch(tmp_path):
+    env_db = {"KANMIN_DB_PATH": str(tmp_path / "cli.sqlite3")}
+    import os
+
+    env = {**os.environ, **env_db}
+    p = subprocess.run([KANMIN, "ask", "原課とは？", "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    ans = json.loads(p.stdout)
+    assert ans["route"] == "glossary" and ans["citations"][0]["pages"] == [20]
+    batch = tmp_path / "q.jsonl"
+    batch.write_text('{"id": "a", "question": "図表8"}\n{"id": "b", "question": "PFSとは", "persona": "startup"}\n',
+                     encoding="utf-8")
+    p = subprocess.run([KANMIN, "ask", "--batch", str(batch), "--json"], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    lines = [json.loads(x) for x in p.stdout.splitlines()]
+    assert [x["id"] for x in lines] == ["a", "b"]
+    assert lines[0]["route"] == "figure" and lines[1]["persona"] == "startup"
