@@ -11,7 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class FakeSlack:
     """Records every Web API call: (method, params, authorization header)."""
 
-    def __init__(self):
+    def __init__(self, fail_channels: frozenset[str] = frozenset()):
+        """Calls for a channel in ``fail_channels`` answer ok=false (invalid_auth), as Slack does for a bad token."""
         self.calls: list[tuple[str, dict, str]] = []
         self.lock = threading.Lock()
         self.counter = 0
@@ -34,7 +35,10 @@ class FakeSlack:
                     fake.counter += 1
                     ts = f"1700000000.{fake.counter:06d}"
                     fake.calls.append((method, params, self.headers.get("authorization", "")))
-                if method == "auth.test":
+                if params.get("channel") in fail_channels:
+                    body = {"ok": False, "error": "invalid_auth", "warning": "superfluous_charset",
+                            "response_metadata": {"messages": ["[ERROR] token rejected"]}}
+                elif method == "auth.test":
                     body = {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "user": "kanmin",
                             "team": "test", "url": "https://test.slack.com/"}
                 else:

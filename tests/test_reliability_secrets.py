@@ -12,15 +12,13 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
 import time
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from conftest import start_server, stop_server
+from fake_slack import FakeSlack
 from helpers_reliability import TIMEOUT, cli_env, good_index_dir, no_secrets, run_cli, wait_until
 from test_generative import Q_JA, FakeLLM
 from test_slack_events import event_payload, mention, sign
@@ -58,52 +56,6 @@ class EchoLLM(FakeLLM):
         return super().respond(h, body)
 
 
-class FailingSlack:
-    """A Slack Web API stub: chat.postMessage fails (invalid_auth) for channel CFAIL, succeeds elsewhere."""
-
-    def __init__(self):
-        self.calls: list[tuple[str, dict, str]] = []
-        self.lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-                if "json" in self.headers.get("content-type", ""):
-                    params = json.loads(raw or b"{}")
-                else:
-                    params = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
-                method = self.path.rsplit("/", 1)[-1]
-                with fake.lock:
-                    fake.calls.append((method, params, self.headers.get("authorization", "")))
-                if params.get("channel") == "CFAIL":
-                    body = {"ok": False, "error": "invalid_auth", "warning": "superfluous_charset",
-                            "response_metadata": {"messages": ["[ERROR] token rejected"]}}
-                else:
-                    body = {"ok": True, "ts": f"{time.time():.6f}", "channel": params.get("channel", "")}
-                out = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json; charset=utf-8")
-                self.send_header("content-length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api/"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def of(self, method: str, channel: str) -> list[dict]:
-        with self.lock:
-            return [p for m, p, _ in self.calls if m == method and p.get("channel") == channel]
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture(scope="module")
 def llm():
     fake = EchoLLM()
@@ -113,7 +65,7 @@ def llm():
 
 @pytest.fixture(scope="module")
 def slack():
-    fake = FailingSlack()
+    fake = FakeSlack(fail_channels=frozenset({"CFAIL"}))
     yield fake
     fake.close()
 
@@ -235,10 +187,10 @@ def test_slack_signed_badly_signed_and_failing(server, slack):
         assert r.status_code == 401, kwargs
     r = post({"type": "url_verification", "challenge": "c-123"})
     assert r.status_code == 200 and r.json()["challenge"] == "c-123"
-    wait_until(lambda: slack.of("chat.postMessage", "COK") and slack.of("chat.postMessage", "CFAIL"), 60,
+    wait_until(lambda: slack.of("chat.postMessage", channel="COK") and slack.of("chat.postMessage", channel="CFAIL"), 60,
                what="both Slack replies attempted")
     time.sleep(1.0)  # let the failing call's error be logged
-    assert slack.of("chat.postMessage", "CBAD") == []
+    assert slack.of("chat.postMessage", channel="CBAD") == []
     with slack.lock:
         assert all(auth == f"Bearer {BOT_TOKEN}" for _, _, auth in slack.calls)  # sent only to the Slack API
 
