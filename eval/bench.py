@@ -211,9 +211,7 @@ def seed_cache_from_index(retriever, cache_dir: Path) -> int:
 def forget_queries(retriever) -> None:
     """Treat the next question as new: empty the retriever's small query-vector LRU, if it has
     one (it still saves the second model call within one answer, as in production)."""
-    cache = getattr(retriever, "_query_vectors", None)
-    if cache is not None and hasattr(cache, "clear"):
-        cache.clear()
+    retriever.forget_query_vectors()
 
 
 def bench_build(guide, settings: Settings, tmp: Path, retriever, *, cold: bool, progress: bool) -> dict[str, Any]:

@@ -148,6 +148,10 @@ class Retriever:
                 self._query_vectors.popitem(last=False)
         return vec
 
+    def forget_query_vectors(self) -> None:
+        """Empty the query-vector LRU (benchmarks time every question as a new one)."""
+        self._query_vectors.clear()
+
     def query_vector(self, query: str) -> np.ndarray:
         """The query's dense vector, as ``retrieve`` embeds it (cached: no second model call)."""
         q = unicodedata.normalize("NFKC", validate_query(query))
