@@ -11,7 +11,8 @@ _ANAPHORA = re.compile(
 
 
 def is_followup(question: str) -> bool:
-    return bool(_ANAPHORA.search(question.strip())) or len(question.strip()) <= 8
+    # only a pointer back (それ, その, "it") makes a follow-up: 「原課とは？」 is short but stands alone
+    return bool(_ANAPHORA.search(question.strip()))
 
 
 def resolve(question: str, history: list[Answer]) -> str | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from ingest.models import Chunk
-from ingest.text import URLISH, quotable_spans, sentence_spans  # noqa: F401 (re-exported)
+from ingest.text import URLISH, quotable_spans, sentence_spans
 
 _BIGRAM_CACHE_LIMIT = 4096
 

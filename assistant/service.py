@@ -25,7 +25,7 @@ from assistant.terms import TermMatcher, note_of
 from assistant.thesaurus import Thesaurus
 from ingest.errors import NotFound
 from ingest.models import Chunk, Guide, Node
-from ingest.text import canonical, nfkc
+from ingest.text import canonical, nfkc, sentence_spans
 
 log = logging.getLogger("kanmin.assistant")
 
@@ -265,16 +265,15 @@ class Assistant:
             return self._abstain(hits, language, None)
         return self._compose(chosen, language)
 
-    def _compose(self, chosen: list[Candidate], language: str, lead: str = "") -> Draft:
+    def _compose(self, chosen: list[Candidate], language: str) -> Draft:
         citations, parts = [], []
         for i, c in enumerate(chosen, 1):
             citations.append(self._cite(i, c.chunk, c.start, c.end, c.score))
             parts.append(f"{c.text}[{i}]" if language == "ja" else f"「{c.text}」[{i}]")
         if language == "en":
-            lead = lead or "The guide says (quoted in Japanese):"
             body = "\n".join(f"- {p}" for p in parts)
-            return Draft(f"{lead}\n{body}", citations)
-        return Draft((lead + "\n" if lead else "") + "".join(parts), citations)
+            return Draft(f"The guide says (quoted in Japanese):\n{body}", citations)
+        return Draft("".join(parts), citations)
 
     def _excluded(self, query: str, language: str, hits) -> Draft | None:
         q = nfkc(query)
@@ -546,6 +545,4 @@ class Assistant:
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
-    from assistant.sentences import sentence_spans
-
     return [(a, b) for a, b in sentence_spans(text) if b - a >= 8]

@@ -121,6 +121,9 @@ def test_follow_up_is_resolved_and_survives_a_restart(container, tmp_path):
     assert first.id != follow.id
     alone = fresh.ask("それはどんな場合に使える？", session_id="s-other")
     assert alone.resolved_question is None
+    # a short question that points nowhere stands alone, even inside a session
+    short = fresh.ask("原課とは？", session_id="s-follow")
+    assert short.resolved_question is None and short.route == "glossary"
 
 
 def test_history_is_bounded(container):
