@@ -32,6 +32,10 @@ class AnswerConfig:
     sim_lo: float = 0.78
     sim_hi: float = 0.90
     sentence_hits: int = 0  # extra chunks from the nearest sentences (sentence-level dense search)
+    # the best hits draw in their section neighbours and footnotes, ranked a little below them
+    neighbour_hits: int = 0
+    neighbour_rank: float = 1.0
+    footnote_rank: float = 0.5
 
 
 # Expected answer types: a question asking "when / which month" wants a sentence with a
@@ -52,7 +56,7 @@ def answer_types(query: str) -> list[re.Pattern[str]]:
 @dataclass
 class Candidate:
     chunk: Chunk
-    rank: int  # rank of the chunk's hit (0 = best)
+    rank: float  # rank of the chunk's hit (0 = best)
     start: int  # position of the sentence in chunk.text
     end: int
     text: str  # verbatim, stripped of surrounding whitespace
@@ -112,11 +116,13 @@ class SentenceScorer:
         total = sum(self.idf.idf(t) for t in query_tokens)
         return sum(self.idf.idf(t) for t in query_tokens if t in have) / total if total else 0.0
 
-    def candidates(self, query_tokens: set[str], hits: list[tuple[Chunk, float]], cfg: AnswerConfig,
+    def candidates(self, query_tokens: set[str], pool: list[tuple[Chunk, float]], cfg: AnswerConfig,
                    wants: list[re.Pattern[str]] | None = None,
                    meaning: Callable[[str, int, int], float | None] | None = None) -> list[Candidate]:
+        """Every quotable sentence of the pool's chunks, scored; ``pool`` pairs a chunk with
+        its rank (0 = the best hit; a chunk drawn in beside a hit gets a fractional rank)."""
         out: list[Candidate] = []
-        for rank, (chunk, _) in enumerate(hits[:cfg.max_hits + cfg.sentence_hits]):
+        for chunk, rank in pool:
             for a, b in quotable_spans(chunk.text, chunk.kind):
                 text = chunk.text[a:b]
                 cov = self.coverage(query_tokens, text)

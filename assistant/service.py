@@ -17,6 +17,7 @@ from assistant import inputs
 from assistant.abstain import AbstainConfig, Support, EN_STOP, asks_amount, exclusions, has_amount, on_topic_en, weak
 from assistant.followup import resolve
 from assistant.language import detect_language
+from assistant.neighbours import Neighbours
 from assistant.persona import infer_persona
 from assistant.router import RouteDecision, Router
 from assistant.schema import Annotation, Answer, Citation, GlossaryNote, ReadingStep, SectionRef
@@ -81,7 +82,8 @@ class Assistant:
         self.history_turns = history_turns
         self.thesaurus = thesaurus or Thesaurus({}, {})
         self.answer_cfg = AnswerConfig(max_hits=8, rank_weight=0.3, max_sentences=4, min_ratio=0.45, extend_chars=260,
-                                       sentence_hits=4)
+                                       sentence_hits=4, neighbour_hits=3)
+        self.neighbours = Neighbours(guide)
         self.matcher = TermMatcher(guide.glossary, guide.en_aliases)
         self.router = Router(self.matcher, guide.figures)
         tokenize = retriever.tokenizer.tokenize
@@ -238,24 +240,39 @@ class Assistant:
             log.error("dropped a citation whose quote is not in its chunk: %s", c.chunk_id)
         return ok
 
-    def _with_sentence_hits(self, query: str, hits) -> list[tuple[Chunk, float]]:
-        """The retrieved chunks, then the chunks of the sentences nearest in meaning (a fact
-        stated in one sentence can sit in a chunk whose other sentences are about something else)."""
-        pairs = [(h.chunk, h.score) for h in hits]
+    def _pool(self, query: str, hits) -> list[tuple[Chunk, float]]:
+        """The chunks whose sentences compete for the answer, each with its rank: the hits;
+        beside the best hits, their section neighbours and footnotes; then the chunks of the
+        sentences nearest in meaning (a fact stated in one sentence can sit in a chunk whose
+        other sentences are about something else)."""
+        cfg = self.answer_cfg
+        pool: dict[str, tuple[Chunk, float]] = {}
+
+        def add(chunk: Chunk, rank: float) -> None:
+            if chunk.id not in pool or pool[chunk.id][1] > rank:
+                pool[chunk.id] = (chunk, rank)
+
+        for i, h in enumerate(hits[:cfg.max_hits]):
+            add(h.chunk, i)
+        for i, h in enumerate(hits[:cfg.neighbour_hits]):
+            for c in self.neighbours.siblings(h.chunk):
+                add(c, i + cfg.neighbour_rank)
+            for c in self.neighbours.footnotes(h.chunk):
+                add(c, i + cfg.footnote_rank)
         vectors = getattr(self.retriever, "sentences", None)
-        n = self.answer_cfg.sentence_hits
-        if vectors is None or not n:
-            return pairs
-        seen = {c.id for c, _ in pairs}
-        for cid, _, _, sim in vectors.top(self.retriever.query_vector(self._expanded(query)), n):
-            if cid not in seen and cid in self.chunks:
-                seen.add(cid)
-                pairs.append((self.chunks[cid], 0.0))
-        return pairs
+        if vectors is not None and cfg.sentence_hits:
+            seen = set(pool)
+            extra = 0
+            for cid, _, _, _ in vectors.top(self.retriever.query_vector(self._expanded(query)), cfg.sentence_hits):
+                if cid not in seen and cid in self.chunks:
+                    seen.add(cid)
+                    add(self.chunks[cid], cfg.max_hits + extra)
+                    extra += 1
+        return sorted(pool.values(), key=lambda p: p[1])
 
     def _qa_answer(self, query: str, hits, language: str) -> Draft:
         qt = self._query_tokens(query)
-        cands = self.scorer.candidates(qt, self._with_sentence_hits(query, hits), self.answer_cfg,
+        cands = self.scorer.candidates(qt, self._pool(query, hits), self.answer_cfg,
                                        answer_types(query), self._meaning(query))
         if asks_amount(query) and not any(has_amount(c.text) for c in sorted(cands, key=lambda c: -c.score)[:10]):
             # asked for a sum the guide does not state: quoting neighbouring text would mislead
@@ -377,7 +394,7 @@ class Assistant:
                         hits=None) -> list[Candidate]:
         hits = hits if hits is not None else self._hits(query, persona)
         qt = self._query_tokens(query)
-        cands = [c for c in self.scorer.candidates(qt, self._with_sentence_hits(query, hits), self.answer_cfg,
+        cands = [c for c in self.scorer.candidates(qt, self._pool(query, hits), self.answer_cfg,
                                                    answer_types(query), self._meaning(query))
                  if c.chunk.id not in exclude]
         cfg = self.answer_cfg

@@ -1,0 +1,48 @@
+"""A retrieved chunk's neighbourhood: the chunks beside it in its section and its footnotes.
+
+A chunk is cut by length, so the sentence that answers often sits in the next chunk of the
+same section, and the number a sentence points to (²⁶) sits in a footnote chunk that
+shares few words with the question. Both are drawn into the answer's candidate pool.
+"""
+from __future__ import annotations
+
+from ingest.models import Chunk, Guide
+
+# kinds whose sentences may stand in an answer beside a hit (figure captions and
+# reference lists say little on their own)
+_SIBLING = ("body", "case", "column", "table")
+
+
+class Neighbours:
+    def __init__(self, guide: Guide):
+        self.chunks = guide.chunks
+        self.position = {c.id: i for i, c in enumerate(guide.chunks)}
+        by_text = {c.text.strip(): c for c in guide.chunks if c.kind == "footnote"}
+        self.footnote_chunk: dict[int, Chunk] = {}
+        for f in guide.footnotes:
+            hit = by_text.get(f.text.strip()) or next(
+                (c for c in guide.chunks if c.kind == "footnote" and f.text.strip()[:40] in c.text), None)
+            if hit is not None:
+                self.footnote_chunk[f.number] = hit
+
+    def footnotes(self, chunk: Chunk) -> list[Chunk]:
+        return [self.footnote_chunk[n] for n in chunk.footnotes if n in self.footnote_chunk]
+
+    def siblings(self, chunk: Chunk, span: int = 1) -> list[Chunk]:
+        """Up to ``span`` prose chunks before and after it in the same section (captions,
+        footnotes and reference lists between them are stepped over)."""
+        i = self.position.get(chunk.id)
+        if i is None:
+            return []
+        out: list[Chunk] = []
+        for step in (-1, 1):
+            j, found = i + step, 0
+            while 0 <= j < len(self.chunks) and found < span:
+                c = self.chunks[j]
+                if c.section_id != chunk.section_id:
+                    break
+                if c.kind in _SIBLING:
+                    out.append(c)
+                    found += 1
+                j += step
+        return out
