@@ -55,7 +55,7 @@ def ensure_index(settings: Settings, guide, progress: bool = True) -> str | None
     if reason is not None:
         if progress:
             _log(f"eval: {reason} — building the index")
-        build_index(guide.chunks, guide.corpus_sha256, settings, glossary=guide.glossary, progress=progress)
+        build_index(guide.chunks, guide.corpus_sha256, settings, glossary=guide.glossary, questions=guide.questions, progress=progress)
     return reason
 
 

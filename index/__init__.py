@@ -2,7 +2,8 @@
 
 Public API (imported lazily so `import index` stays cheap and torch-free):
 
-    build_index(chunks, corpus_sha256, settings, embedder_id=None, force=False, progress=True) -> Manifest
+    build_index(chunks, corpus_sha256, settings, embedder_id=None, force=False, progress=True,
+                glossary=(), questions=()) -> Manifest
     is_stale(settings, corpus_sha256, embedder_id=None) -> bool   /  stale_reason(...) -> str | None
     load_index(settings, ...) -> Retriever
     Retriever.retrieve(query, persona=None, k=10, mode="hybrid") -> list[Hit]

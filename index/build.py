@@ -18,6 +18,7 @@ import json
 import shutil
 import sys
 import time
+import unicodedata
 from pathlib import Path
 from typing import Sequence
 
@@ -34,6 +35,8 @@ from index.manifest import (
     DENSE_NAME,
     FORMAT_VERSION,
     GLOSSARY_NAME,
+    QUESTION_VECTORS_NAME,
+    QUESTIONS_NAME,
     SENTENCE_VECTORS_NAME,
     SENTENCES_NAME,
     Manifest,
@@ -46,7 +49,7 @@ from index.manifest import (
 from index.storage import build_lock, fsync_tree, make_build_dir, publish, recover, remove_stale_build_dirs
 from index.tokenizer import DEFAULT_SPLIT_MODE, SPLIT_MODES, TOKENIZER_VERSION, get_tokenizer
 from ingest.errors import InvalidInput
-from ingest.models import Chunk, GlossaryEntry
+from ingest.models import Chunk, GlossaryEntry, SectionQuestion
 from ingest.settings import Settings, get_settings
 from ingest.text import quotable_spans
 
@@ -60,11 +63,14 @@ def embed_texts(
     *,
     use_cache: bool = True,
     progress: bool = True,
+    as_queries: bool = False,
 ) -> tuple[np.ndarray, int]:
-    """(n, dim) unit vectors for ``texts`` and how many were actually embedded."""
+    """(n, dim) unit vectors for ``texts`` and how many were actually embedded.
+
+    ``as_queries``: embed as queries (e5's ``query:`` side), cached apart from passages."""
     from tqdm import tqdm
 
-    shas = [text_sha256(t) for t in texts]
+    shas = [text_sha256("\0query\0" + t if as_queries else t) for t in texts]
     have = cache.get_many(embedder.embedder_id, embedder.dim, shas) if use_cache else {}
     todo: dict[str, str] = {}
     for sha, t in zip(shas, texts):
@@ -80,7 +86,10 @@ def embed_texts(
     ) as bar:
         for i in range(0, len(items), EMBED_BATCH):
             batch = items[i : i + EMBED_BATCH]
-            vecs = embedder.embed_passages_np([t for _, t in batch])
+            if as_queries:
+                vecs = np.stack([embedder.embed_query_np(t) for _, t in batch])
+            else:
+                vecs = embedder.embed_passages_np([t for _, t in batch])
             new = {sha: v for (sha, _), v in zip(batch, vecs)}
             cache.put_many(embedder.embedder_id, new)
             have.update(new)
@@ -113,6 +122,7 @@ def build_index(
     progress: bool = True,
     *,
     glossary: Sequence[GlossaryEntry] = (),
+    questions: Sequence[SectionQuestion] = (),
     split_mode: str = DEFAULT_SPLIT_MODE,
     embedder: KanminEmbedding | None = None,
 ) -> Manifest:
@@ -153,10 +163,19 @@ def build_index(
                 by_id = {c.id: c for c in chunks}
                 s_texts = [by_id[cid].text[a:b] for cid, a, b in spans]
                 s_vectors, _ = embed_texts(s_texts, embedder, cache, use_cache=not force, progress=progress)
+                # the section question bank, embedded as the queries they are
+                q_vectors, _ = embed_texts([q.text for q in questions], embedder, cache, use_cache=not force,
+                                           progress=progress, as_queries=True)
             np.save(tmp / SENTENCE_VECTORS_NAME, s_vectors.astype(np.float32), allow_pickle=False)
             (tmp / SENTENCES_NAME).write_text(json.dumps(spans, ensure_ascii=False), encoding="utf-8")
 
-            tokens = get_tokenizer(split_mode).tokenize_many(texts)
+            tokenizer = get_tokenizer(split_mode)
+            q_tokens = tokenizer.tokenize_many([unicodedata.normalize("NFKC", q.text) for q in questions])
+            rows = [[q.node_id, q.lang, q.text, toks] for q, toks in zip(questions, q_tokens)]
+            (tmp / QUESTIONS_NAME).write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+            np.save(tmp / QUESTION_VECTORS_NAME, q_vectors.astype(np.float32), allow_pickle=False)
+
+            tokens = tokenizer.tokenize_many(texts)
             (tmp / BM25_DIR).mkdir()
             LexicalIndex.build(tokens).save(tmp / BM25_DIR)
             DenseIndex.build(vectors, settings.dense_index).save(tmp / DENSE_NAME)

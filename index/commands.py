@@ -57,8 +57,8 @@ def _say(msg: str) -> None:
 
 
 def corpus_id(guide) -> str:
-    """What an index is built from: Guide.corpus_sha256 (hash of the chunk
-    list, so a chunker change also invalidates the index), else the text sha."""
+    """What an index is built from: Guide.corpus_sha256 (hash of the chunk list and the
+    question bank, so a chunker change also invalidates the index), else the text sha."""
     return getattr(guide, "corpus_sha256", "") or guide.sha256
 
 
@@ -117,6 +117,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         force=args.force,
         progress=True,
         glossary=guide.glossary,
+        questions=guide.questions,
         split_mode=args.split_mode,
     )
     _say(

@@ -29,6 +29,7 @@ HNSW_EF_SEARCH = 128
 class DenseIndex:
     def __init__(self, index: "faiss.Index"):
         self._index = index
+        self._matrix: np.ndarray | None = None  # stored vectors, for similarities()
         if isinstance(index, faiss.IndexHNSW):
             index.hnsw.efSearch = HNSW_EF_SEARCH
 
@@ -75,6 +76,12 @@ class DenseIndex:
         scores, ids = self._index.search(q, min(k, self.ntotal))
         keep = ids[0] >= 0
         return ids[0][keep].astype(np.int64), scores[0][keep]
+
+    def similarities(self, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """Cosines of the given docs to the query (their stored vectors, read out once)."""
+        if self._matrix is None:
+            self._matrix = self._index.reconstruct_n(0, self.ntotal)
+        return self._matrix[ids] @ np.asarray(query, dtype=np.float32)
 
     @property
     def faiss_index(self) -> "faiss.Index":

@@ -17,6 +17,7 @@ from index.fusion import FusionConfig
 from index.glossary import load_en_aliases
 from index.lexical import LexicalIndex
 from index.manifest import BM25_DIR, CHUNKS_NAME, DENSE_NAME, GLOSSARY_NAME, Manifest, unavailable, verify
+from index.question_bank import QuestionBank
 from index.retriever import Retriever
 from index.sentence_vectors import SentenceVectors
 from index.storage import recover
@@ -53,7 +54,7 @@ def load_index(
         corpus_sha256=corpus_sha256,
         dense_index=settings.dense_index,
     )
-    chunks, lexical, dense, sentences = read_contents(index_dir, manifest)
+    chunks, lexical, dense, sentences, questions = read_contents(index_dir, manifest)
     if glossary is None:
         glossary = _read(index_dir / GLOSSARY_NAME, _GLOSSARY)
 
@@ -78,11 +79,12 @@ def load_index(
         config=config,
         manifest=manifest,
         sentences=sentences,
+        questions=questions,
     )
 
 
 def read_contents(index_dir: Path, manifest: Manifest):
-    """Chunks, BM25, FAISS and sentence vectors, checked against each other and the manifest
+    """Chunks, BM25, FAISS, sentence vectors and the question bank, checked against each other and the manifest
     (no embedder needed: `kanmin info` uses it to catch damage that checksums cannot)."""
     chunks = _read(index_dir / CHUNKS_NAME, _CHUNKS)
     try:
@@ -94,7 +96,8 @@ def read_contents(index_dir: Path, manifest: Manifest):
         ) from e
     _check_sizes(index_dir, manifest, chunks, lexical, dense)
     sentences = SentenceVectors.load(index_dir, manifest.dim)
-    return chunks, lexical, dense, sentences
+    questions = QuestionBank.load(index_dir, manifest.dim, chunks)
+    return chunks, lexical, dense, sentences, questions
 
 
 def _read(path: Path, adapter: TypeAdapter):

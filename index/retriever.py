@@ -19,6 +19,7 @@ from index.embedders import KanminEmbedding
 from index.fusion import COMPONENTS, FusionConfig, Ranked, fuse
 from index.glossary import Expansion, QueryExpander
 from index.lexical import LexicalIndex
+from index.question_bank import QuestionBank
 from index.sentence_vectors import SentenceVectors
 from index.tokenizer import SudachiTokenizer
 from index.validation import (  # noqa: F401  (re-exported: callers import them from here too)
@@ -90,6 +91,7 @@ class Retriever:
         config: FusionConfig | None = None,
         manifest: object | None = None,
         sentences: SentenceVectors | None = None,
+        questions: QuestionBank | None = None,
     ):
         self.chunks = list(chunks)
         self.lexical = lexical
@@ -100,6 +102,7 @@ class Retriever:
         self._en_aliases = dict(en_aliases or {})
         self.manifest = manifest
         self.sentences = sentences
+        self.questions = questions
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # small LRU: retrieve, then rank sentences
         self._by_id = {c.id: c for c in self.chunks}
         # Persona masks once, so boosting is an O(1) lookup per candidate.
@@ -173,6 +176,7 @@ class Retriever:
         cfg = state.config
         depth = max(cfg.depth, k)
         exp = state.expander.expand(q)
+        tokens = self.tokenizer.tokenize(q)
 
         results: dict[str, Ranked] = {}
         if mode in ("hybrid", "bm25"):
@@ -182,22 +186,26 @@ class Retriever:
                 if toks is None:
                     toks = self._extra_tokens[text] = self.tokenizer.tokenize(text)
                 extra.extend(toks)
-            lex = self.lexical.search(
-                self.tokenizer.tokenize(q), depth, extra, cfg.expansion_weight, cfg.expansion_max_df
-            )
+            lex = self.lexical.search(tokens, depth, extra, cfg.expansion_weight, cfg.expansion_max_df)
             # Weights only matter relative to each other: a single mode keeps 1.
             weight = cfg.bm25_weight(lex.coverage, lex.expanded, is_mostly_latin(q)) if mode == "hybrid" else 1.0
             results["bm25"] = Ranked(lex.ids, lex.scores, weight)
         if mode in ("hybrid", "dense"):
             text = _dense_text(q, exp, cfg)
-            ids, scores = self.dense.search(self._embed_query(text), depth)
+            qv = self._embed_query(text)
+            ids, scores = self.dense.search(qv, depth)
             results["dense"] = Ranked(ids, scores, cfg.w_dense if mode == "hybrid" else 1.0)
+            w_q = cfg.w_questions_en if is_mostly_latin(q) else cfg.w_questions
+            if mode == "hybrid" and w_q > 0 and self.questions is not None and len(self.questions):
+                ids, scores, ranks = self.questions.rank_chunks(qv, tokens, cfg.question_nodes, cfg.question_chunks,
+                                                                self.dense)
+                results["questions"] = Ranked(ids, scores, w_q, ranks)
 
         boosted = self._persona_mask[persona] if persona else None
         hits = []
         for f in fuse(results, cfg, k, boosted, state.priors):
             comps = {}
-            for name in COMPONENTS:  # both keys always: a stable shape for callers
+            for name in COMPONENTS:  # every key always: a stable shape for callers
                 r = f.ranks.get(name)
                 comps[name] = ComponentScore(rank=r[0], score=float(r[1])) if r else ComponentScore()
             hits.append(Hit(chunk=self.chunks[f.doc], score=f.score, components=comps))

@@ -46,6 +46,15 @@ class Footnote(BaseModel):
     cited_by: list[str] = Field(default_factory=list)  # every chunk with a marker for it (²⁶ appears twice)
 
 
+class SectionQuestion(BaseModel):
+    """A question a section answers, phrased as users ask it (doc2query): an extra
+    retrieval key that bridges their words (お金が入るのはいつ) to the guide's (支払時期)."""
+
+    node_id: str  # a node of the structure tree, e.g. c04.s02.u03
+    lang: str  # ja | en
+    text: str
+
+
 class CrossRef(BaseModel):
     """An in-text reference such as p.85参照 or 本ガイド 103 ページ."""
 
@@ -165,6 +174,7 @@ class Guide(BaseModel):
     glossary: list[GlossaryEntry]
     reading_guide: list[ReadingGuide]
     en_aliases: dict[str, str] = Field(default_factory=dict)  # English word → glossary term
+    questions: list[SectionQuestion] = Field(default_factory=list)  # data/section_questions.yaml
     chunks: list[Chunk]
     stats: IngestStats | None = None
 

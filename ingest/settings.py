@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     glossary_en_path: Path = DATA_DIR / "glossary_en.yaml"
     glossary_extra_path: Path = DATA_DIR / "glossary_extra.yaml"
     thesaurus_path: Path = DATA_DIR / "thesaurus.yaml"
+    section_questions_path: Path = DATA_DIR / "section_questions.yaml"
     index_dir: Path = DATA_DIR / "index"
     cache_dir: Path = DATA_DIR / "cache"
     db_path: Path = DATA_DIR / "state" / "kanmin.sqlite3"

@@ -26,7 +26,7 @@ def test_hybrid_hits_have_fused_score_and_both_components(shared_retriever):
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)
     for h in hits:
-        assert set(h.components) == {"bm25", "dense"}
+        assert set(h.components) == {"bm25", "dense", "questions"}
         assert any(c.rank is not None for c in h.components.values())
         for c in h.components.values():
             assert (c.rank is None) == (c.score is None)
@@ -36,11 +36,11 @@ def test_hybrid_hits_have_fused_score_and_both_components(shared_retriever):
 
 @pytest.mark.parametrize("mode", ["bm25", "dense"])
 def test_single_mode_uses_one_component(shared_retriever, mode):
-    other = "dense" if mode == "bm25" else "bm25"
+    others = {"bm25", "dense", "questions"} - {mode}
     hits = shared_retriever.retrieve("共同調達のメリット", k=5, mode=mode)
     assert hits
     assert all(h.components[mode].rank is not None for h in hits)
-    assert all(h.components[other].rank is None for h in hits)
+    assert all(h.components[o].rank is None for h in hits for o in others)
     assert [h.components[mode].rank for h in hits] == sorted(h.components[mode].rank for h in hits)
 
 

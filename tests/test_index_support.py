@@ -61,7 +61,8 @@ def shared_index_dir() -> Path:
 
     g = guide()
     index_dir = _session_dir() / "shared-index"
-    build_index(g.chunks, corpus(), make_settings(index_dir), glossary=g.glossary, progress=False)
+    build_index(g.chunks, corpus(), make_settings(index_dir), glossary=g.glossary, questions=g.questions,
+                progress=False)
     return index_dir
 
 
