@@ -36,6 +36,9 @@ class AnswerConfig:
     neighbour_hits: int = 0
     neighbour_rank: float = 1.0
     footnote_rank: float = 0.5
+    # list the guide's enumeration (観点①…⑥) when a chosen sentence from one of the best
+    # hits (rank below this) belongs to it and the question asks for a set of things
+    list_max_rank: float = 3.0
 
 
 # Expected answer types: a question asking "when / which month" wants a sentence with a

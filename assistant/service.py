@@ -16,6 +16,7 @@ from typing import Protocol
 from assistant import inputs
 from assistant.abstain import AbstainConfig, Support, EN_STOP, asks_amount, exclusions, has_amount, on_topic_en, weak
 from assistant.followup import resolve
+from assistant.enumerations import LIST_QUESTION, Enumerations, Item
 from assistant.language import detect_language
 from assistant.neighbours import Neighbours
 from assistant.persona import infer_persona
@@ -81,9 +82,10 @@ class Assistant:
         self.generator = generator
         self.history_turns = history_turns
         self.thesaurus = thesaurus or Thesaurus({}, {})
-        self.answer_cfg = AnswerConfig(max_hits=8, rank_weight=0.3, max_sentences=4, min_ratio=0.45, extend_chars=260,
+        self.answer_cfg = AnswerConfig(max_hits=8, rank_weight=0.3, max_sentences=5, min_ratio=0.45, extend_chars=260,
                                        sentence_hits=4, neighbour_hits=3)
         self.neighbours = Neighbours(guide)
+        self.enumerations = Enumerations(guide)
         self.matcher = TermMatcher(guide.glossary, guide.en_aliases)
         self.router = Router(self.matcher, guide.figures)
         tokenize = retriever.tokenizer.tokenize
@@ -280,17 +282,40 @@ class Assistant:
         chosen = select(cands, self.answer_cfg)
         if not chosen:
             return self._abstain(hits, language, None)
-        return self._compose(chosen, language)
+        items = self._list_items(query, chosen)
+        if items:  # an item line the scorer picked is shown in the list, in the guide's order
+            chosen = [c for c in chosen if not any(i.chunk.id == c.chunk.id and c.start <= i.start and i.end <= c.end
+                                                   for i in items)] or chosen[:1]
+        return self._compose(chosen, language, items)
 
-    def _compose(self, chosen: list[Candidate], language: str) -> Draft:
+    def _list_items(self, query: str, chosen: list[Candidate]) -> list[Item]:
+        """The items of the guide's enumeration that the answer's leading passage belongs to,
+        when the question asks for a set of things (観点, パターン, how to…)."""
+        if not LIST_QUESTION.search(nfkc(query)):
+            return []
+        for c in chosen:
+            if c.rank < self.answer_cfg.list_max_rank:
+                items = self.enumerations.for_chunk(c.chunk)
+                if items:
+                    return items
+        return []
+
+    def _compose(self, chosen: list[Candidate], language: str, items: list[Item] = ()) -> Draft:
         citations, parts = [], []
         for i, c in enumerate(chosen, 1):
             citations.append(self._cite(i, c.chunk, c.start, c.end, c.score))
             parts.append(f"{c.text}[{i}]" if language == "ja" else f"「{c.text}」[{i}]")
+        listed = []
+        for item in items:
+            cite = self._cite(len(citations) + 1, item.chunk, item.start, item.end)
+            citations.append(cite)
+            listed.append(f"・{item.text}[{cite.n}]" if language == "ja" else f"- 「{item.text}」[{cite.n}]")
         if language == "en":
             body = "\n".join(f"- {p}" for p in parts)
-            return Draft(f"The guide says (quoted in Japanese):\n{body}", citations)
-        return Draft("".join(parts), citations)
+            tail = ("\nThe guide lists:\n" + "\n".join(listed)) if listed else ""
+            return Draft(f"The guide says (quoted in Japanese):\n{body}{tail}", citations)
+        tail = ("\nガイドが挙げている項目:\n" + "\n".join(listed)) if listed else ""
+        return Draft("".join(parts) + tail, citations)
 
     def _excluded(self, query: str, language: str, hits) -> Draft | None:
         q = nfkc(query)

@@ -170,3 +170,24 @@ def test_cli_ask_json_and_batch(tmp_path):
     lines = [json.loads(x) for x in p.stdout.splitlines()]
     assert [x["id"] for x in lines] == ["a", "b"]
     assert lines[0]["route"] == "figure" and lines[1]["persona"] == "startup"
+
+
+def test_enumerations_found_in_the_guide(guide):
+    from assistant.enumerations import Enumerations
+
+    lists = {s: [[i.text for i in items] for items in ls] for s, ls in Enumerations(guide).lists.items()}
+    assert lists["c04.s02.u02.p02"][0][0] == "観点① 他都市導入実績" and len(lists["c04.s02.u02.p02"][0]) == 6
+    assert [x[:6] for x in lists["c04.s02.u03"][0]] == ["パターン① ", "パターン② ", "パターン③ ", "パターン④ "]
+    assert len(lists["c03.s01"][0]) == 4
+
+
+def test_a_list_question_gets_the_guides_items_in_order(assistant):
+    ans = assistant.ask("関係する他の課が協力してくれないとき、どう進めればいい？", persona="municipality")
+    quotes_in_chunks(ans, assistant)
+    listed = [c.quote for c in ans.citations if c.quote.startswith("パターン")]
+    assert listed == sorted(listed) and len(listed) == 4
+    assert "ガイドが挙げている項目:" in ans.answer
+    assert all(f"[{c.n}]" in ans.answer for c in ans.citations)
+    # a question for one fact gets no list
+    one = assistant.ask("首長の意思決定で方針決裁を得るやり方は、いわゆる何方式と呼ばれていますか", persona="municipality")
+    assert "ガイドが挙げている項目" not in one.answer

@@ -1,0 +1,60 @@
+"""The guide's own enumerations (ズレ①〜④, 観点①〜⑥, パターン①〜④): when the answer's
+passage belongs to one, list its items.
+
+A question such as 「どんな点を確かめればいい？」 is answered by the whole list, while the
+sentence scorer picks only the best-matching sentences; the item headings are short,
+verbatim and carry the structure the guide chose, so they are quoted as they stand.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingest.models import Chunk, Guide
+
+# an item line: a label (optional word + circled number, or STEP n) and a short title
+_ITEM = re.compile(r"^(?P<label>(?P<word>[一-龥ぁ-んァ-ヴー]{1,12})?\s?[①-⑳])\s*(?P<title>\S.{1,58})$")
+# questions that ask for a set of things rather than one fact
+LIST_QUESTION = re.compile(
+    r"どんな|どのような|何を|なにを|どう[^。？?]{0,6}(ば|たら)|どうやって|ポイント|方法|打開策|手は|観点|パターン|種類|"
+    r"what (kind|sort)s? of|which (points|ways)|how (can|do|should)|what should", re.I)
+
+
+@dataclass(frozen=True)
+class Item:
+    chunk: Chunk
+    start: int
+    end: int
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text[self.start:self.end]
+
+
+class Enumerations:
+    def __init__(self, guide: Guide):
+        # section id → the item lists in it, each keyed by its label word (観点, パターン, …)
+        self.lists: dict[str, list[list[Item]]] = {}
+        groups: dict[tuple[str, str], list[Item]] = {}
+        for c in guide.chunks:
+            if c.kind not in ("body", "case", "column"):
+                continue
+            pos = 0
+            for line in c.text.split("\n"):
+                m = _ITEM.match(line.strip())
+                if m and not line.rstrip().endswith("。"):
+                    a = c.text.index(line.strip(), pos)
+                    groups.setdefault((c.section_id, m.group("word") or ""), []).append(Item(c, a, a + len(line.strip())))
+                pos += len(line) + 1
+        for (section, _), items in groups.items():
+            if len(items) >= 2:
+                self.lists.setdefault(section, []).append(items)
+
+    def for_chunk(self, chunk: Chunk) -> list[Item]:
+        """The item list of the chunk's section that the chunk takes part in (or the section's
+        only list), else nothing."""
+        lists = self.lists.get(chunk.section_id, [])
+        own = [items for items in lists if any(i.chunk.id == chunk.id for i in items)]
+        if own:
+            return own[0]
+        return lists[0] if len(lists) == 1 else []
