@@ -24,6 +24,13 @@ _LOCATE = re.compile(
     r"どの(章|節|部分|セクション|あたり)|(箇所|ところ|部分|ページ)を教え|ガイドのどこ|どこに(ある|あります)|"
     r"(書いて|載って|説明して|まとめて)(ある|い)る?の?は?どこ|"
     r"which (page|section|chapter|part)|what page|where (does|do|in|is|can i find)", re.I)
+# the "where is it" wording of a locate question: not what to search for
+_LOCATE_TAIL = re.compile(
+    r"[、,]?\s*(って|は|が|を)?\s*(ガイドの|本ガイドの)?(どこ|何ページ|何頁|どのページ|どの(章|節|部分|セクション|あたり)|"
+    r"(箇所|ところ|部分|ページ)を教え)[^？?。]*[？?。]?$")
+_LOCATE_HEAD = re.compile(
+    r"^(which (page|section|chapter|part)s?( of the guide)?|what page|where (in the guide )?(does|do|is|can i find)"
+    r"( the guide)?)\s*(explains?|covers?|talks? about|discuss(es)?|describes?|deals? with|mentions?)?\s*", re.I)
 _DEFINE = re.compile(
     r"とは(何|なに|どういう|どんな)?|って(何|なに|なん|どういう|どんな)|の意味|意味(は|を|って)|言い換え|言いかえ|平たく言う|"
     r"どういうこと|どういう意味|何のこと|を指して|何を(求め|意味)|正式(に|名称)|の略|"
@@ -89,3 +96,13 @@ class Router:
             if len(title) >= 6 and title in q:
                 return f.number
         return None
+
+
+def locate_topic(question: str) -> str:
+    """What a locate question asks about, without its "where is it" wording
+    (公平性の考え方って、ガイドのどこに書いてある？ → 公平性の考え方): those words would
+    only pull in the passages that talk about the guide itself."""
+    q = nfkc(question).strip()
+    topic = _LOCATE_HEAD.sub("", _LOCATE_TAIL.sub("", q)).strip(" 、,?？")
+    return topic if len(topic) >= 2 else q
+

@@ -20,7 +20,7 @@ from assistant.enumerations import LIST_QUESTION, Enumerations, Item
 from assistant.language import detect_language
 from assistant.neighbours import Neighbours
 from assistant.persona import infer_persona
-from assistant.router import RouteDecision, Router
+from assistant.router import RouteDecision, Router, locate_topic
 from assistant.schema import Annotation, Answer, Citation, GlossaryNote, ReadingStep, SectionRef
 from assistant.sentences import AnswerConfig, Candidate, IdfTable, SentenceScorer, answer_types, select
 from assistant.terms import TermMatcher, note_of
@@ -181,10 +181,13 @@ class Assistant:
             return self._figure_answer(d.figure, language, query, persona)
         if d.route == "reading_path":
             return self._reading_answer(query, language, persona)
-        hits = self._hits(query, persona)
+        # a locate question searches for its topic, not for "where in the guide"
+        topic = locate_topic(query) if d.route == "locate" else query
+        hits = self._hits(topic, persona)
         excluded = self._excluded(query, language, hits)
         if excluded is not None:
             return excluded
+        query = topic
         if language == "en" and not on_topic_en(query, self.en_words) and not self.matcher.find(query):
             return self._abstain(hits, language, None, "英語の質問にガイドの主題に関わる語がない")
         support = self._support(query, hits)
