@@ -106,3 +106,26 @@ def locate_topic(question: str) -> str:
     topic = _LOCATE_HEAD.sub("", _LOCATE_TAIL.sub("", q)).strip(" 、,?？")
     return topic if len(topic) >= 2 else q
 
+
+# where a question that asks two things splits: after a question mark (not one inside a
+# quotation), before あと、/それと、 opening a new sentence, before ", and what/how…"
+_PART_BREAK = re.compile(r"(?<=[？?])(?![」』\"'])\s*|(?<=[？?。])\s*(?:あと|それと|それから|また)、|"
+                         r",?\s+and\s+(?=(?:when|what|how|why|where|which|who)\b)", re.I)
+
+
+def question_parts(question: str, min_chars: int = 6) -> list[str]:
+    """A question that asks two things (「…って何？あと、…は？」, "When…, and what happens if…?")
+    as its parts; a single question, or one with a part that is no question of its own
+    (「…いくつ？営業先の母数を知りたくて。」, "When and where…"), as itself."""
+    q = nfkc(question).strip()
+    parts = [p.strip(" 、,") for p in _PART_BREAK.split(q) if p and p.strip(" 、,?？")]
+    if len(parts) < 2 or len(parts) > 3:
+        return [q]
+    for p in parts:
+        last = re.split(r"(?<=[.。])\s*", p)[-1] or p
+        if len(p) < min_chars or (p.isascii() and len(last.split()) < 3):
+            return [q]
+    if not re.search(r"[？?]$", parts[-1]) or (not parts[-1].isascii() and not all(
+            re.search(r"[？?]$", p) or p.isascii() for p in parts)):
+        return [q]
+    return parts

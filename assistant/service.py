@@ -20,7 +20,7 @@ from assistant.enumerations import LIST_QUESTION, Enumerations, Item
 from assistant.language import detect_language
 from assistant.neighbours import Neighbours
 from assistant.persona import infer_persona
-from assistant.router import RouteDecision, Router, locate_topic
+from assistant.router import RouteDecision, Router, locate_topic, question_parts
 from assistant.schema import Annotation, Answer, Citation, GlossaryNote, ReadingStep, SectionRef
 from assistant.sentences import AnswerConfig, Candidate, IdfTable, SentenceScorer, answer_types, select
 from assistant.terms import TermMatcher, note_of
@@ -195,7 +195,7 @@ class Assistant:
             return self._abstain(hits, language, support)
         if d.route == "locate":
             return self._locate_answer(query, hits, language)
-        return self._qa_answer(query, hits, language)
+        return self._qa_answer(query, hits, language, persona)
 
     def _hits(self, query: str, persona: str, k: int = 8):
         return self.retriever.retrieve(self._expanded(query), persona=None if persona == "any" else persona, k=k)
@@ -275,14 +275,15 @@ class Assistant:
                     extra += 1
         return sorted(pool.values(), key=lambda p: p[1])
 
-    def _qa_answer(self, query: str, hits, language: str) -> Draft:
+    def _qa_answer(self, query: str, hits, language: str, persona: str = "any") -> Draft:
         qt = self._query_tokens(query)
         cands = self.scorer.candidates(qt, self._pool(query, hits), self.answer_cfg,
                                        answer_types(query), self._meaning(query))
         if asks_amount(query) and not any(has_amount(c.text) for c in sorted(cands, key=lambda c: -c.score)[:10]):
             # asked for a sum the guide does not state: quoting neighbouring text would mislead
             return self._abstain(hits, language, None, "金額を尋ねているが、該当箇所に金額の記載がない")
-        chosen = select(cands, self.answer_cfg)
+        parts = question_parts(query)
+        chosen = select(cands, self.answer_cfg) if len(parts) == 1 else self._per_part(parts, persona)
         if not chosen:
             return self._abstain(hits, language, None)
         items = self._list_items(query, chosen)
@@ -290,6 +291,23 @@ class Assistant:
             chosen = [c for c in chosen if not any(i.chunk.id == c.chunk.id and c.start <= i.start and i.end <= c.end
                                                    for i in items)] or chosen[:1]
         return self._compose(chosen, language, items)
+
+    def _per_part(self, parts: list[str], persona: str) -> list[Candidate]:
+        """Sentences for each part of a two-part question, in the order asked: one ranking
+        for the whole would spend every sentence on the part with more matching words."""
+        cfg = self.answer_cfg
+        share = max(1, cfg.max_sentences // len(parts))
+        chosen: list[Candidate] = []
+        for k, part in enumerate(parts):
+            # a later part leans on the first for its subject (「…認定は？ 申請はいつでもできる？」)
+            search = part if k == 0 else f"{part} {parts[0]}"
+            hits = self._hits(search, persona)
+            cands = [c for c in self.scorer.candidates(self._query_tokens(part), self._pool(search, hits), cfg,
+                                                       answer_types(part), self._meaning(search))
+                     if not any(o.chunk.id == c.chunk.id and o.start < c.end and c.start < o.end for o in chosen)]
+            n = share + (cfg.max_sentences - share * len(parts) if k == 0 else 0)
+            chosen += select(cands, dataclasses.replace(cfg, max_sentences=n))
+        return chosen
 
     def _list_items(self, query: str, chosen: list[Candidate]) -> list[Item]:
         """The items of the guide's enumeration that the answer's leading passage belongs to,

@@ -191,3 +191,28 @@ def test_a_list_question_gets_the_guides_items_in_order(assistant):
     # a question for one fact gets no list
     one = assistant.ask("首長の意思決定で方針決裁を得るやり方は、いわゆる何方式と呼ばれていますか", persona="municipality")
     assert "ガイドが挙げている項目" not in one.answer
+
+
+@pytest.mark.parametrize("question, n", [
+    ("インパクトコンソーシアムっていつできたの？分科会はいくつあるんですか？", 2),
+    ("トライアル発注の制度って作る意味ある？あと、福岡市ではどう運用してるの？", 2),
+    ("What is Fukuoka's mirai@, and how does it handle proposals from startups?", 2),
+    ("全国に自治体っていくつあるんですか？営業先の母数を知りたくて。", 1),  # the second part is no question
+    ("When and where was Matching Pitch 2024 held?", 1),
+    ("自治体から「他で実績ありますか？」と聞かれて話が止まります。最初の1件目を作るコツは？", 1),
+    ("チャリチャリは福岡市との実証のあと、どこまで広がった？", 1),
+])
+def test_question_parts(question, n):
+    from assistant.router import question_parts
+
+    assert len(question_parts(question)) == n
+
+
+def test_a_two_part_question_is_answered_part_by_part(assistant):
+    ans = assistant.ask("つくば市のトライアル発注認定って、一度とれば何年くらい有効？市外の会社でも申請できる？")
+    quotes_in_chunks(ans, assistant)
+    assert 2 <= len(ans.citations) <= 5
+    text = ans.answer
+    assert "つくば" in text or any("つくば" in " ".join(c.section_path) for c in ans.citations)
+    assert "有効期間は認定した翌々年度末まで" in text  # how long it holds
+    assert "地域限定要件は無く" in text  # whether a company from outside the city may apply
