@@ -299,9 +299,13 @@ class Assistant:
         share = max(1, cfg.max_sentences // len(parts))
         chosen: list[Candidate] = []
         for k, part in enumerate(parts):
-            # a later part leans on the first for its subject (「…認定は？ 申請はいつでもできる？」)
-            search = part if k == 0 else f"{part} {parts[0]}"
+            # a later part may lean on the first for its subject (「…認定は？ 申請はいつでもできる？」,
+            # "…mirai@, and how does it…") or stand alone: search both ways, alternating
+            search = f"{part} {parts[0]}" if k else part
             hits = self._hits(search, persona)
+            if k:
+                alone = self._hits(part, persona)
+                hits = list({h.chunk.id: h for pair in zip(alone, hits) for h in pair}.values())
             cands = [c for c in self.scorer.candidates(self._query_tokens(part), self._pool(search, hits), cfg,
                                                        answer_types(part), self._meaning(search))
                      if not any(o.chunk.id == c.chunk.id and o.start < c.end and c.start < o.end for o in chosen)]

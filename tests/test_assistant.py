@@ -216,3 +216,12 @@ def test_a_two_part_question_is_answered_part_by_part(assistant):
     assert "つくば" in text or any("つくば" in " ".join(c.section_path) for c in ans.citations)
     assert "有効期間は認定した翌々年度末まで" in text  # how long it holds
     assert "地域限定要件は無く" in text  # whether a company from outside the city may apply
+
+
+def test_unrelated_parts_each_get_their_passage(assistant):
+    ans = assistant.ask("成果連動型の契約ってどういう仕組み？あと、近隣の自治体と一緒に調達するメリットは？")
+    quotes_in_chunks(ans, assistant)
+    paths = [" > ".join(c.section_path) for c in ans.citations]
+    first_pfs = next(i for i, p in enumerate(paths) if "PFS" in p)
+    first_joint = next(i for i, p in enumerate(paths) if "共同調達" in p)
+    assert first_pfs < first_joint  # in the order asked
