@@ -283,7 +283,7 @@ class Assistant:
             # asked for a sum the guide does not state: quoting neighbouring text would mislead
             return self._abstain(hits, language, None, "金額を尋ねているが、該当箇所に金額の記載がない")
         parts = question_parts(query)
-        chosen = select(cands, self.answer_cfg) if len(parts) == 1 else self._per_part(parts, persona)
+        chosen = select(cands, self.answer_cfg) if len(parts) == 1 else self._per_part(query, parts, hits, persona)
         if not chosen:
             return self._abstain(hits, language, None)
         items = self._list_items(query, chosen)
@@ -292,22 +292,25 @@ class Assistant:
                                                    for i in items)] or chosen[:1]
         return self._compose(chosen, language, items)
 
-    def _per_part(self, parts: list[str], persona: str) -> list[Candidate]:
+    def _per_part(self, query: str, parts: list[str], hits, persona: str) -> list[Candidate]:
         """Sentences for each part of a two-part question, in the order asked: one ranking
-        for the whole would spend every sentence on the part with more matching words."""
+        for the whole would spend every sentence on the part with more matching words.
+
+        Each part adds only a BM25 search (no second embedding: the whole question's vector
+        stands for the meaning) to the whole question's hits, and its own words weigh its
+        sentences."""
         cfg = self.answer_cfg
         share = max(1, cfg.max_sentences // len(parts))
+        meaning = self._meaning(query)
         chosen: list[Candidate] = []
         for k, part in enumerate(parts):
-            # a later part may lean on the first for its subject (「…認定は？ 申請はいつでもできる？」,
-            # "…mirai@, and how does it…") or stand alone: search both ways, alternating
+            # a later part may lean on the first for its subject (「…認定は？ 申請はいつでもできる？」)
             search = f"{part} {parts[0]}" if k else part
-            hits = self._hits(search, persona)
-            if k:
-                alone = self._hits(part, persona)
-                hits = list({h.chunk.id: h for pair in zip(alone, hits) for h in pair}.values())
-            cands = [c for c in self.scorer.candidates(self._query_tokens(part), self._pool(search, hits), cfg,
-                                                       answer_types(part), self._meaning(search))
+            own = self.retriever.retrieve(self._expanded(search), persona=None if persona == "any" else persona,
+                                          k=cfg.max_hits, mode="bm25")
+            merged = list({h.chunk.id: h for pair in zip(own, hits) for h in pair}.values()) or list(hits)
+            cands = [c for c in self.scorer.candidates(self._query_tokens(part), self._pool(query, merged), cfg,
+                                                       answer_types(part), meaning)
                      if not any(o.chunk.id == c.chunk.id and o.start < c.end and c.start < o.end for o in chosen)]
             n = share + (cfg.max_sentences - share * len(parts) if k == 0 else 0)
             chosen += select(cands, dataclasses.replace(cfg, max_sentences=n))
