@@ -42,33 +42,45 @@ class TermMatcher:
                 forms[alias] = _Form(alias, by_term[term], False, True)
         self.forms = sorted(forms.values(), key=lambda f: -len(f.surface))
         self.by_term = by_term
-        alternation = "|".join(re.escape(f.surface) for f in self.forms)
-        self._re = re.compile(alternation, re.IGNORECASE) if alternation else None
-        self._lookup = {f.surface.lower(): f for f in self.forms}
+        # candidates by first character, longest first: a regex alternation of ~600 forms
+        # costs ~3 ms per answer, this ~0.3 ms
+        self._by_first: dict[str, list[tuple[str, _Form]]] = {}
+        for f in self.forms:
+            low = f.surface.lower()
+            self._by_first.setdefault(low[0], []).append((low, f))
+        firsts = "".join(sorted(self._by_first))
+        self._first = re.compile(f"[{re.escape(firsts)}]") if firsts else None
 
     def find(self, text: str) -> list[tuple[int, int, GlossaryEntry, str]]:
         """(start, end, entry, surface) in ``text``. Positions refer to NFKC(text), which
         keeps the length of Japanese text; callers pass already-normalised text where it matters."""
-        if not self._re:
+        if not self._first:
             return []
         norm = nfkc(text)
+        low = norm.lower()
+        if len(low) != len(norm):  # a character whose lower case is longer: match on the original
+            low = norm
         out = []
         pos = 0
-        while pos < len(norm):
-            m = self._re.search(norm, pos)
+        while pos < len(low):
+            m = self._first.search(low, pos)
             if not m:
                 break
-            form = self._lookup.get(m.group(0).lower())
-            a, b = m.start(), m.end()
-            ok = form is not None
-            if ok and form.katakana:
-                ok = not (a > 0 and _KATAKANA_CH.match(norm[a - 1])) and not (b < len(norm) and _KATAKANA_CH.match(norm[b]))
-            if ok and form.latin:
-                ok = not (a > 0 and norm[a - 1].isascii() and norm[a - 1].isalnum()) and not (
-                    b < len(norm) and norm[b].isascii() and norm[b].isalnum())
-            if ok:
-                out.append((a, b, form.entry, m.group(0)))
-                pos = b
+            a = m.start()
+            for surface, form in self._by_first[low[a]]:
+                if not low.startswith(surface, a):
+                    continue
+                b = a + len(surface)
+                ok = True
+                if form.katakana:
+                    ok = not (a > 0 and _KATAKANA_CH.match(norm[a - 1])) and not (b < len(norm) and _KATAKANA_CH.match(norm[b]))
+                if ok and form.latin:
+                    ok = not (a > 0 and norm[a - 1].isascii() and norm[a - 1].isalnum()) and not (
+                        b < len(norm) and norm[b].isascii() and norm[b].isalnum())
+                if ok:
+                    out.append((a, b, form.entry, norm[a:b]))
+                    pos = b
+                    break
             else:
                 pos = a + 1
         return out
