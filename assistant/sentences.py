@@ -36,6 +36,13 @@ class AnswerConfig:
     neighbour_hits: int = 0
     neighbour_rank: float = 1.0
     footnote_rank: float = 0.5
+    # chunks of the nodes whose section questions match best (index.question_bank), at this rank
+    bank_nodes: int = 0
+    bank_chunks: int = 3
+    bank_rank: float = 3.0
+    # a locate answer opens the best section with its first sentence, then this many passages
+    locate_lead: bool = True
+    locate_lead_keep: int = 2
     # list the guide's enumeration (観点①…⑥) when a chosen sentence from one of the best
     # hits (rank below this) belongs to it and the question asks for a set of things
     list_max_rank: float = 3.0

@@ -83,7 +83,7 @@ class Assistant:
         self.history_turns = history_turns
         self.thesaurus = thesaurus or Thesaurus({}, {})
         self.answer_cfg = AnswerConfig(max_hits=8, rank_weight=0.3, max_sentences=5, min_ratio=0.45, extend_chars=260,
-                                       sentence_hits=4, neighbour_hits=3)
+                                       sentence_hits=4, neighbour_hits=3, bank_nodes=1, bank_rank=1.0)
         self.neighbours = Neighbours(guide)
         self.enumerations = Enumerations(guide)
         self.matcher = TermMatcher(guide.glossary, guide.en_aliases)
@@ -245,7 +245,7 @@ class Assistant:
             log.error("dropped a citation whose quote is not in its chunk: %s", c.chunk_id)
         return ok
 
-    def _pool(self, query: str, hits) -> list[tuple[Chunk, float]]:
+    def _pool(self, query: str, hits, extras: bool = True) -> list[tuple[Chunk, float]]:
         """The chunks whose sentences compete for the answer, each with its rank: the hits;
         beside the best hits, their section neighbours and footnotes; then the chunks of the
         sentences nearest in meaning (a fact stated in one sentence can sit in a chunk whose
@@ -264,6 +264,11 @@ class Assistant:
                 add(c, i + cfg.neighbour_rank)
             for c in self.neighbours.footnotes(h.chunk):
                 add(c, i + cfg.footnote_rank)
+        if not extras:  # a part of a question: its own hits only (the extras follow the whole question)
+            return sorted(pool.values(), key=lambda p: p[1])
+        if cfg.bank_nodes:
+            for j, c in enumerate(self.retriever.question_chunks(self._expanded(query), cfg.bank_nodes, cfg.bank_chunks)):
+                add(c, cfg.bank_rank + j // cfg.bank_chunks)
         vectors = getattr(self.retriever, "sentences", None)
         if vectors is not None and cfg.sentence_hits:
             seen = set(pool)
@@ -309,8 +314,8 @@ class Assistant:
             own = self.retriever.retrieve(self._expanded(search), persona=None if persona == "any" else persona,
                                           k=cfg.max_hits, mode="bm25")
             merged = list({h.chunk.id: h for pair in zip(own, hits) for h in pair}.values()) or list(hits)
-            cands = [c for c in self.scorer.candidates(self._query_tokens(part), self._pool(query, merged), cfg,
-                                                       answer_types(part), meaning)
+            pool = self._pool(query, merged, extras=False)
+            cands = [c for c in self.scorer.candidates(self._query_tokens(part), pool, cfg, answer_types(part), meaning)
                      if not any(o.chunk.id == c.chunk.id and o.start < c.end and c.start < o.end for o in chosen)]
             n = share + (cfg.max_sentences - share * len(parts) if k == 0 else 0)
             chosen += select(cands, dataclasses.replace(cfg, max_sentences=n))
@@ -576,6 +581,11 @@ class Assistant:
             best = self._best_sentences(query, "any", set(), 2 if rank == 0 else 1, hits=hs)
             if not best:
                 continue
+            if rank == 0 and self.answer_cfg.locate_lead:
+                # where the section starts, in its own opening sentence (what it is about)
+                lead = self._opening(tid)
+                if lead is not None and not any(c.chunk.id == lead.chunk.id and c.start == lead.start for c in best):
+                    best = [lead] + best[:self.answer_cfg.locate_lead_keep]
             label = _pages_label(list(range(node.pages[0], node.pages[1] + 1)))
             quotes = []
             for c in best:
@@ -592,6 +602,16 @@ class Assistant:
             return self._abstain(hits, language, None)
         head = "ガイドの該当箇所:" if language == "ja" else "The guide covers this in:"
         return Draft("\n".join([head] + lines), citations)
+
+    def _opening(self, toc_id: str) -> Candidate | None:
+        """The first sentence of a section's first prose chunk."""
+        for c in self.guide.chunks:
+            if (c.section_id == toc_id or c.section_id.startswith(toc_id + ".")) and c.kind in ("body", "case", "column"):
+                spans = _sentences(c.text)
+                if spans:
+                    a, b = spans[0]
+                    return Candidate(c, 0, a, b, c.text[a:b])
+        return None
 
     def _figures_in(self, toc_id: str, query_tokens: set[str]) -> list[str]:
         """Captions of the section's figures that share words with the question."""

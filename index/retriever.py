@@ -161,6 +161,16 @@ class Retriever:
         state = self._state
         return self._embed_query(_dense_text(q, state.expander.expand(q), state.config))
 
+    def question_chunks(self, query: str, nodes: int = 2, per_node: int = 3) -> list[Chunk]:
+        """Chunks of the nodes whose bank questions best match ``query`` (see QuestionBank),
+        best node first; empty without a bank."""
+        if self.questions is None or not len(self.questions):
+            return []
+        q = unicodedata.normalize("NFKC", validate_query(query))
+        ids, _, _ = self.questions.rank_chunks(self.query_vector(query), self.tokenizer.tokenize(q), nodes, per_node,
+                                               self.dense)
+        return [self.chunks[i] for i in ids.tolist()]
+
     def chunk(self, chunk_id: str) -> Chunk | None:
         return self._by_id.get(chunk_id)
 

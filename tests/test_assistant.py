@@ -225,3 +225,14 @@ def test_unrelated_parts_each_get_their_passage(assistant):
     first_pfs = next(i for i, p in enumerate(paths) if "PFS" in p)
     first_joint = next(i for i, p in enumerate(paths) if "共同調達" in p)
     assert first_pfs < first_joint  # in the order asked
+
+
+def test_locate_opens_the_best_section_with_its_first_sentence(assistant):
+    ans = assistant.ask("官民連携でありがちな失敗パターンがまとまってるのって何ページから？")
+    assert ans.route == "locate"
+    quotes_in_chunks(ans, assistant)
+    first = ans.citations[0]
+    assert "よくある落とし穴" in " > ".join(first.section_path)
+    assert first.pages == [18]  # where the section starts
+    chunk = assistant.chunk(first.chunk_id)
+    assert chunk.text.startswith(first.quote)

@@ -116,3 +116,10 @@ def test_damaged_question_vectors_are_refused(tmp_path):
     np.save(d / QUESTION_VECTORS_NAME, np.zeros((3, 384), np.float32), allow_pickle=False)
     with pytest.raises(IndexUnavailable):
         load_index(make_settings(d))
+
+
+def test_question_chunks_come_from_the_best_node(shared_retriever):
+    chunks = shared_retriever.question_chunks("規制が壁で実証実験ができないときはどうする？", nodes=1, per_node=3)
+    assert 1 <= len(chunks) <= 3
+    assert len({c.section_id.split(".")[:3].__str__() for c in chunks}) == 1
+    assert all("規制緩和" in " ".join(c.section_path) for c in chunks)
