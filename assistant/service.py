@@ -596,12 +596,24 @@ class Assistant:
                 where = f"{' > '.join(inner)}（{_pages_label(cit.pages)}）: " if inner else ""
                 quotes.append(f"{where}「{cit.quote}」[{cit.n}]")
             figures = self._figures_in(tid, qt)
-            lines.append(f"・{' > '.join(node.path)}（{label}）: " + " ".join(quotes)
+            outline = self._outline(node, language) if rank == 0 else ""
+            lines.append(f"・{' > '.join(node.path)}（{label}）: " + " ".join(quotes) + outline
                          + ("".join(f"\n   {f}" for f in figures)))
         if not citations:
             return self._abstain(hits, language, None)
         head = "ガイドの該当箇所:" if language == "ja" else "The guide covers this in:"
         return Draft("\n".join([head] + lines), citations)
+
+    @staticmethod
+    def _outline(node: Node, language: str, limit: int = 8) -> str:
+        """The section's own sub-headings (its points and sub-sections) with their pages: what
+        a reader looking for the place will scan first."""
+        subs = [c for c in node.children if re.match(r"[pu]\d+$", c.id.rsplit(".", 1)[-1])][:limit]
+        if len(subs) < 2:
+            return ""
+        label = "この節の見出し" if language == "ja" else "Its headings"
+        return f"\n   {label}: " + " / ".join(
+            f"{c.heading}（{_pages_label(list(range(c.pages[0], c.pages[1] + 1)))}）" for c in subs)
 
     def _opening(self, toc_id: str) -> Candidate | None:
         """The first sentence of a section's first prose chunk."""

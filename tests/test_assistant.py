@@ -236,3 +236,5 @@ def test_locate_opens_the_best_section_with_its_first_sentence(assistant):
     assert first.pages == [18]  # where the section starts
     chunk = assistant.chunk(first.chunk_id)
     assert chunk.text.startswith(first.quote)
+    # and lists the section's own sub-headings with their pages
+    assert "この節の見出し: 1. 偏見や先入観" in ans.answer and "4. 連携を進めていったものの" in ans.answer
