@@ -1,5 +1,5 @@
-"""The guide's own enumerations (ズレ①〜④, 観点①〜⑥, パターン①〜④): when the answer's
-passage belongs to one, list its items.
+"""The guide's own enumerations (ズレ①〜④, 観点①〜⑥, パターン①〜④, and bullet lists such as
+福岡市's 実験の内容 / 役割及び責任分担等 / …): when the answer's passage belongs to one, list its items.
 
 A question such as 「どんな点を確かめればいい？」 is answered by the whole list, while the
 sentence scorer picks only the best-matching sentences; the item headings are short,
@@ -14,6 +14,8 @@ from ingest.models import Chunk, Guide
 
 # an item line: a label (optional word + circled number, or STEP n) and a short title
 _ITEM = re.compile(r"^(?P<label>(?P<word>[一-龥ぁ-んァ-ヴー]{1,12})?\s?[①-⑳])\s*(?P<title>\S.{1,58})$")
+# a bullet line (「- ・経費等の分担」): the item is what follows the bullet
+_BULLET = re.compile(r"^(?:-\s*)?[・●■◆□]\s*(?P<title>\S.{1,58})$")
 # questions that ask for a set of things rather than one fact
 LIST_QUESTION = re.compile(
     r"どんな|どのような|何を|なにを|どう[^。？?]{0,6}(ば|たら)|どうやって|ポイント|方法|打開策|手は|観点|パターン|種類|"
@@ -40,11 +42,19 @@ class Enumerations:
             if c.kind not in ("body", "case", "column"):
                 continue
             pos = 0
-            for line in c.text.split("\n"):
+            bullets: list[Item] = []
+            for line in c.text.split("\n") + [""]:
                 m = _ITEM.match(line.strip())
                 if m and not line.rstrip().endswith("。"):
                     a = c.text.index(line.strip(), pos)
                     groups.setdefault((c.section_id, m.group("word") or ""), []).append(Item(c, a, a + len(line.strip())))
+                b = _BULLET.match(line.strip())
+                if b and not re.search(r"https?:|- ・", b.group("title")):
+                    a = c.text.index(b.group("title"), pos)
+                    bullets.append(Item(c, a, a + len(b.group("title"))))
+                elif bullets:  # a run of bullet lines ends: one list per run
+                    groups[(c.section_id, f"・{c.id}:{bullets[0].start}")] = bullets
+                    bullets = []
                 pos += len(line) + 1
         for (section, _), items in groups.items():
             if len(items) >= 2:
