@@ -42,7 +42,7 @@ class AnswerConfig:
     bank_rank: float = 3.0
     # a locate answer opens the best section with its first sentence, then this many passages
     locate_lead: bool = True
-    locate_lead_keep: int = 2
+    locate_lead_keep: int = 1
     # list the guide's enumeration (観点①…⑥) when a chosen sentence from one of the best
     # hits (rank below this) belongs to it and the question asks for a set of things
     list_max_rank: float = 3.0

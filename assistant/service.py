@@ -60,6 +60,13 @@ def _pages_label(pages: list[int]) -> str:
     return f"p.{pages[0]}" if pages[0] == pages[-1] else f"pp.{pages[0]}–{pages[-1]}"
 
 
+@dataclass(frozen=True)
+class _Pooled:
+    """A chunk of the answer pool where a hit is expected (only ``.chunk`` is read)."""
+
+    chunk: Chunk
+
+
 @dataclass
 class Draft:
     answer: str
@@ -450,10 +457,12 @@ class Assistant:
         return max(forms, key=len) if forms else None
 
     def _best_sentences(self, query: str, persona: str, exclude: set[str], n: int,
-                        hits=None) -> list[Candidate]:
+                        hits=None, extras: bool = True) -> list[Candidate]:
+        """``extras=False`` when the caller chose the hits (a figure's section, one section of a
+        locate answer): then no chunk from elsewhere may join."""
         hits = hits if hits is not None else self._hits(query, persona)
         qt = self._query_tokens(query)
-        cands = [c for c in self.scorer.candidates(qt, self._pool(query, hits), self.answer_cfg,
+        cands = [c for c in self.scorer.candidates(qt, self._pool(query, hits, extras), self.answer_cfg,
                                                    answer_types(query), self._meaning(query))
                  if c.chunk.id not in exclude]
         cfg = self.answer_cfg
@@ -485,8 +494,14 @@ class Assistant:
         intro = None
         for c in self.guide.chunks:
             if c.kind in ("body", "case", "column") and pat.search(c.text):
-                for a, b in _sentences(c.text):
+                spans = _sentences(c.text)
+                for i, (a, b) in enumerate(spans):
                     if pat.search(c.text[a:b]):
+                        # with what follows it, within a quote window: the figure's explanation
+                        for _, nb in spans[i + 1:]:
+                            if nb - a > self.answer_cfg.extend_chars:
+                                break
+                            b = nb
                         intro = (c, a, b)
                         break
             if intro:
@@ -510,7 +525,7 @@ class Assistant:
         if caption is not None and query:
             near = [h for h in self._hits(query, persona, k=12)
                     if _toc_id(h.chunk.section_id) == _toc_id(caption.section_id)]
-            for c in self._best_sentences(query, persona, {c.chunk_id for c in citations}, 2, hits=near):
+            for c in self._best_sentences(query, persona, {c.chunk_id for c in citations}, 2, hits=near, extras=False):
                 citations.append(self._cite(len(citations) + 1, c.chunk, c.start, c.end, c.score))
         lines = [head] + [f"「{c.quote}」[{c.n}]" for c in citations[1:]]
         if caption is not None:
@@ -568,18 +583,19 @@ class Assistant:
     def _locate_answer(self, query: str, hits, language: str) -> Draft:
         """The top sections with their printed pages, each with the passage that matched."""
         groups: dict[str, list] = {}
-        for h in hits:
-            if h.chunk.kind in ("footnote", "reference", "figure"):
+        # the hits and what joins them (section questions, nearest sentences), in rank order
+        for chunk, _ in self._pool(query, hits):
+            if chunk.kind in ("footnote", "reference", "figure"):
                 continue
-            groups.setdefault(_toc_id(h.chunk.section_id) or h.chunk.section_id, []).append(h)
+            groups.setdefault(_toc_id(chunk.section_id) or chunk.section_id, []).append(_Pooled(chunk))
         citations, lines = [], []
         qt = self._query_tokens(query)
         for rank, (tid, hs) in enumerate(list(groups.items())[:3]):
             node = self.nodes.get(tid)
             if node is None:
                 continue
-            # the best-matching section gets two passages, the others one
-            best = self._best_sentences(query, "any", set(), 2 if rank == 0 else 1, hits=hs)
+            # the best-matching section gets its opening and a passage, the others one passage
+            best = self._best_sentences(query, "any", set(), 2 if rank == 0 else 1, hits=hs, extras=False)
             if not best:
                 continue
             if rank == 0 and self.answer_cfg.locate_lead:

@@ -3,6 +3,7 @@ abstention, glossary notes, reading paths, follow-ups that survive a restart, an
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -241,3 +242,25 @@ def test_locate_opens_the_best_section_with_its_first_sentence(assistant):
     assert chunk.text.startswith(first.quote)
     # and lists the section's own sub-headings with their pages
     assert "この節の見出し: 1. 偏見や先入観" in ans.answer and "4. 連携を進めていったものの" in ans.answer
+
+
+def test_a_figure_answer_quotes_the_passage_that_explains_it(assistant):
+    ans = assistant.ask("図表11って何の図？")
+    assert ans.route == "figure"
+    quotes_in_chunks(ans, assistant)
+    intro = ans.citations[1].quote
+    assert "図表 11" in intro and "3月の議会に案が提示され" in intro  # the explanation after the pointer
+    # nothing from a section other than the figure's own
+    figure_section = ans.citations[0].section_path[:3]
+    assert all(c.section_path[:3] == figure_section for c in ans.citations)
+
+
+def test_locate_quotes_sit_under_their_own_section(assistant):
+    ans = assistant.ask("自治体の予算がどういうスケジュールで決まるのか、説明している箇所を教えてください。", persona="startup")
+    assert ans.route == "locate"
+    for line in ans.answer.split("\n")[1:]:
+        if not line.startswith("・"):
+            continue
+        section = line[1:].split("（")[0]
+        for n in re.findall(r"\[(\d+)\]", line):
+            assert " > ".join(ans.citations[int(n) - 1].section_path).startswith(section)
