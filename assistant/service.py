@@ -330,16 +330,22 @@ class Assistant:
         return chosen
 
     def _list_items(self, query: str, chosen: list[Candidate]) -> list[Item]:
-        """The items of the guide's enumeration that the answer's leading passage belongs to,
-        when the question asks for a set of things (観点, パターン, how to…)."""
+        """The items of the guide's enumeration that one of the answer's leading passages
+        belongs to, when the question asks for a set of things (観点, パターン, how to…); of
+        several, the list whose passage and items share most words with the question."""
         if not LIST_QUESTION.search(nfkc(query)):
             return []
+        qt = self._query_tokens(query)
+        best, best_cov = [], -1.0
         for c in chosen:
-            if c.rank < self.answer_cfg.list_max_rank:
-                items = self.enumerations.for_chunk(c.chunk)
-                if items:
-                    return items
-        return []
+            if c.rank >= self.answer_cfg.list_max_rank:
+                continue
+            items = self.enumerations.for_chunk(c.chunk)
+            if items and items is not best:
+                cov = self.scorer.coverage(qt, c.text + "\n" + "\n".join(i.text for i in items))
+                if cov > best_cov:
+                    best, best_cov = items, cov
+        return best
 
     def _compose(self, chosen: list[Candidate], language: str, items: list[Item] = ()) -> Draft:
         citations, parts = [], []
