@@ -264,3 +264,11 @@ def test_locate_quotes_sit_under_their_own_section(assistant):
         section = line[1:].split("（")[0]
         for n in re.findall(r"\[(\d+)\]", line):
             assert " > ".join(ans.citations[int(n) - 1].section_path).startswith(section)
+
+
+def test_the_list_that_matches_the_question_wins(assistant):
+    # the top hit belongs to 観点①〜⑥; the question is about what to agree in writing before a pilot
+    ans = assistant.ask("スタートアップと実証実験を始める前に、書面で何を決めておけばいい？", persona="municipality")
+    quotes_in_chunks(ans, assistant)
+    listed = ans.answer.split("ガイドが挙げている項目:")[1]
+    assert "経費等の分担" in listed and "観点①" not in listed
