@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from ingest.models import Chunk, Guide
 
 # an item line: a label (optional word + circled number, or STEP n) and a short title
-_ITEM = re.compile(r"^(?P<label>(?P<word>[一-龥ぁ-んァ-ヴー]{1,12})?\s?[①-⑳])\s*(?P<title>\S.{1,58})$")
+_ITEM = re.compile(r"^(?:-\s*)?(?P<label>(?P<word>[一-龥ぁ-んァ-ヴー]{1,12})?\s?[①-⑳])\s*(?P<title>\S.{1,58})$")
 # a bullet line (「- ・経費等の分担」): the item is what follows the bullet
 _BULLET = re.compile(r"^(?:-\s*)?[・●■◆□]\s*(?P<title>\S.{1,58})$")
 # questions that ask for a set of things rather than one fact
 LIST_QUESTION = re.compile(
-    r"どんな|どのような|何を|なにを|どう[^。？?]{0,6}(ば|たら)|どうやって|ポイント|方法|打開策|手は|観点|パターン|種類|"
-    r"what (kind|sort)s? of|which (points|ways)|how (can|do|should)|what should", re.I)
+    r"どんな|どのような|何を|なにを|[0-9０-９]\s*つ(の|って|は)|それぞれ|どう[^。？?]{0,6}(ば|たら)|どうやって|ポイント|方法|打開策|手は|観点|パターン|種類|"
+    r"what (kind|sort)s? of|which (points|ways)|how (can|do|should)|what should|what are the|"
+    r"\b(two|three|four|five|six)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,9 @@ class Enumerations:
             for line in c.text.split("\n") + [""]:
                 m = _ITEM.match(line.strip())
                 if m and not line.rstrip().endswith("。"):
-                    a = c.text.index(line.strip(), pos)
-                    groups.setdefault((c.section_id, m.group("word") or ""), []).append(Item(c, a, a + len(line.strip())))
+                    item = line.strip()[m.start("label"):]  # without a leading "- "
+                    a = c.text.index(item, pos)
+                    groups.setdefault((c.section_id, m.group("word") or ""), []).append(Item(c, a, a + len(item)))
                 b = _BULLET.match(line.strip())
                 if b and not re.search(r"https?:|- ・", b.group("title")):
                     a = c.text.index(b.group("title"), pos)

@@ -180,6 +180,8 @@ def test_enumerations_found_in_the_guide(guide):
     assert lists["c04.s02.u02.p02"][0][0] == "観点① 他都市導入実績" and len(lists["c04.s02.u02.p02"][0]) == 6
     assert [x[:6] for x in lists["c04.s02.u03"][0]] == ["パターン① ", "パターン② ", "パターン③ ", "パターン④ "]
     assert len(lists["c03.s01"][0]) == 4
+    # "- ① …" lines, quoted without the dash
+    assert lists["c02.s02"][0][0] == "① 自治体“へ”導入する（公共調達等）" and len(lists["c02.s02"][0]) == 3
     # bullet lists too, item text without the bullet
     assert lists["c06.s05.u02"][0] == ["実験の内容", "役割及び責任分担等", "経費等の分担", "成果及び権利の帰属・譲渡等", "成果等の公表"]
     assert not any("http" in x for ls in lists.values() for items in ls for x in items)
