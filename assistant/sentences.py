@@ -43,6 +43,7 @@ class AnswerConfig:
     # a locate answer opens the best section with its first sentence, then this many passages
     locate_lead: bool = True
     locate_lead_keep: int = 1
+    locate_outlines: int = 2  # sections of a locate answer that list their sub-headings
     # list the guide's enumeration (観点①…⑥) when a chosen sentence from one of the best
     # hits (rank below this) belongs to it and the question asks for a set of things
     list_max_rank: float = 3.0

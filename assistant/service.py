@@ -619,7 +619,7 @@ class Assistant:
                 where = f"{' > '.join(inner)}（{_pages_label(cit.pages)}）: " if inner else ""
                 quotes.append(f"{where}「{cit.quote}」[{cit.n}]")
             figures = self._figures_in(tid, qt)
-            outline = self._outline(node, language) if rank == 0 else ""
+            outline = self._outline(node, language) if rank < self.answer_cfg.locate_outlines else ""
             lines.append(f"・{' > '.join(node.path)}（{label}）: " + " ".join(quotes) + outline
                          + ("".join(f"\n   {f}" for f in figures)))
         if not citations:
