@@ -63,7 +63,7 @@ def bad_answer(prompt: str, english: bool) -> str:
     s2 = first_sentence(srcs[min(2, max(srcs))])
     return (f"{s1}[1]。"
             "補助金の上限は一律750万円で、国が全額を負担するとガイドは定めています[1]。"
-            f"{s2}[9]。"
+            f"{s2}[99]。"
             "この点はガイド全体の結論です。")
 
 
@@ -239,9 +239,9 @@ def test_bad_citations_are_removed_and_flagged(assistant, fake):
     a = assistant.ask(Q_JA, mode="generative")
     assert a.fallback, "a repaired answer must say what was removed"
     if a.mode == "generative":
-        assert "no source for [9]" in a.fallback
+        assert "no source for [99]" in a.fallback
         assert "removed" in a.fallback or "dropped" in a.fallback
-        assert "[9]" not in a.answer
+        assert "[99]" not in a.answer
         assert "750万円" not in a.answer and "結論" not in a.answer  # unsupported claims never shown
         assert_markers_valid(a)
         assert len(a.citations) == 1
