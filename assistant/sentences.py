@@ -22,6 +22,7 @@ class AnswerConfig:
     max_sentences: int = 3
     min_ratio: float = 0.6  # a sentence must score at least this share of the best one
     per_chunk: int = 2
+    coverage_slots: int = 0  # best word matches that take the weakest places if no chosen one matches as well
     # the sentence after a chosen one often carries the fact (a number, a name, the "how"):
     # quote it too when the pair stays short
     extend_chars: int = 0
@@ -164,6 +165,15 @@ def select(cands: list[Candidate], cfg: AnswerConfig) -> list[Candidate]:
             continue
         chosen.append(c)
         per[c.chunk.id] += 1
+    # the sentences sharing most of the question's words earn a place even from a lower-ranked
+    # chunk (「…どんな枠組みが使えますか」 → the one naming 広域連合、一部事務組合): each takes the
+    # weakest place when no chosen sentence matches as many words
+    for top in sorted(cands, key=lambda c: (-c.coverage, -c.score))[:cfg.coverage_slots] if chosen else []:
+        if top.coverage > max(o.coverage for o in chosen) and not any(
+                o.chunk.id == top.chunk.id and o.start == top.start or similar(top.text, o.text) for o in chosen):
+            if len(chosen) >= cfg.max_sentences:
+                chosen.pop()
+            chosen.append(top)
     chosen = sorted(chosen, key=lambda c: (c.rank, c.start))
     return _extend(chosen, cfg.extend_chars) if cfg.extend_chars else chosen
 

@@ -91,7 +91,7 @@ class Assistant:
         self.thesaurus = thesaurus or Thesaurus({}, {})
         self.answer_cfg = AnswerConfig(max_hits=8, rank_weight=0.3, max_sentences=5, min_ratio=0.45, extend_chars=350,
                                        sentence_hits=4, neighbour_hits=3, bank_nodes=1, bank_rank=1.0,
-                                       dense_weight=0.65)
+                                       dense_weight=0.65, coverage_slots=1)
         self.neighbours = Neighbours(guide)
         self.enumerations = Enumerations(guide)
         self.matcher = TermMatcher(guide.glossary, guide.en_aliases)

@@ -274,3 +274,20 @@ def test_the_list_that_matches_the_question_wins(assistant):
     quotes_in_chunks(ans, assistant)
     listed = ans.answer.split("ガイドが挙げている項目:")[1]
     assert "経費等の分担" in listed and "観点①" not in listed
+
+
+def test_the_best_word_match_earns_a_place(guide):
+    from assistant.sentences import AnswerConfig, Candidate, select
+
+    chunk = guide.chunk("c06.s03.u05.e01-e04")
+    text = chunk.text
+    a = text.index("広域連合")
+    b = text.index("。", a) + 1
+    texts = ["予算要求の時期", "入札方式の違い", "公平性を確保する", "規制緩和の事例", "窓口を設置した"]
+    weak = [Candidate(chunk, 0, i, i + 1, t, score=0.9 - i / 100, coverage=0.1) for i, t in enumerate(texts)]
+    match = Candidate(chunk, 3, a, b, text[a:b], score=0.5, coverage=0.34)
+    cfg = AnswerConfig(max_sentences=5, min_ratio=0.1, per_chunk=9)
+    assert match not in select(weak + [match], cfg)
+    chosen = select(weak + [match], AnswerConfig(max_sentences=5, min_ratio=0.1, per_chunk=9, coverage_slots=1))
+    assert match in chosen and len(chosen) == 5
+    assert "窓口を設置した" not in [c.text for c in chosen]  # the weakest made way
