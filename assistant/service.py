@@ -89,7 +89,7 @@ class Assistant:
         self.generator = generator
         self.history_turns = history_turns
         self.thesaurus = thesaurus or Thesaurus({}, {})
-        self.answer_cfg = AnswerConfig(max_hits=8, rank_weight=0.3, max_sentences=5, min_ratio=0.45, extend_chars=350,
+        self.answer_cfg = AnswerConfig(max_hits=6, rank_weight=0.3, max_sentences=5, min_ratio=0.45, extend_chars=350,
                                        sentence_hits=4, neighbour_hits=3, bank_nodes=1, bank_rank=1.0,
                                        dense_weight=0.65, coverage_slots=1)
         self.neighbours = Neighbours(guide)
@@ -319,8 +319,11 @@ class Assistant:
         for k, part in enumerate(parts):
             # a later part may lean on the first for its subject (「…認定は？ 申請はいつでもできる？」)
             search = f"{part} {parts[0]}" if k else part
+            # Japanese words find their passages by BM25 alone; English ones need the meaning
+            # (and the question bank), at one embedding per part
+            mode = "hybrid" if detect_language(part) == "en" else "bm25"
             own = self.retriever.retrieve(self._expanded(search), persona=None if persona == "any" else persona,
-                                          k=cfg.max_hits, mode="bm25")
+                                          k=cfg.max_hits, mode=mode)
             merged = list({h.chunk.id: h for pair in zip(own, hits) for h in pair}.values()) or list(hits)
             pool = self._pool(query, merged, extras=False)
             cands = [c for c in self.scorer.candidates(self._query_tokens(part), pool, cfg, answer_types(part), meaning)
