@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ingest.models import Chunk, Guide
 
-# an item line: a label (optional word + circled number, or STEP n) and a short title
+# an item line: a label (an optional word + a circled number: 観点①, パターン②, ①) and a short title
 _ITEM = re.compile(r"^(?:-\s*)?(?P<label>(?P<word>[一-龥ぁ-んァ-ヴー]{1,12})?\s?[①-⑳])\s*(?P<title>\S.{1,58})$")
 # a bullet line (「- ・経費等の分担」): the item is what follows the bullet
 _BULLET = re.compile(r"^(?:-\s*)?[・●■◆□]\s*(?P<title>\S.{1,58})$")

@@ -590,7 +590,8 @@ class Assistant:
                      reason=f"図表{row.source_figure}の行: {row.sector}/{row.role}/{who}")
 
     def _locate_answer(self, query: str, hits, language: str) -> Draft:
-        """The top sections with their printed pages, each with the passage that matched."""
+        """The top sections with their printed pages, each with the passage that matched; the
+        best one opens with its first sentence, and the best two list their sub-headings."""
         groups: dict[str, list] = {}
         # the hits and what joins them (section questions, nearest sentences), in rank order
         for chunk, _ in self._pool(query, hits):

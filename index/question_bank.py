@@ -37,7 +37,7 @@ class QuestionBank:
             self.node_chunks.append(np.asarray(ids, dtype=np.int64))
         self._bm25 = None
         if rows:
-            self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
+            self._bm25 = bm25s.BM25(k1=1.2, b=0.75)  # the usual defaults: short, even-length questions
             self._bm25.index([r[3] or [""] for r in rows], show_progress=False)
             self._vocab = self._bm25.vocab_dict
 
