@@ -309,9 +309,9 @@ class Assistant:
         """Sentences for each part of a two-part question, in the order asked: one ranking
         for the whole would spend every sentence on the part with more matching words.
 
-        Each part adds only a BM25 search (no second embedding: the whole question's vector
-        stands for the meaning) to the whole question's hits, and its own words weigh its
-        sentences."""
+        Each part adds its own search to the whole question's hits, and its own words weigh its
+        sentences. A Japanese part searches by BM25 only (no second embedding: the whole
+        question's vector stands for the meaning); an English part needs the dense search."""
         cfg = self.answer_cfg
         share = max(1, cfg.max_sentences // len(parts))
         meaning = self._meaning(query)
