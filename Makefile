@@ -39,7 +39,7 @@ index: install
 run: index
 	$(KANMIN) serve
 
-test: install apt index
+test: install apt
 	$(PY) -m pytest -q
 
 eval: index

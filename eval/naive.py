@@ -19,7 +19,7 @@ import contextlib
 import sys
 from dataclasses import dataclass
 
-from index.build import embed_texts
+from index.build import embed_texts, open_seed
 from index.cache import EmbeddingCache
 from index.embedders import KanminEmbedding, make_embedder
 from ingest.models import Guide, Node
@@ -91,6 +91,21 @@ class GuideLocator:
         return list(best.path) if best else [FRONT_MATTER]
 
 
+def naive_nodes(text: str) -> list:
+    """The guide as llama-index's default node parser splits one Document of it."""
+    from llama_index.core import Document
+    from llama_index.core import Settings as LlamaSettings
+
+    return LlamaSettings.node_parser.get_nodes_from_documents([Document(text=text)])
+
+
+def naive_texts(text: str) -> list[str]:
+    """What the naive pipeline embeds, node by node."""
+    from llama_index.core.schema import MetadataMode
+
+    return [n.get_content(metadata_mode=MetadataMode.EMBED) for n in naive_nodes(text)]
+
+
 @dataclass
 class NaiveHit:
     text: str
@@ -104,8 +119,8 @@ class NaiveHit:
 class NaivePipeline:
     def __init__(self, guide: Guide, settings: Settings | None = None, depth: int = 10,
                  embedder: KanminEmbedding | None = None, progress: bool = True):
-        from llama_index.core import Document, VectorStoreIndex
         from llama_index.core import Settings as LlamaSettings
+        from llama_index.core import VectorStoreIndex
         from llama_index.core.schema import MetadataMode
 
         settings = settings or get_settings()
@@ -117,10 +132,11 @@ class NaivePipeline:
             LlamaSettings.embed_model = self.embedder
             LlamaSettings.llm = None
         splitter = LlamaSettings.node_parser  # the default SentenceSplitter
-        self.nodes = splitter.get_nodes_from_documents([Document(text=text)])
+        self.nodes = naive_nodes(text)
         contents = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in self.nodes]
         with EmbeddingCache(settings.cache_dir) as cache:
-            vectors, self.embedded = embed_texts(contents, self.embedder, cache, progress=progress)
+            vectors, self.embedded = embed_texts(contents, self.embedder, cache, progress=progress,
+                                                 seed=open_seed(settings, self.embedder))
         for n, v in zip(self.nodes, vectors):
             n.embedding = v.tolist()
         self.index = VectorStoreIndex(self.nodes, embed_model=self.embedder, show_progress=False)

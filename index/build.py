@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import time
 import unicodedata
 from pathlib import Path
@@ -24,11 +23,13 @@ from typing import Sequence
 
 import numpy as np
 
-from index.cache import EmbeddingCache, text_sha256
+from index.cache import EmbeddingCache, query_sha256, text_sha256
 from index.dense import DENSE_KINDS, DenseIndex
 from index.embedders import KanminEmbedding, make_embedder, validate_embedder_id
 from index.errors import IndexUnavailable
 from index.lexical import LexicalIndex
+from index.progress import Progress
+from index.seed import SPOT_CHECKS, EmbeddingSeed
 from index.manifest import (
     BM25_DIR,
     CHUNKS_NAME,
@@ -53,7 +54,7 @@ from ingest.models import Chunk, GlossaryEntry, SectionQuestion
 from ingest.settings import Settings, get_settings
 from ingest.text import quotable_spans
 
-EMBED_BATCH = 16  # small batches: a smooth progress bar and frequent cache commits
+EMBED_BATCH = 16  # small batches: frequent progress and cache commits
 
 
 def embed_texts(
@@ -64,33 +65,31 @@ def embed_texts(
     use_cache: bool = True,
     progress: bool = True,
     as_queries: bool = False,
+    seed: EmbeddingSeed | None = None,
 ) -> tuple[np.ndarray, int]:
     """(n, dim) unit vectors for ``texts`` and how many were actually embedded.
 
+    Looked up in the cache, then in the shipped seed (verified on first use, see
+    index.seed), and only then embedded; seed and new vectors go into the cache.
     ``as_queries``: embed as queries (e5's ``query:`` side), cached apart from passages."""
-    from tqdm import tqdm
-
-    shas = [text_sha256("\0query\0" + t if as_queries else t) for t in texts]
+    shas = [query_sha256(t) if as_queries else text_sha256(t) for t in texts]
     have = cache.get_many(embedder.embedder_id, embedder.dim, shas) if use_cache else {}
     todo: dict[str, str] = {}
     for sha, t in zip(shas, texts):
         if sha not in have and sha not in todo:
             todo[sha] = t
+    if seed is not None and use_cache and todo:
+        seeded = _from_seed(seed, todo, embedder, as_queries)
+        if seeded:
+            cache.put_many(embedder.embedder_id, seeded)
+            have.update(seeded)
+            todo = {sha: t for sha, t in todo.items() if sha not in seeded}
     items = list(todo.items())
-    with tqdm(
-        total=len(items),
-        desc=f"embedding ({embedder.embedder_id})",
-        unit="chunk",
-        file=sys.stderr,
-        disable=not progress or not items,
-    ) as bar:
+    kind = "queries" if as_queries else "passages"
+    with Progress(len(items), f"embedding {kind} ({embedder.embedder_id})", unit="text", enabled=progress) as bar:
         for i in range(0, len(items), EMBED_BATCH):
             batch = items[i : i + EMBED_BATCH]
-            if as_queries:
-                vecs = np.stack([embedder.embed_query_np(t) for _, t in batch])
-            else:
-                vecs = embedder.embed_passages_np([t for _, t in batch])
-            new = {sha: v for (sha, _), v in zip(batch, vecs)}
+            new = dict(zip((sha for sha, _ in batch), _embed(embedder, [t for _, t in batch], as_queries)))
             cache.put_many(embedder.embedder_id, new)
             have.update(new)
             bar.update(len(batch))
@@ -101,6 +100,36 @@ def embed_texts(
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     out = out / np.maximum(norms, 1e-12)
     return np.ascontiguousarray(out, dtype=np.float32), len(items)
+
+
+def _embed(embedder: KanminEmbedding, texts: list[str], as_queries: bool) -> np.ndarray:
+    if as_queries:
+        return np.stack([embedder.embed_query_np(t) for t in texts])
+    return embedder.embed_passages_np(texts)
+
+
+def _from_seed(seed: EmbeddingSeed, todo: dict[str, str], embedder: KanminEmbedding,
+               as_queries: bool) -> dict[str, np.ndarray]:
+    """The seed's vectors for ``todo``; before the seed's first use, a spot check
+    re-embeds a few of them and drops the seed if the model disagrees."""
+    found = seed.get_many(todo)
+    if found and seed.checked is None:
+        probe = list(found)[:SPOT_CHECKS]
+        fresh = dict(zip(probe, _embed(embedder, [todo[s] for s in probe], as_queries)))
+        if not seed.agrees(fresh):
+            return {}
+    return found
+
+
+def open_seed(settings: Settings, embedder: KanminEmbedding) -> EmbeddingSeed | None:
+    return EmbeddingSeed.open(settings.seed_dir, embedder.embedder_id, embedder.dim) if settings.use_seed else None
+
+
+def sentence_spans(chunks: Sequence[Chunk]) -> tuple[list[tuple[str, int, int]], list[str]]:
+    """Every quotable sentence as (chunk id, start, end), and its text."""
+    spans = [(c.id, a, b) for c in chunks for a, b in quotable_spans(c.text, c.kind)]
+    by_id = {c.id: c for c in chunks}
+    return spans, [by_id[cid].text[a:b] for cid, a, b in spans]
 
 
 def _check_chunks(chunks: Sequence[Chunk]) -> None:
@@ -155,17 +184,18 @@ def build_index(
         tmp = make_build_dir(index_dir)
         try:
             texts = [c.search_text for c in chunks]
+            seed = None if force else open_seed(settings, embedder)
             with EmbeddingCache(Path(settings.cache_dir)) as cache:
-                vectors, embedded = embed_texts(texts, embedder, cache, use_cache=not force, progress=progress)
+                vectors, embedded = embed_texts(texts, embedder, cache, use_cache=not force, progress=progress,
+                                                seed=seed)
 
                 # every quotable sentence too: the answerer ranks sentences by meaning, not only words
-                spans = [(c.id, a, b) for c in chunks for a, b in quotable_spans(c.text, c.kind)]
-                by_id = {c.id: c for c in chunks}
-                s_texts = [by_id[cid].text[a:b] for cid, a, b in spans]
-                s_vectors, _ = embed_texts(s_texts, embedder, cache, use_cache=not force, progress=progress)
+                spans, s_texts = sentence_spans(chunks)
+                s_vectors, _ = embed_texts(s_texts, embedder, cache, use_cache=not force, progress=progress,
+                                           seed=seed)
                 # the section question bank, embedded as the queries they are
                 q_vectors, _ = embed_texts([q.text for q in questions], embedder, cache, use_cache=not force,
-                                           progress=progress, as_queries=True)
+                                           progress=progress, as_queries=True, seed=seed)
             np.save(tmp / SENTENCE_VECTORS_NAME, s_vectors.astype(np.float32), allow_pickle=False)
             (tmp / SENTENCES_NAME).write_text(json.dumps(spans, ensure_ascii=False), encoding="utf-8")
 

@@ -21,6 +21,11 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def query_sha256(text: str) -> str:
+    """Key of ``text`` embedded as a query (e5's ``query:`` side differs from its passage side)."""
+    return text_sha256("\0query\0" + text)
+
+
 class EmbeddingCache:
     def __init__(self, cache_dir: Path):
         cache_dir.mkdir(parents=True, exist_ok=True)

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     section_questions_path: Path = DATA_DIR / "section_questions.yaml"
     index_dir: Path = DATA_DIR / "index"
     cache_dir: Path = DATA_DIR / "cache"
+    # Shipped vectors of the vendored guide's texts (index.seed): a fresh clone builds in seconds.
+    seed_dir: Path = DATA_DIR / "seed"
+    use_seed: bool = True
     db_path: Path = DATA_DIR / "state" / "kanmin.sqlite3"
 
     embedder: str = "e5-small-int4"

@@ -1,19 +1,82 @@
-"""Shared fixtures: the real guide, and real servers started as subprocesses on 127.0.0.1."""
+"""Shared fixtures: the session's own state, the real guide, and real servers on 127.0.0.1.
+
+The test session owns all of its state: index, embedding cache and SQLite store live in one
+session temp dir, exported through ``KANMIN_*`` variables before anything reads the settings,
+so the pytest process, every ``kanmin`` subprocess and every server see the same files and
+never the developer's ``data/index``, ``data/cache`` or ``data/state``. The index is built
+once at session start from the shipped embedding seed (seconds); the session fails at once
+if it cannot be built, rather than every server fixture polling for a ready that never comes.
+"""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
-
-import httpx
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 KANMIN = str(Path(sys.executable).parent / "kanmin")
 ARTIFACTS = ROOT / "test-artifacts"
+STATE_DIR = Path(tempfile.mkdtemp(prefix="kanmin-test-state-"))
+os.environ.update({
+    "KANMIN_INDEX_DIR": str(STATE_DIR / "index"),
+    "KANMIN_CACHE_DIR": str(STATE_DIR / "cache"),
+    "KANMIN_DB_PATH": str(STATE_DIR / "state" / "kanmin.sqlite3"),
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+})
+
+import httpx  # noqa: E402  (after the environment above, like every project import)
+import pytest  # noqa: E402
+
+WATCHED = ("index", "cache", "state")  # the developer's ignored state under data/
+
+
+def _data_snapshot() -> dict[str, tuple[int, int]]:
+    out = {}
+    for name in WATCHED:
+        for p in sorted((ROOT / "data" / name).rglob("*")):
+            if p.is_file():
+                st = p.stat()
+                out[p.relative_to(ROOT).as_posix()] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def pytest_sessionstart(session):
+    session.config._kanmin_data_before = _data_snapshot()
+    from index.build import build_index
+    from index.commands import corpus_id
+    from ingest import load_guide
+    from ingest.settings import get_settings
+
+    try:
+        g = load_guide()
+        build_index(g.chunks, corpus_id(g), get_settings(), glossary=g.glossary, questions=g.questions,
+                    progress=False)
+    except Exception as e:  # noqa: BLE001 - one clear line instead of a wall of fixture errors
+        pytest.exit(f"cannot build the test session's index in {STATE_DIR}: {e}", returncode=3)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = getattr(session.config, "_kanmin_data_before", None)
+    if before is not None:
+        after = _data_snapshot()
+        changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        if changed:
+            print(f"\nFAILED: the tests changed the developer's state under data/: {changed[:10]}", file=sys.stderr)
+            session.exitstatus = 1
+    shutil.rmtree(STATE_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def state_dir() -> Path:
+    """The session's own state (index, cache, store)."""
+    return STATE_DIR
 
 
 @pytest.fixture(scope="session")

@@ -181,21 +181,15 @@ def wait_readyz(url: str, want: int, timeout: float = 120.0) -> httpx.Response:
 
 # -- index copies -----------------------------------------------------------------------------------
 def good_index_dir() -> Path:
-    """A verified, up-to-date index: data/index (built by `make test`), else the index tests' shared one."""
+    """The session's verified, up-to-date index (conftest.py builds it; never data/index)."""
+    from index.commands import corpus_id
+    from index.manifest import verify
+    from ingest import load_guide
     from ingest.settings import get_settings
 
     d = Path(get_settings().index_dir)
-    try:
-        from index.commands import corpus_id
-        from index.manifest import verify
-        from ingest import load_guide
-
-        verify(d, corpus_sha256=corpus_id(load_guide()))
-        return d
-    except Exception:  # noqa: BLE001 - fall back to building the test session's own copy
-        from test_index_support import shared_index_dir
-
-        return shared_index_dir()
+    verify(d, corpus_sha256=corpus_id(load_guide()))
+    return d
 
 
 def index_copy(dest: Path) -> Path:

@@ -1,22 +1,18 @@
 """Shared, real fixtures for the tests/test_index_*.py modules.
 
-One index is built per test session from the real guide (load_guide) into a
-temp dir, with embeddings cached in settings.cache_dir (content-addressed, so
-sharing it with `make index` is safe and makes the build take seconds once
-the cache is warm). Tests that damage an index work on a copy.
+The session's index is the one conftest.py builds at session start from the real guide into
+the session's state dir (settings.index_dir); its embeddings sit in the session's cache
+(settings.cache_dir), seeded from data/seed. Tests that damage or rebuild an index work on a copy.
 
-Imported by the other test modules (`from test_index_support import ...`);
-the expensive work is memoised at module level so it happens once per
-session no matter how many modules use it.
+Imported by the other test modules (`from test_index_support import ...`); the expensive
+work is memoised at module level so it happens once per session.
 """
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,13 +20,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 KANMIN = str(Path(sys.executable).parent / "kanmin")
-
-
-@lru_cache(maxsize=1)
-def _session_dir() -> Path:
-    d = Path(tempfile.mkdtemp(prefix="kanmin-index-tests-"))
-    atexit.register(shutil.rmtree, d, True)
-    return d
 
 
 def make_settings(index_dir: Path, **overrides):
@@ -54,16 +43,11 @@ def corpus() -> str:
     return corpus_id(guide())
 
 
-@lru_cache(maxsize=1)
 def shared_index_dir() -> Path:
-    """The session's real index (built once; never modified by tests)."""
-    from index.build import build_index
+    """The session's real index (built once at session start; never modified by tests)."""
+    from ingest.settings import get_settings
 
-    g = guide()
-    index_dir = _session_dir() / "shared-index"
-    build_index(g.chunks, corpus(), make_settings(index_dir), glossary=g.glossary, questions=g.questions,
-                progress=False)
-    return index_dir
+    return Path(get_settings().index_dir)
 
 
 @lru_cache(maxsize=1)
