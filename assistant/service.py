@@ -205,20 +205,21 @@ class Assistant:
             return self._locate_answer(query, hits, language)
         return self._qa_answer(query, hits, language, persona)
 
-    def _hits(self, query: str, persona: str, k: int = 8):
-        return self.retriever.retrieve(self._expanded(query), persona=None if persona == "any" else persona, k=k)
+    def _hits(self, query: str, persona: str, k: int = 8, mode: str = "hybrid"):
+        return self.retriever.retrieve(query, persona=None if persona == "any" else persona, k=k, mode=mode,
+                                       extra=self._extra(query))
 
     def _meaning(self, query: str):
         """(chunk id, start, end) → cosine of that sentence to the question, or None."""
         vectors = getattr(self.retriever, "sentences", None)
         if vectors is None:
             return None
-        qv = self.retriever.query_vector(self._expanded(query))
+        qv = self.retriever.query_vector(query, self._extra(query))
         return lambda cid, a, b: vectors.similarity(qv, cid, a, b)
 
-    def _expanded(self, query: str) -> str:
-        extra = " ".join(self.thesaurus.expand(query))
-        return f"{query} {extra}" if extra and len(query) + len(extra) < 1990 else query
+    def _extra(self, query: str) -> list[str]:
+        """The question's thesaurus words, passed with it to every search (one query vector per answer)."""
+        return self.thesaurus.expand(query)
 
     def _query_tokens(self, query: str) -> set[str]:
         q = nfkc(query)
@@ -275,13 +276,14 @@ class Assistant:
         if not extras:  # a part of a question: its own hits only (the extras follow the whole question)
             return sorted(pool.values(), key=lambda p: p[1])
         if cfg.bank_nodes:
-            for j, c in enumerate(self.retriever.question_chunks(self._expanded(query), cfg.bank_nodes, cfg.bank_chunks)):
+            for j, c in enumerate(self.retriever.question_chunks(query, cfg.bank_nodes, cfg.bank_chunks,
+                                                                 extra=self._extra(query))):
                 add(c, cfg.bank_rank + j // cfg.bank_chunks)
         vectors = getattr(self.retriever, "sentences", None)
         if vectors is not None and cfg.sentence_hits:
             seen = set(pool)
             extra = 0
-            for cid, _, _, _ in vectors.top(self.retriever.query_vector(self._expanded(query)), cfg.sentence_hits):
+            for cid, _, _, _ in vectors.top(self.retriever.query_vector(query, self._extra(query)), cfg.sentence_hits):
                 if cid not in seen and cid in self.chunks:
                     seen.add(cid)
                     add(self.chunks[cid], cfg.max_hits + extra)
@@ -310,20 +312,21 @@ class Assistant:
         for the whole would spend every sentence on the part with more matching words.
 
         Each part adds its own search to the whole question's hits, and its own words weigh its
-        sentences. A Japanese part searches by BM25 only (no second embedding: the whole
-        question's vector stands for the meaning); an English part needs the dense search."""
+        sentences. A Japanese part searches by BM25 only; an English part also searches by
+        meaning, with the whole question's vector (no second embedding)."""
         cfg = self.answer_cfg
         share = max(1, cfg.max_sentences // len(parts))
         meaning = self._meaning(query)
+        whole = self.retriever.query_vector(query, self._extra(query))
         chosen: list[Candidate] = []
         for k, part in enumerate(parts):
             # a later part may lean on the first for its subject (「…認定は？ 申請はいつでもできる？」)
             search = f"{part} {parts[0]}" if k else part
             # Japanese words find their passages by BM25 alone; English ones need the meaning
-            # (and the question bank), at one embedding per part
+            # (and the question bank): the whole question's vector, so an answer costs one embedding
             mode = "hybrid" if detect_language(part) == "en" else "bm25"
-            own = self.retriever.retrieve(self._expanded(search), persona=None if persona == "any" else persona,
-                                          k=cfg.max_hits, mode=mode)
+            own = self.retriever.retrieve(search, persona=None if persona == "any" else persona, k=cfg.max_hits,
+                                          mode=mode, extra=self._extra(search), vector=whole)
             merged = list({h.chunk.id: h for pair in zip(own, hits) for h in pair}.values()) or list(hits)
             pool = self._pool(query, merged, extras=False)
             cands = [c for c in self.scorer.candidates(self._query_tokens(part), pool, cfg, answer_types(part), meaning)
@@ -440,7 +443,8 @@ class Assistant:
         hits = self._hits(query, persona)  # one retrieval serves the usage passage and the extra sentences
         usage = self._usage(hits, surfaces, {c.chunk_id for c in citations})
         if usage is None:  # the question's own passages never use the term: look for the term itself
-            usage = self._usage(self._hits(f"{e.term} {e.rephrase}", persona, k=6), surfaces,
+            # a passage that uses the term contains it: BM25 finds it, no second embedding
+            usage = self._usage(self._hits(f"{e.term} {e.rephrase}", persona, k=6, mode="bm25"), surfaces,
                                 {c.chunk_id for c in citations})
         if usage is not None:
             add("Used in the guide: " if en else "使われ方: ", *usage)
