@@ -5,7 +5,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from ingest.models import Chunk
 from ingest.text import URLISH, quotable_spans, sentence_spans
@@ -107,16 +107,20 @@ def similar(a: str, b: str, threshold: float = 0.6) -> bool:
 
 
 class SentenceScorer:
-    def __init__(self, tokenize: Callable[[str], list[str]], idf: IdfTable):
+    def __init__(self, tokenize: Callable[[str], list[str]], idf: IdfTable,
+                 known: Mapping[str, frozenset[str]] | None = None):
         self.tokenize = tokenize
         self.idf = idf
-        self._cache: dict[str, set[str]] = {}
+        self._known = known or {}  # the index's tokens of the guide's chunks and sentences
+        self._cache: dict[str, frozenset[str]] = {}
 
-    def tokens(self, text: str) -> set[str]:
-        toks = self._cache.get(text)
+    def tokens(self, text: str) -> frozenset[str]:
+        toks = self._known.get(text)
         if toks is None:
-            toks = set(self.tokenize(text))
-            if len(self._cache) < 50_000:
+            toks = self._cache.get(text)
+        if toks is None:
+            toks = frozenset(self.tokenize(text))
+            if len(self._cache) < 5_000:  # other texts (quote windows): bounded
                 self._cache[text] = toks
         return toks
 

@@ -97,7 +97,11 @@ class Assistant:
         self.matcher = TermMatcher(guide.glossary, guide.en_aliases)
         self.router = Router(self.matcher, guide.figures)
         tokenize = retriever.tokenizer.tokenize
-        self.scorer = SentenceScorer(tokenize, IdfTable(tokenize(c.text) for c in guide.chunks))
+        table = getattr(retriever, "tokens", None)  # the build's tokens of the guide's texts
+        if table is not None:
+            self.scorer = SentenceScorer(tokenize, IdfTable(table.chunk_tokens), known=table.by_text)
+        else:
+            self.scorer = SentenceScorer(tokenize, IdfTable(tokenize(c.text) for c in guide.chunks))
         self.nodes: dict[str, Node] = {}
         self._walk(guide.tree)
         self.chunks = {c.id: c for c in guide.chunks}

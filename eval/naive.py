@@ -129,7 +129,7 @@ class NaivePipeline:
         self.embedder = embedder or make_embedder(settings.embedder)
         # llama-index prints "LLM is explicitly disabled" on stdout: keep stdout clean for --json
         with contextlib.redirect_stdout(sys.stderr):
-            LlamaSettings.embed_model = self.embedder
+            LlamaSettings.embed_model = self.embedder.as_llama_index()
             LlamaSettings.llm = None
         splitter = LlamaSettings.node_parser  # the default SentenceSplitter
         self.nodes = naive_nodes(text)
@@ -139,7 +139,7 @@ class NaivePipeline:
                                                  seed=open_seed(settings, self.embedder))
         for n, v in zip(self.nodes, vectors):
             n.embedding = v.tolist()
-        self.index = VectorStoreIndex(self.nodes, embed_model=self.embedder, show_progress=False)
+        self.index = VectorStoreIndex(self.nodes, embed_model=self.embedder.as_llama_index(), show_progress=False)
         self.retriever = self.index.as_retriever(similarity_top_k=depth)
         self.splitter = {"class": type(splitter).__name__, "chunk_size": getattr(splitter, "chunk_size", None),
                          "chunk_overlap": getattr(splitter, "chunk_overlap", None), "nodes": len(self.nodes)}

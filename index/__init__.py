@@ -8,7 +8,7 @@ Public API (imported lazily so `import index` stays cheap and torch-free):
     load_index(settings, ...) -> Retriever
     Retriever.retrieve(query, persona=None, k=10, mode="hybrid") -> list[Hit]
     Hit, ComponentScore, FusionConfig, Manifest
-    make_embedder(embedder_id) -> KanminEmbedding (a llama-index BaseEmbedding)
+    make_embedder(embedder_id) -> KanminEmbedding (numpy API; .as_llama_index() for llama-index)
     get_tokenizer(split_mode) -> SudachiTokenizer
     IndexUnavailable, EmbedderUnavailable
 """

@@ -40,6 +40,7 @@ from index.manifest import (
     QUESTIONS_NAME,
     SENTENCE_VECTORS_NAME,
     SENTENCES_NAME,
+    TOKENS_NAME,
     Manifest,
     checksum_files,
     library_versions,
@@ -205,6 +206,12 @@ def build_index(
             (tmp / QUESTIONS_NAME).write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
             np.save(tmp / QUESTION_VECTORS_NAME, q_vectors.astype(np.float32), allow_pickle=False)
 
+            # the answerer's word coverage reads these instead of tokenizing the guide in the server
+            # (which would also page in most of the Sudachi dictionary: ~150 MB of RSS)
+            (tmp / TOKENS_NAME).write_text(json.dumps({
+                "chunks": tokenizer.tokenize_many([c.text for c in chunks]),
+                "sentences": tokenizer.tokenize_many(s_texts),
+            }, ensure_ascii=False), encoding="utf-8")
             tokens = tokenizer.tokenize_many(texts)
             (tmp / BM25_DIR).mkdir()
             LexicalIndex.build(tokens).save(tmp / BM25_DIR)

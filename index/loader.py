@@ -21,6 +21,7 @@ from index.question_bank import QuestionBank
 from index.retriever import Retriever
 from index.sentence_vectors import SentenceVectors
 from index.storage import recover
+from index.token_table import TokenTable
 from index.tokenizer import get_tokenizer
 from ingest.models import Chunk, GlossaryEntry
 from ingest.settings import Settings, get_settings
@@ -55,6 +56,7 @@ def load_index(
         dense_index=settings.dense_index,
     )
     chunks, lexical, dense, sentences, questions = read_contents(index_dir, manifest)
+    tokens = TokenTable.load(index_dir, chunks, sentences.spans)
     if glossary is None:
         glossary = _read(index_dir / GLOSSARY_NAME, _GLOSSARY)
 
@@ -80,6 +82,7 @@ def load_index(
         manifest=manifest,
         sentences=sentences,
         questions=questions,
+        tokens=tokens,
     )
 
 

@@ -21,6 +21,7 @@ from index.glossary import Expansion, QueryExpander
 from index.lexical import LexicalIndex
 from index.question_bank import QuestionBank
 from index.sentence_vectors import SentenceVectors
+from index.token_table import TokenTable
 from index.tokenizer import SudachiTokenizer
 from index.validation import (  # noqa: F401  (re-exported: callers import them from here too)
     MAX_K,
@@ -97,6 +98,7 @@ class Retriever:
         manifest: object | None = None,
         sentences: SentenceVectors | None = None,
         questions: QuestionBank | None = None,
+        tokens: TokenTable | None = None,
     ):
         self.chunks = list(chunks)
         self.lexical = lexical
@@ -108,6 +110,7 @@ class Retriever:
         self.manifest = manifest
         self.sentences = sentences
         self.questions = questions
+        self.tokens = tokens
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # small LRU: retrieve, then rank sentences
         self._by_id = {c.id: c for c in self.chunks}
         # Persona masks once, so boosting is an O(1) lookup per candidate.

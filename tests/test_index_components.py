@@ -64,9 +64,10 @@ def test_long_text_does_not_crash():
 # -- embedders --------------------------------------------------------------------------
 
 
-def test_default_embedder_is_a_llamaindex_embedding():
+def test_default_embedder_works_with_llamaindex():
     e = make_embedder()
-    assert isinstance(e, BaseEmbedding)
+    assert isinstance(e.as_llama_index(), BaseEmbedding)
+    assert e.as_llama_index() is e.as_llama_index()
     assert e.embedder_id == DEFAULT_EMBEDDER_ID and e.dim == 384
     assert make_embedder(DEFAULT_EMBEDDER_ID) is e  # loaded once per process
     q = e.embed_query_np("官民連携とは")
@@ -74,8 +75,25 @@ def test_default_embedder_is_a_llamaindex_embedding():
     assert q.shape == (384,) and p.shape == (2, 384)
     assert np.allclose(np.linalg.norm(p, axis=1), 1, atol=1e-3)
     assert p[0] @ q > p[1] @ q  # the relevant passage is closer
-    v = e.get_query_embedding("官民連携とは")  # llama-index API: a list of floats
+    before = e.queries_embedded
+    v = e.as_llama_index().get_query_embedding("官民連携とは")  # llama-index API: a list of floats
     assert isinstance(v, list) and len(v) == 384 and abs(v[0] - float(q[0])) < 1e-5
+    assert e.queries_embedded == before + 1  # the same model, counted once
+
+
+def test_the_serving_path_does_not_import_llama_index():
+    """~65 MB of the server's memory: the embedder, index and assistant never need it."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from assistant.container import get_container\n"
+            "from ui.api import create_app\n"
+            "create_app(); get_container().assistant.ask('原課とは？')\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith('llama_index')}))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip().splitlines()[-1] == "[]", p.stdout
 
 
 @pytest.mark.parametrize("bad", ["e5", "openai:text-embedding-3", "st:", "st:   ", ""])
