@@ -15,23 +15,28 @@ ROOT = Path(__file__).resolve().parent.parent
 KANMIN = str(Path(sys.executable).parent / "kanmin")
 
 
-@pytest.mark.timeout(90)
 def test_bench_quick_json_prints_one_line():
     committed = ROOT / "docs" / "benchmarks.json"
     before = committed.stat().st_mtime_ns if committed.exists() else None
+    # the < 60 s goal is a target in the report, not a pass/fail bound here (a hang guard only)
     p = subprocess.run([KANMIN, "bench", "--quick", "--json", "--quiet"],
-                       cwd=str(ROOT), capture_output=True, text=True, timeout=85)
+                       cwd=str(ROOT), capture_output=True, text=True, timeout=800)
     assert p.returncode == 0, p.stderr[-2000:]
     lines = p.stdout.splitlines()
     assert len(lines) == 1, f"stdout must be one JSON line, got {len(lines)}: {p.stdout[:500]!r}"
     report = json.loads(lines[0])
-    for key in ("answer_p95_ms", "naive_ratio"):
+    for key in ("answer_p95_ms", "naive_ratio", "answer_p95_over_embed_p95", "answer_p95_over_answer_embed_p95"):
         v = report[key]
         assert isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0, (key, v)
     assert report["mode"] == "quick"
     assert report["answer_inprocess"]["errors"] == 0
     assert report["answer_inprocess"]["all"]["n"] == report["answer_inprocess"]["questions"]
-    assert {t["key"] for t in report["targets"]} >= {"answer_inprocess.all.p95_ms", "naive_ratio"}
+    assert {t["key"] for t in report["targets"]} >= {"answer_inprocess.all.p95_ms", "naive_ratio",
+                                                     "answer_p95_over_embed_p95", "duration_s"}
+    # the naive pipeline's node vectors came from the shipped seed, not from the model
+    assert report["naive_embedded"] == 0
+    # every timed answer embedded once at most: its time includes one embedding, not two
+    assert report["answer_inprocess"]["embed_question"]["n"] == report["answer_inprocess"]["all"]["n"]
     # a quick run without --out writes nothing (the committed full report stays as it is)
     assert (committed.stat().st_mtime_ns if committed.exists() else None) == before
 
