@@ -105,6 +105,7 @@ class Assistant:
         self.nodes: dict[str, Node] = {}
         self._walk(guide.tree)
         self.chunks = {c.id: c for c in guide.chunks}
+        self._token_memo: dict[tuple[str, object], frozenset[str]] = {}
         self.exclusions = exclusions(guide.chunks)
         # every English word of the glossary's translations counts as on-topic too
         self.en_words = frozenset(w.lower() for e in guide.glossary for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", e.en)
@@ -225,7 +226,18 @@ class Assistant:
         """The question's thesaurus words, passed with it to every search (one query vector per answer)."""
         return self.thesaurus.expand(query)
 
-    def _query_tokens(self, query: str) -> set[str]:
+    def _query_tokens(self, query: str) -> frozenset[str]:
+        """The question's words with their glossary and thesaurus expansions (memoised: an
+        answer scores support, sentences and parts with the same question)."""
+        key = (query, self.retriever.config)  # the eval may swap the fusion config (expansions)
+        toks = self._token_memo.get(key)
+        if toks is None:
+            toks = self._token_memo[key] = frozenset(self._expand_tokens(query))
+            if len(self._token_memo) > 256:
+                self._token_memo.pop(next(iter(self._token_memo)))
+        return toks
+
+    def _expand_tokens(self, query: str) -> set[str]:
         q = nfkc(query)
         toks = set(self.retriever.tokenizer.tokenize(q))
         exp = self.retriever.expand(q)

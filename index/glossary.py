@@ -112,6 +112,7 @@ class QueryExpander:
             self._forms = [(f, t) for f, t in self._forms if t not in dropped]
             en = {a: t for a, t in en.items() if t not in dropped}
         self._en = en
+        self._memo: dict[str, Expansion] = {}
         # Longest first so "public procurement" wins over "procurement"; ASCII
         # boundaries, not \b, because "scaleとは" has no \b between e and と.
         self._en_re = (
@@ -129,7 +130,17 @@ class QueryExpander:
         return len(self._expansions)
 
     def expand(self, query: str) -> Expansion:
-        """``query`` must already be NFKC-normalised."""
+        """``query`` must already be NFKC-normalised. Memoised: one answer expands the same
+        question several times (retrieval, word coverage, support)."""
+        hit = self._memo.get(query)
+        if hit is None:
+            hit = self._expand(query)
+            if len(self._memo) >= 256:
+                self._memo.pop(next(iter(self._memo)))
+            self._memo[query] = hit
+        return hit
+
+    def _expand(self, query: str) -> Expansion:
         terms: dict[str, None] = {}
         for form, term in self._forms:
             if form.found_in(query):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 SUPERSCRIPT_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 _SUP_TO_ASCII = str.maketrans(SUPERSCRIPT_DIGITS, "0123456789")
@@ -73,8 +74,10 @@ URLISH = re.compile(r"https?://|^<|^[-・•]\s*[-・•]")
 NON_QUOTABLE_KINDS = ("reference", "footnote", "figure")
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in ``text``, whitespace trimmed."""
+@lru_cache(maxsize=4096)
+def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """(start, end) of each sentence in ``text``, whitespace trimmed (memoised: the answerer
+    splits the same chunks for every question)."""
     spans = []
     pos = 0
     for s in split_sentences(text):
@@ -89,11 +92,12 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             b -= 1
         if b > a:
             spans.append((a, b))
-    return spans
+    return tuple(spans)
 
 
-def quotable_spans(text: str, kind: str) -> list[tuple[int, int]]:
+@lru_cache(maxsize=4096)
+def quotable_spans(text: str, kind: str) -> tuple[tuple[int, int], ...]:
     """Sentences of a chunk that may stand in an answer (no link lists, captions, footnotes)."""
     if kind in NON_QUOTABLE_KINDS:
-        return []
-    return [(a, b) for a, b in sentence_spans(text) if b - a >= 12 and not URLISH.search(text[a:b])]
+        return ()
+    return tuple((a, b) for a, b in sentence_spans(text) if b - a >= 12 and not URLISH.search(text[a:b]))
