@@ -174,7 +174,7 @@ class Retriever:
         """What the dense side embeds: the question, with the caller's extra words only where
         that was measured to help (FusionConfig.dense_extra)."""
         if cfg.dense_extra == "all" or (cfg.dense_extra == "en" and is_mostly_latin(asked)):
-            return _with_extra(asked, extra)
+            return _with_extra(asked, list(extra)[:cfg.dense_extra_max] if cfg.dense_extra_max else extra)
         return asked
 
     def question_chunks(self, query: str, nodes: int = 2, per_node: int = 3, extra: Sequence[str] = ()) -> list[Chunk]:
