@@ -476,6 +476,11 @@ class Bench:
             log("cProfile: one pass")
             report["profile"] = bench_profile(assistant, items)
 
+        log("memory: RSS after each step of a server's start (fresh interpreter)")
+        from eval.bench_memory import bench_memory
+
+        report["memory"] = bench_memory(dict(os.environ, KANMIN_DB_PATH=str(self.tmp / "state" / "memory.sqlite3")))
+
         log("index build (temp dirs)")
         b = bench_build(guide, settings, self.tmp, retriever, cold=not self.quick, progress=self.progress)
         build_settings = b.pop("settings")
@@ -613,9 +618,19 @@ def render_markdown(r: dict) -> str:
               "question in the same passes. The naive pipeline only retrieves (its answer is the top node's text); "
               "kanmin routes, retrieves (BM25 + dense + fusion), selects and verifies quotes, adds glossary notes "
               "and saves the answer.", ""]
-        L += _table(LAT_HEADER, [_lat_row("kanmin (Assistant.ask)", a["all"]), _lat_row("naive (retrieve)", n)])
+        rows = [_lat_row("kanmin (Assistant.ask)", a["all"]), _lat_row("naive (retrieve)", n)]
+        if a.get("embed_question", {}).get("n"):
+            rows += [_lat_row("query embedding alone: the question as asked", a["embed_question"]),
+                     _lat_row("query embedding alone: the text kanmin embeds (+ thesaurus words)",
+                              a["embed_answer_text"])]
+        L += _table(LAT_HEADER, rows)
         L += ["", f"naive ÷ kanmin: **{n['ratio_p50']}×** at p50, {n['ratio_p95']}× at p95, "
               f"{n['ratio_mean']}× mean (> 1 means kanmin is faster)."]
+        if a.get("answer_p95_over_embed_p95") is not None:
+            L += ["", f"kanmin answer p95 ÷ query-embedding p95: **{a['answer_p95_over_embed_p95']}×** over the "
+                  f"question as asked, {a['answer_p95_over_answer_embed_p95']}× over the text kanmin embeds "
+                  f"(p50: {a['answer_p50_over_embed_p50']}×). Every answer embeds once (question + at most 4 "
+                  "thesaurus words, which measured better than the bare question: see `FusionConfig.dense_extra`)."]
     if "stages" in r:
         s = r["stages"]
         L += ["", "## Stages", ""]
@@ -689,6 +704,16 @@ def render_markdown(r: dict) -> str:
                 ["VmHWM (peak since start)", s["peak_hwm_mb"]]]
         L += _table(["", "MB (10^6 B)", "MiB (2^20 B)"], [[k, v, mib(v)] for k, v in rows])
         L += ["", "Read from `/proc/<pid>/status` of the `kanmin serve` process (uvicorn, one worker)."]
+    mem = r.get("memory")
+    if mem and "steps" in mem:
+        L += ["", "### Where the memory goes", "",
+              "RSS of a fresh interpreter after each step of what `kanmin serve` loads (`eval/bench_memory.py`); "
+              "file-backed pages (the Sudachi dictionary, the model file) count, as they do in VmHWM. Not imported "
+              "by the serving path: llama-index (only the naive baseline and `as_llama_index()` use it), "
+              "matplotlib (eval reports), torch. Imported anyway: "
+              f"{', '.join(mem['imported_not_needed']) or 'none'}.", ""]
+        L += _table(["step", "adds MB", "RSS MB after"],
+                    [[x["step"], x["added_mb"], x["rss_mb"]] for x in mem["steps"]])
     if "scale" in r:
         L += ["", *render_scale(r["scale"])]
     return "\n".join(L) + "\n"

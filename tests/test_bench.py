@@ -33,6 +33,10 @@ def test_bench_quick_json_prints_one_line():
     assert report["answer_inprocess"]["all"]["n"] == report["answer_inprocess"]["questions"]
     assert {t["key"] for t in report["targets"]} >= {"answer_inprocess.all.p95_ms", "naive_ratio",
                                                      "answer_p95_over_embed_p95", "duration_s"}
+    # the memory breakdown: every step measured, and the serving path imports no llama-index/torch/matplotlib
+    mem = report["memory"]
+    assert [x["step"] for x in mem["steps"]][-1] == "20 answers" and mem["total_rss_mb"] > 100
+    assert mem["imported_not_needed"] == []
     # the naive pipeline's node vectors came from the shipped seed, not from the model
     assert report["naive_embedded"] == 0
     # every timed answer embedded once at most: its time includes one embedding, not two
