@@ -132,11 +132,22 @@ def start_server(tmp_dir: Path, env_extra: dict[str, str] | None = None, wait_re
             r = httpx.get(server.url + path, timeout=2)
             if r.status_code == 200 or (not wait_ready and r.status_code in (200, 503)):
                 return server
+            if wait_ready and r.status_code == 503 and _not_ready_code(r) != "starting":
+                # the server says why it cannot get ready (no index, a stale one): fail now, not in 120 s
+                stop_server(server)
+                raise RuntimeError(f"server cannot get ready: {r.text[:500]}")
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
     stop_server(server)
     raise RuntimeError(f"server not ready in {timeout}s:\n{server.log()[-3000:]}")
+
+
+def _not_ready_code(r: httpx.Response) -> str:
+    try:
+        return r.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 def stop_server(server: LiveServer) -> None:
