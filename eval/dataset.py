@@ -26,7 +26,10 @@ DEFAULT_GLOB = str(DATASET_DIR / "*.jsonl")
 
 Lang = Literal["ja", "en"]
 ItemPersona = Literal["municipality", "startup", "intermediary", "any"]
-ItemType = Literal["fact", "howto", "glossary", "figure", "locate", "unanswerable", "definition", "multi", "reading_path"]
+# not_stated: the guide covers the topic but not the detail asked (a fee, a name, a threshold); the
+# expected answer says so and points to the sections that cover the topic (expected_sections/pages).
+ItemType = Literal["fact", "howto", "glossary", "figure", "locate", "unanswerable", "definition", "multi", "reading_path",
+                   "not_stated"]
 ItemRoute = Literal["glossary", "locate", "figure", "reading_path", "qa", "out_of_scope"]
 TYPES: tuple[str, ...] = ItemType.__args__  # type: ignore[attr-defined]
 PATH_SEP = " > "
@@ -54,7 +57,7 @@ class EvalItem(BaseModel):
 
     @property
     def answerable(self) -> bool:
-        return self.type != "unanswerable"
+        return self.type not in ("unanswerable", "not_stated")
 
     @property
     def persona_arg(self) -> str | None:
@@ -164,6 +167,11 @@ def item_problems(item: EvalItem, facts: GuideFacts) -> list[str]:
             out.append("answerable item without expected_pages")
         if item.route == "out_of_scope":
             out.append("answerable item routed out_of_scope")
+    elif item.type == "not_stated":
+        if item.route == "out_of_scope" or not item.expected_sections or not item.expected_pages:
+            out.append("not_stated item needs a route other than out_of_scope and the sections/pages covering its topic")
+        if item.must_include:
+            out.append("not_stated item with must_include")
     else:
         if item.route != "out_of_scope":
             out.append(f"unanswerable item with route {item.route!r} (expected out_of_scope)")

@@ -119,6 +119,22 @@ def missing_must_include(pred: Prediction, must: list[str]) -> list[str]:
     return [m for m in must if squash(m) not in hay]
 
 
+LEAD_CHARS = 250  # what an official reads before deciding whether to read on
+
+
+def lead_text(answer: str, chars: int = LEAD_CHARS) -> str:
+    """The first ``chars`` characters of the answer as the reader sees it (citation markers removed)."""
+    return _MARKER.sub("", answer)[:chars]
+
+
+def has_english_lead(answer: str) -> bool:
+    """The answer's first line is English (mostly Latin letters) and names printed pages."""
+    first = _MARKER.sub("", answer).strip().split("\n", 1)[0]
+    letters = [ch for ch in first if ch.isalpha()]
+    latin = sum(ch.isascii() for ch in letters)
+    return bool(letters) and latin / len(letters) >= 0.6 and bool(re.search(r"\bpp?\.\s?\d", first))
+
+
 def char_f1(prediction: str, reference: str) -> float:
     """Bag-of-characters F1 (NFKC, whitespace and citation markers removed)."""
     a = Counter(squash(_MARKER.sub("", prediction)))
@@ -157,9 +173,15 @@ def score_item(item: EvalItem, pred: Prediction) -> ItemResult:
     if ans and item.must_include:
         miss = missing_must_include(pred, item.must_include)
         s["must_include_recall"] = 1 - len(miss) / len(item.must_include)
+        lead = squash(lead_text(pred.answer))
+        s["must_include_lead"] = sum(squash(m) in lead for m in item.must_include) / len(item.must_include)
     else:
         miss = []
     s["char_f1"] = char_f1(pred.answer, item.answer)
+    if not pred.error:
+        s["answer_chars"] = float(len(_MARKER.sub("", pred.answer)))
+        if item.lang == "en" and ans and not pred.abstained:
+            s["english_lead"] = float(has_english_lead(pred.answer))
     r_ok = route_ok(item, pred)
     s["route_ok"] = None if r_ok is None else float(r_ok)
     if item.type == "glossary" and pred.route is not None:
@@ -188,7 +210,7 @@ def score_item(item: EvalItem, pred: Prediction) -> ItemResult:
 
 # ---- aggregation --------------------------------------------------------------------------
 SCORE_KEYS = ("recall_at_1", "recall_at_3", "recall_at_5", "mrr", "ndcg_at_10", "page_precision",
-              "page_recall", "page_hit_at_3", "must_include_recall", "char_f1")
+              "page_recall", "page_hit_at_3", "must_include_recall", "must_include_lead", "char_f1", "english_lead")
 
 
 def _mean(values: list[float]) -> float | None:
@@ -213,6 +235,8 @@ def aggregate(results: list[ItemResult]) -> dict:
     routed = [v for r in results if (v := r.scores.get("route_ok")) is not None]
     out["router_accuracy"] = _mean(routed)
     out["glossary_accuracy"] = _mean([v for r in results if (v := r.scores.get("glossary_ok")) is not None])
+    chars = [v for r in results if (v := r.scores.get("answer_chars")) is not None]
+    out["answer_chars_p50"] = round(float(np.median(chars)), 1) if chars else None
     lat = [r.pred.latency_ms for r in results if r.pred.error is None]
     out["latency_p50_ms"] = round(float(np.percentile(lat, 50)), 1) if lat else None
     out["latency_p95_ms"] = round(float(np.percentile(lat, 95)), 1) if lat else None
