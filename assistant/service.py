@@ -370,6 +370,10 @@ class Assistant:
         return best
 
     def _compose(self, chosen: list[Candidate], language: str, items: list[Item] = ()) -> Draft:
+        # the answer first: the best-scoring passage leads, the others follow in reading order
+        if len(chosen) > 1:
+            lead = max(chosen, key=lambda c: c.score)
+            chosen = [lead] + [c for c in chosen if c is not lead]
         citations, parts = [], []
         for i, c in enumerate(chosen, 1):
             citations.append(self._cite(i, c.chunk, c.start, c.end, c.score))
