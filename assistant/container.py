@@ -14,6 +14,7 @@ from ingest import load_guide
 from ingest.errors import KanminError
 from ingest.models import Guide
 from ingest.settings import DATA_DIR, Settings, get_settings
+from ingest.toc_en import load_toc_en
 
 log = logging.getLogger("kanmin.container")
 ABSTENTION_PATH = DATA_DIR / "abstention.json"
@@ -47,6 +48,7 @@ class Container:
                     self.guide, retriever, self.store, AbstainConfig.load(ABSTENTION_PATH),
                     generator=make_generator(self.settings), history_turns=self.settings.history_turns,
                     thesaurus=Thesaurus.load(self.settings.thesaurus_path),
+                    toc_en=load_toc_en(self.settings.toc_en_path),
                 )
                 self.error = None
             except KanminError as exc:

@@ -28,6 +28,7 @@ from assistant.thesaurus import Thesaurus
 from ingest.errors import NotFound
 from ingest.models import Chunk, Guide, Node
 from ingest.text import canonical, nfkc, sentence_spans
+from ingest.toc_en import TocEnglish
 
 log = logging.getLogger("kanmin.assistant")
 
@@ -81,7 +82,7 @@ class Draft:
 class Assistant:
     def __init__(self, guide: Guide, retriever, store: StoreLike | None = None,
                  abstain: AbstainConfig | None = None, generator: Generator | None = None,
-                 history_turns: int = 6, thesaurus: Thesaurus | None = None):
+                 history_turns: int = 6, thesaurus: Thesaurus | None = None, toc_en: TocEnglish | None = None):
         self.guide = guide
         self.retriever = retriever
         self.store = store
@@ -89,6 +90,7 @@ class Assistant:
         self.generator = generator
         self.history_turns = history_turns
         self.thesaurus = thesaurus or Thesaurus({}, {})
+        self.toc_en = toc_en or TocEnglish()
         self.answer_cfg = AnswerConfig(max_hits=6, rank_weight=0.3, max_sentences=5, min_ratio=0.45, extend_chars=350,
                                        sentence_hits=4, neighbour_hits=3, bank_nodes=1, bank_rank=1.0,
                                        dense_weight=0.65, coverage_slots=1)
@@ -386,9 +388,20 @@ class Assistant:
         if language == "en":
             body = "\n".join(f"- {p}" for p in parts)
             tail = ("\nThe guide lists:\n" + "\n".join(listed)) if listed else ""
-            return Draft(f"The guide says (quoted in Japanese):\n{body}{tail}", citations)
+            head = self._where_en(citations[0].section_path, citations[0].pages) if citations else ""
+            return Draft(f"The guide answers this in {head}:\n{body}{tail}", citations)
         tail = ("\nガイドが挙げている項目:\n" + "\n".join(listed)) if listed else ""
         return Draft("".join(parts) + tail, citations)
+
+    def _where_en(self, path: list[str], pages: list[int]) -> str:
+        """“English title of the deepest TOC heading on ``path``” (pages); kept short, since the
+        quotes that follow are what answers."""
+        label = f" ({_pages_label(pages)})" if pages else ""
+        for n in range(len(path), 0, -1):
+            en = self.toc_en.heading(path[:n])
+            if en:
+                return f"“{en}”{label}"
+        return f"{' > '.join(path[-2:])}{label}"
 
     def _excluded(self, query: str, language: str, hits) -> Draft | None:
         q = nfkc(query)
@@ -448,7 +461,8 @@ class Assistant:
             i = host.text.find(e.meaning)
             cite = self._cite(1, host, i, i + len(e.meaning))
             citations.append(cite)
-            head += f"\nIn the guide's words: 「{e.meaning}」[1]" if en else "[1]"
+            head += (f" (p.{cite.pages[0]})\nIn the guide's words: 「{e.meaning}」[1]" if en and cite.pages
+                     else f"\nIn the guide's words: 「{e.meaning}」[1]" if en else "[1]")
         lines.append(head)
         if full:
             lines.append(f"Full name in the guide: {full}" if en else f"正式名称: {full}")
@@ -551,7 +565,9 @@ class Assistant:
             if caption is None:
                 head += "ただし本文テキストには図表そのものが含まれていません（抽出時に欠落）。"
         else:
-            head = f"Figure {number} 「{entry.title}」 is on p.{entry.page}" + (f" ({where})." if where else ".")
+            title_en = self.toc_en.figure(number)
+            head = (f"Figure {number}" + (f", “{title_en}”" if title_en else "") + f" (「{entry.title}」), is on "
+                    f"p.{entry.page}" + (f", in {self._where_en(caption.section_path, [])}." if caption else "."))
             if caption is None:
                 head += " The figure itself is missing from the guide's text."
         # what the text around the figure says in answer to the question as asked
@@ -652,7 +668,12 @@ class Assistant:
                          + ("".join(f"\n   {f}" for f in figures)))
         if not citations:
             return self._abstain(hits, language, None)
-        head = "ガイドの該当箇所:" if language == "ja" else "The guide covers this in:"
+        if language == "ja":
+            head = "ガイドの該当箇所:"
+        else:
+            best = self.nodes.get(next(iter(groups)))
+            pages = list(range(best.pages[0], best.pages[1] + 1)) if best else citations[0].pages
+            head = f"The guide covers this mainly in {self._where_en(best.path if best else citations[0].section_path, pages)}:"
         return Draft("\n".join([head] + lines), citations)
 
     @staticmethod

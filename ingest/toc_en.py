@@ -1,0 +1,47 @@
+"""Reviewed English titles of the guide's TOC headings and figures (data/toc_en.yaml).
+
+The Japanese stays authoritative (quotes are never translated); these titles let an
+English answer say in English where the guide answers, before its Japanese quotes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ingest.errors import IngestError
+
+PATH_SEP = " > "
+
+
+@dataclass(frozen=True)
+class TocEnglish:
+    headings: dict[str, str] = field(default_factory=dict)  # heading as printed (or full path) → English
+    figures: dict[int, str] = field(default_factory=dict)  # 図表 number → English title
+
+    def heading(self, path: list[str]) -> str | None:
+        """English of the deepest heading of ``path`` (a TOC path), or None."""
+        if not path:
+            return None
+        return self.headings.get(PATH_SEP.join(path)) or self.headings.get(path[-1])
+
+    def path(self, path: list[str]) -> list[str]:
+        """English of every heading of ``path`` that has one (others stay Japanese)."""
+        return [self.heading(path[: i + 1]) or h for i, h in enumerate(path)]
+
+    def figure(self, number: int) -> str | None:
+        return self.figures.get(number)
+
+
+def load_toc_en(path: Path) -> TocEnglish:
+    """The file's titles; an absent file gives none (answers then name the Japanese heading)."""
+    if not path.is_file():
+        return TocEnglish()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        headings = {str(k): str(v) for k, v in (data.get("headings") or {}).items()}
+        figures = {int(k): str(v) for k, v in (data.get("figures") or {}).items()}
+    except (yaml.YAMLError, AttributeError, TypeError, ValueError) as e:
+        raise IngestError("toc_en_invalid", f"{path} is not a valid English titles file: {e}") from e
+    return TocEnglish(headings, figures)

@@ -1,0 +1,63 @@
+"""English questions get an English first line: where the guide answers (the section's reviewed
+English title) and the printed pages; the Japanese quotes after it stay verbatim."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistant.container import Container
+from ingest.settings import get_settings
+from ingest.toc_en import load_toc_en
+
+PAGES = re.compile(r"\bpp?\.\s?\d")
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    settings = get_settings().model_copy(update={"db_path": tmp_path_factory.mktemp("en") / "a.sqlite3"})
+    return Container(settings).load().assistant
+
+
+def test_every_toc_heading_and_figure_has_a_reviewed_english_title(guide):
+    toc_en = load_toc_en(get_settings().toc_en_path)
+    missing = [" > ".join(e.path) for e in guide.toc if not toc_en.heading(e.path)]
+    assert missing == []
+    assert [f.number for f in guide.figures if not toc_en.figure(f.number)] == []
+    # a heading shared by two chapters is told apart by its full path
+    shared = [e for e in guide.toc if e.path[-1] == "(2) 官民連携に向けた各プロセスとそのポイント"]
+    assert len(shared) == 2 and all(toc_en.heading(e.path) for e in shared)
+
+
+@pytest.mark.parametrize("question, route, first", [
+    ("How can a municipality buy a startup's product without a competitive tender?", "qa",
+     "The guide answers this in “"),
+    ("Where does the guide discuss fairness toward other companies?", "locate", "The guide covers this mainly in “"),
+    ("What does Figure 28 show?", "figure", "Figure 28, “"),
+    ("What does genka mean?", "glossary", "原課"),
+])
+def test_an_english_answer_opens_in_english_with_the_pages(assistant, question, route, first):
+    a = assistant.ask(question)
+    assert a.route == route and not a.abstained
+    line = a.answer.split("\n", 1)[0]
+    assert line.startswith(first), line
+    assert PAGES.search(line), line
+    letters = [ch for ch in re.sub(r"「[^」]*」", "", line) if ch.isalpha()]
+    assert sum(ch.isascii() for ch in letters) / len(letters) > 0.6, line
+    for c in a.citations:  # the quotes stay the guide's own Japanese, verbatim
+        assert c.quote in assistant.chunk(c.chunk_id).text
+
+
+def test_the_english_lead_names_the_section_of_the_leading_quote(assistant):
+    a = assistant.ask("When should a startup approach a city so its service gets into next year's budget?")
+    toc_en = load_toc_en(get_settings().toc_en_path)
+    lead = a.citations[0]
+    titles = [toc_en.heading(lead.section_path[:n]) for n in range(len(lead.section_path), 0, -1)]
+    first_title = next(t for t in titles if t)
+    assert f"“{first_title}”" in a.answer.split("\n", 1)[0]
+    assert f"p.{lead.pages[0]}" in a.answer.split("\n", 1)[0]
+
+
+def test_a_japanese_question_keeps_its_japanese_answer(assistant):
+    a = assistant.ask("4号随契とは何ですか？")
+    assert not a.answer.startswith("The guide")
