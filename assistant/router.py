@@ -31,11 +31,21 @@ _LOCATE_TAIL = re.compile(
 _LOCATE_HEAD = re.compile(
     r"^(which (page|section|chapter|part)s?( of the guide)?|what page|where (in the guide )?(does|do|is|can i find)"
     r"( the guide)?)\s*(explains?|covers?|talks? about|discuss(es)?|describes?|deals? with|mentions?)?\s*", re.I)
+# A definition cue must ask what the term IS: 「…って何円まで使える？」 and 「…ってどんなパターンがあるの？」
+# ask something else about it, and 「…ことは何？」 is not 「…とは何？」.
+_DEF_END = r"(?=\s*(ですか|でしょう|だっけ|なの|のこと|を指|か[？?]|[？?。]|$))"
 _DEFINE = re.compile(
-    r"とは(何|なに|どういう|どんな)?|って(何|なに|なん|どういう|どんな)|の意味|意味(は|を|って)|言い換え|言いかえ|平たく言う|"
-    r"どういうこと|どういう意味|何のこと|を指して|何を(求め|意味)|正式(に|名称)|の略|"
-    r"what (does|do|is|are)\b.*\b(mean|stand for)|meaning of|what is (an?|that|it)\b|what's an?\b|define|definition of|stand for",
+    r"(?<!こ)とは(何|なに|どういう|どんな)?(?!.{0,3}(ある|する|すべき|できる))|"
+    r"って(何|なに|なん)" + _DEF_END + r"|って(どういう|どんな)(意味|もの|こと|用語|言葉|制度|仕組み)|"
+    r"の意味|意味(は|を|って)|言い換え|言いかえ|平たく言う|"
+    r"どういう(意味|こと)|どういう\S{1,4}のこと|何のこと|を指して|何を(求め|意味)|正式(に|名称)|の略|"
+    r"what (does|do|is|are)\b.*\b(mean|stand for)\b|what is meant by|meaning of|what is (an?|that|it)\b|what's an?\b|define|"
+    r"definition of|stand for",
     re.I)
+# Words the whole guide is about: a question that mentions them is not asking what they mean
+# unless they sit right before the cue (「スタートアップとは？」).
+_UBIQUITOUS = {"スタートアップ", "自治体", "官民連携"}
+_TERM_GAP = re.compile(r"^[\s「」『』\"'“”]*(という(言葉|用語)?|って言葉|の用語|の言葉)?[\s「」『』\"'“”]*(の)?$")
 # two questions in one ("…って何？あと、…は？") need a full answer, not a term card
 _COMPOUND = re.compile(r"あと、|それと|また、.*[？?]|[？?].+[？?]")
 
@@ -68,7 +78,7 @@ class Router:
             return RouteDecision("locate", f"記載箇所を尋ねる表現「{_LOCATE.search(q).group(0)}」")
         d = _DEFINE.search(q)
         if d and not _COMPOUND.search(q):
-            term = self._focus_term(q, d.start())
+            term = self._focus_term(q, d.start(), d.end())
             if term is not None:
                 return RouteDecision("glossary", f"用語「{term.term}」の意味を尋ねる表現「{d.group(0).strip()}」", term=term)
         title = self._figure_by_title(q)
@@ -76,17 +86,22 @@ class Router:
             return RouteDecision("figure", f"図表{title}の題名を含む質問", figure=title)
         return RouteDecision("qa", "一般的な質問（用語・図表・記載箇所・読む順番の指定なし）")
 
-    def _focus_term(self, q: str, cue: int) -> GlossaryEntry | None:
-        """The glossary term the question asks about: the one nearest before the cue
-        (「原課」って何), else the longest one found."""
+    def _focus_term(self, q: str, cue: int, cue_end: int) -> GlossaryEntry | None:
+        """The glossary term the question asks the meaning of: the one nearest before the cue
+        (「原課」って何), or inside an English cue ("what does PFS mean"), else the longest one
+        found ("A city official asked for a 'bonchi-e'. What is that?"). The guide's ubiquitous
+        words (スタートアップ, 自治体, 官民連携) count only right before the cue."""
         # 出口 inside 出口設計 is part of a longer word, not the term asked about
         found = [f for f in self.matcher.find(q) if not (f[1] < len(q) and _KANJI.match(q[f[1]]) and _KANJI.match(q[f[1] - 1]))]
+        found = [f for f in found if f[2].term not in _UBIQUITOUS or (f[1] <= cue and _TERM_GAP.match(q[f[1]:cue]))]
         if not found:
             return None
         before = [f for f in found if f[1] <= cue + 1]
         if before:
             return max(before, key=lambda f: (f[1], f[1] - f[0]))[2]
-        return max(found, key=lambda f: f[1] - f[0])[2]
+        inside = [f for f in found if cue <= f[0] and f[1] <= cue_end]  # "what does PFS mean"
+        pool = inside or found
+        return max(pool, key=lambda f: f[1] - f[0])[2]
 
     def _figure_by_title(self, q: str) -> int | None:
         if not re.search(r"図|表|figure|chart|table|diagram", q, re.I):

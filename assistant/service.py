@@ -323,7 +323,7 @@ class Assistant:
         if items:  # an item line the scorer picked is shown in the list, in the guide's order
             chosen = [c for c in chosen if not any(i.chunk.id == c.chunk.id and c.start <= i.start and i.end <= c.end
                                                    for i in items)] or chosen[:1]
-        return self._compose(chosen, language, items)
+        return self._compose(chosen, language, items, lead_first=len(parts) == 1)
 
     def _per_part(self, query: str, parts: list[str], hits, persona: str) -> list[Candidate]:
         """Sentences for each part of a two-part question, in the order asked: one ranking
@@ -371,9 +371,11 @@ class Assistant:
                     best, best_cov = items, cov
         return best
 
-    def _compose(self, chosen: list[Candidate], language: str, items: list[Item] = ()) -> Draft:
+    def _compose(self, chosen: list[Candidate], language: str, items: list[Item] = (),
+                 lead_first: bool = True) -> Draft:
         # the answer first: the best-scoring passage leads, the others follow in reading order
-        if len(chosen) > 1:
+        # (the parts of a two-part question keep the order asked)
+        if lead_first and len(chosen) > 1:
             lead = max(chosen, key=lambda c: c.score)
             chosen = [lead] + [c for c in chosen if c is not lead]
         citations, parts = [], []

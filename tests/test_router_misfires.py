@@ -1,0 +1,76 @@
+"""Question analysis that does not misfire: a glossary route only when the question asks what a
+term means, and follow-up rewriting only when the question cannot stand alone (never chained)."""
+from __future__ import annotations
+
+import pytest
+
+from assistant.container import Container
+from assistant.followup import SEPARATOR, is_followup
+from ingest.settings import get_settings
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    settings = get_settings().model_copy(update={"db_path": tmp_path_factory.mktemp("router") / "a.sqlite3"})
+    return Container(settings).load().assistant
+
+
+@pytest.mark.parametrize("question", [
+    "随意契約ってどんなパターンがあるの？",  # asks for its kinds, not its meaning
+    "4号随契って何円まで使えるの？",  # asks for an amount
+    "実証実験で大事なことは何？",  # 「ことは何」 is not 「とは何」
+    "スタートアップが原課と話すときに気をつけることは何？",
+    "I meant the budget side: how does a city plan money for a pilot?",  # "meant" is not "mean"
+    "自治体がスタートアップと官民連携を進めるとき、最初に決めることは？",  # ubiquitous words are no focus
+])
+def test_not_a_definition_question(assistant, question):
+    assert assistant.router.route(question).route != "glossary"
+
+
+@pytest.mark.parametrize("question, term", [
+    ("原課とは？", "原課"),
+    ("「原課」って何ですか", "原課"),
+    ("市役所の人がよく「原課」って言うんですが、どういう意味ですか？", "原課"),
+    ("What does PFS mean?", "PFS"),
+    ("What is meant by scale in the guide?", "スケール(する)"),
+    ("スタートアップとは何ですか？", "スタートアップ"),
+    ("トライアル発注ってどんな制度？", "トライアル発注制度"),
+])
+def test_a_definition_question_asks_about_the_term_before_its_cue(assistant, question, term):
+    d = assistant.router.route(question)
+    assert d.route == "glossary" and d.term is not None and d.term.term == term
+
+
+@pytest.mark.parametrize("question, followup", [
+    ("これから官民連携を始める自治体は何をすべき？", False),
+    ("このガイドの対象読者は？", False),
+    ("それぞれの出口の違いは？", False),
+    ("What does this guide say about PFS?", False),
+    ("それはいつまでに必要？", True),
+    ("その制度の対象は？", True),
+    ("What about the budget?", True),
+    ("How long does it take?", True),
+])
+def test_only_questions_that_point_back_are_follow_ups(question, followup):
+    assert is_followup(question) is followup
+
+
+def test_a_stand_alone_question_in_a_session_is_answered_as_asked(assistant):
+    sid = "router-test-standalone"
+    first = assistant.ask("原課とは？", session_id=sid)
+    assert first.route == "glossary"
+    second = assistant.ask("これから官民連携を始める自治体は何をすべき？", session_id=sid)
+    assert second.resolved_question is None
+    assert second.route != "glossary"
+    assert not any(g.term == "原課" for g in second.glossary) or "原課" in second.answer
+
+
+def test_follow_up_rewrites_never_chain(assistant):
+    sid = "router-test-chain"
+    assistant.ask("トライアル発注とは？", session_id=sid)
+    second = assistant.ask("それはいつから始まった？", session_id=sid)
+    third = assistant.ask("その対象は？", session_id=sid)
+    assert second.resolved_question and third.resolved_question
+    anchor = second.resolved_question.split(SEPARATOR, 1)[0]
+    assert third.resolved_question == f"{anchor}{SEPARATOR}その対象は？"
+    assert third.resolved_question.count(SEPARATOR) == 1
