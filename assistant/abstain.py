@@ -76,8 +76,6 @@ def weak(support: Support, language: str, cfg: AbstainConfig) -> bool:
 # The guide says outright which topics it leaves out (「…については、本ガイドにおいては取り上げない」):
 # a question about one of them is answered with that sentence, not with loosely related text.
 _EXCLUSION = re.compile(r"（([^（）]{2,80})）については、?本ガイドにおいては取り上げない")
-_AMOUNT_Q = re.compile(r"いくら|何円|何万円|金額|(どれ|どの)くらいの(予算|費用|お金|金額)|費用はどれ|会費|料金|手数料|上限額|how much|what does it cost|\bfees?\b|\bcharges?\b|\bprice\b", re.I)
-_AMOUNT_A = re.compile(r"\d[\d,，.]*\s*(?:万|億|千)?円|[一二三四五六七八九十百千万億]+円")
 
 
 @dataclass
@@ -99,11 +97,3 @@ def exclusions(chunks) -> list[Exclusion]:
             end = c.text.find("。", m.end())
             out.append(Exclusion(tuple(sorted(t for t in terms if len(t) >= 3)), c.id, start, end + 1 if end >= 0 else len(c.text)))
     return out
-
-
-def asks_amount(question: str) -> bool:
-    return bool(_AMOUNT_Q.search(question))
-
-
-def has_amount(text: str) -> bool:
-    return bool(_AMOUNT_A.search(text))

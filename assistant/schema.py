@@ -51,6 +51,9 @@ class Answer(BaseModel):
     route_reason: str
     persona: PersonaIn
     abstained: bool = False
+    # why it abstained: weak_support | not_stated (topic covered, detail asked not) | excluded_topic |
+    # off_topic | unknown_figure
+    abstain_reason: str | None = None
     citations: list[Citation] = Field(default_factory=list)
     glossary: list[GlossaryNote] = Field(default_factory=list)
     reading_path: list[ReadingStep] = Field(default_factory=list)

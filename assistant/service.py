@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from assistant import inputs
-from assistant.abstain import AbstainConfig, Support, EN_STOP, asks_amount, exclusions, has_amount, on_topic_en, weak
+from assistant.abstain import AbstainConfig, Support, EN_STOP, exclusions, on_topic_en, weak
+from assistant.asked_detail import DetailKind, asked_detail, states
 from assistant.followup import resolve
 from assistant.enumerations import LIST_QUESTION, Enumerations, Item
 from assistant.language import detect_language
@@ -77,6 +78,7 @@ class Draft:
     reason: str | None = None
     reading_path: list[ReadingStep] | None = None
     nearest: list[SectionRef] | None = None
+    abstain_reason: str | None = None
 
 
 class Assistant:
@@ -146,6 +148,7 @@ class Assistant:
         ans = Answer(
             id=uuid.uuid4().hex, question=q, answer=draft.answer, language=language, route=route,
             route_reason=f"{reason}; 立場: {who_reason}", persona=who, abstained=draft.abstained,
+            abstain_reason=draft.abstain_reason if draft.abstained else None,
             citations=citations, glossary=glossary, reading_path=draft.reading_path or [],
             nearest_sections=draft.nearest or [], mode=answer_mode, fallback=fallback,
             session_id=session, resolved_question=resolved,
@@ -204,7 +207,7 @@ class Assistant:
             return excluded
         query = topic
         if language == "en" and not on_topic_en(query, self.en_words) and not self.matcher.find(query):
-            return self._abstain(hits, language, None, "英語の質問にガイドの主題に関わる語がない")
+            return self._abstain(hits, language, None, "英語の質問にガイドの主題に関わる語がない", kind="off_topic")
         support = self._support(query, hits)
         if weak(support, language, self.abstain_cfg):
             return self._abstain(hits, language, support)
@@ -312,9 +315,11 @@ class Assistant:
         qt = self._query_tokens(query)
         cands = self.scorer.candidates(qt, self._pool(query, hits), self.answer_cfg,
                                        answer_types(query), self._meaning(query))
-        if asks_amount(query) and not any(has_amount(c.text) for c in sorted(cands, key=lambda c: -c.score)[:10]):
-            # asked for a sum the guide does not state: quoting neighbouring text would mislead
-            return self._abstain(hits, language, None, "金額を尋ねているが、該当箇所に金額の記載がない")
+        detail = asked_detail(query)
+        if detail is not None and not any(states(detail, c.text) for c in sorted(cands, key=lambda c: -c.score)[:10]):
+            # asked for a detail (a fee, a name, a date, a contact) the guide's passages do not
+            # state: quoting the topical text would read as an answer
+            return self._not_stated(hits, language, detail)
         parts = question_parts(query)
         chosen = select(cands, self.answer_cfg) if len(parts) == 1 else self._per_part(query, parts, hits, persona)
         if not chosen:
@@ -412,7 +417,8 @@ class Assistant:
             if term is None:
                 continue
             chunk = self.chunks[ex.chunk_id]
-            draft = self._abstain(hits, language, None, f"ガイドが扱わないと明記している「{term}」についての質問")
+            draft = self._abstain(hits, language, None, f"ガイドが扱わないと明記している「{term}」についての質問",
+                                  kind="excluded_topic")
             cite = self._cite(1, chunk, ex.start, ex.end)
             note = (f"ガイドは{term}を扱わない方針です: 「{cite.quote}」[1]" if language == "ja"
                     else f"The guide states that it does not cover {term}: 「{cite.quote}」[1]")
@@ -424,7 +430,18 @@ class Assistant:
             return draft
         return None
 
-    def _abstain(self, hits, language: str, support: Support | None, why: str | None = None) -> Draft:
+    def _not_stated(self, hits, language: str, detail: DetailKind) -> Draft:
+        """The guide covers the topic but not the detail asked: say so, and where the topic is."""
+        draft = self._abstain(hits, language, None, f"{detail.ja}を尋ねているが、該当箇所にその記載がない",
+                              kind="not_stated")
+        first = (f"ガイドには{detail.ja}についての記載はありません。" if language == "ja"
+                 else f"The guide does not state {detail.en}.")
+        draft.answer = first + "\n" + draft.answer.split("\n", 1)[1]
+        draft.route = None  # the question is in scope; only its detail is missing
+        return draft
+
+    def _abstain(self, hits, language: str, support: Support | None, why: str | None = None,
+                 kind: str = "weak_support") -> Draft:
         seen: dict[str, SectionRef] = {}
         for h in hits:
             tid = _toc_id(h.chunk.section_id) or h.chunk.section_id
@@ -439,7 +456,8 @@ class Assistant:
             f"・{' > '.join(s.section_path)}（{_pages_label(s.pages)}）" for s in nearest]
         reason = why or "ガイドの記載による裏付けが弱い" + (
             f" (語の一致 {support.coverage:.2f}, 意味の近さ {support.dense:.2f})" if support else "")
-        return Draft("\n".join(lines), [], abstained=True, route="out_of_scope", reason=reason, nearest=nearest)
+        return Draft("\n".join(lines), [], abstained=True, route="out_of_scope", reason=reason, nearest=nearest,
+                     abstain_reason=kind)
 
     def _glossary_answer(self, d: RouteDecision, query: str, language: str, persona: str) -> Draft:
         """The term card (meaning, 正式名称, 言い換え) with its source, then where the guide
@@ -528,7 +546,8 @@ class Assistant:
             last = max((f.number for f in self.guide.figures), default=0)
             msg = (f"図表{number}はこのガイドにありません（図表は1〜{last}）。" if language == "ja"
                    else f"The guide has no figure {number} (figures run from 1 to {last}).")
-            return Draft(msg, [], abstained=True, route="out_of_scope", reason=f"図表{number}は図表一覧にない")
+            return Draft(msg, [], abstained=True, route="out_of_scope", reason=f"図表{number}は図表一覧にない",
+                         abstain_reason="unknown_figure")
         parts = [c for c in self.guide.chunks if c.figure == number]
         caption = next((c for c in parts if c.kind == "figure"), None)
         tables = [c for c in parts if c.kind in ("table", "glossary")]

@@ -151,6 +151,8 @@ def route_ok(item: EvalItem, pred: Prediction) -> bool | None:
         return None
     if item.route == "out_of_scope":
         return pred.abstained or pred.route == "out_of_scope"
+    if item.type == "not_stated":  # in scope, but the right answer is "the guide does not state it"
+        return pred.abstained
     return pred.route == item.route and not pred.abstained
 
 
