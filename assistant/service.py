@@ -324,11 +324,13 @@ class Assistant:
         chosen = select(cands, self.answer_cfg) if len(parts) == 1 else self._per_part(query, parts, hits, persona)
         if not chosen:
             return self._abstain(hits, language, None)
+        if len(parts) == 1:
+            chosen = self._with_own_side(chosen, cands, persona)
         items = self._list_items(query, chosen)
         if items:  # an item line the scorer picked is shown in the list, in the guide's order
             chosen = [c for c in chosen if not any(i.chunk.id == c.chunk.id and c.start <= i.start and i.end <= c.end
                                                    for i in items)] or chosen[:1]
-        return self._compose(chosen, language, items, lead_first=len(parts) == 1)
+        return self._compose(chosen, language, items, lead_first=len(parts) == 1, persona=persona)
 
     def _per_part(self, query: str, parts: list[str], hits, persona: str) -> list[Candidate]:
         """Sentences for each part of a two-part question, in the order asked: one ranking
@@ -377,16 +379,20 @@ class Assistant:
         return best
 
     def _compose(self, chosen: list[Candidate], language: str, items: list[Item] = (),
-                 lead_first: bool = True) -> Draft:
+                 lead_first: bool = True, persona: str = "any") -> Draft:
         # the answer first: the best-scoring passage leads, the others follow in reading order
         # (the parts of a two-part question keep the order asked)
         if lead_first and len(chosen) > 1:
-            lead = max(chosen, key=lambda c: c.score)
+            lead = self._lead(chosen, persona)
             chosen = [lead] + [c for c in chosen if c is not lead]
         citations, parts = [], []
         for i, c in enumerate(chosen, 1):
             citations.append(self._cite(i, c.chunk, c.start, c.end, c.score))
-            parts.append(f"{c.text}[{i}]" if language == "ja" else f"「{c.text}」[{i}]")
+            other = i > 1 and _other_side(c.chunk, persona)
+            if language == "ja":
+                parts.append(("（相手側の視点から）" if other else "") + f"{c.text}[{i}]")
+            else:
+                parts.append(("From the other side: " if other else "") + f"「{c.text}」[{i}]")
         listed = []
         for item in items:
             cite = self._cite(len(citations) + 1, item.chunk, item.start, item.end)
@@ -399,6 +405,30 @@ class Assistant:
             return Draft(f"The guide answers this in {head}:\n{body}{tail}", citations)
         tail = ("\nガイドが挙げている項目:\n" + "\n".join(listed)) if listed else ""
         return Draft("".join(parts) + tail, citations)
+
+    def _with_own_side(self, chosen: list[Candidate], cands: list[Candidate], persona: str) -> list[Candidate]:
+        """An official's answer draws on 第3章 自治体編, a startup's on 第4章: when no chosen
+        passage was written for the asker's side, the best candidate that was joins (taking the
+        weakest place) if it scores nearly as well as the best."""
+        if persona not in SIDES or any(persona in c.chunk.personas for c in chosen):
+            return chosen
+        best = max(c.score for c in chosen)
+        own = [c for c in cands if persona in c.chunk.personas and c.score >= SIDE_MARGIN * best]
+        if not own:
+            return chosen
+        pick = select([max(own, key=lambda c: c.score)], dataclasses.replace(self.answer_cfg, max_sentences=1))
+        keep = sorted(chosen, key=lambda c: -c.score)[:max(1, self.answer_cfg.max_sentences - 1)]
+        return sorted(keep + pick, key=lambda c: (c.rank, c.start))
+
+    def _lead(self, chosen: list[Candidate], persona: str) -> Candidate:
+        """The best-scoring passage; for an official or a startup, the best one written for
+        their side when it scores nearly as well (第3章 自治体編 and 第4章 スタートアップ編
+        often mirror each other)."""
+        best = max(chosen, key=lambda c: c.score)
+        if persona not in SIDES:
+            return best
+        own = [c for c in chosen if persona in c.chunk.personas and c.score >= SIDE_MARGIN * best.score]
+        return max(own, key=lambda c: c.score) if own else best
 
     def _where_en(self, path: list[str], pages: list[int]) -> str:
         """“English title of the deepest TOC heading on ``path``” (pages); kept short, since the
@@ -737,6 +767,15 @@ class Assistant:
         if not text.strip() or not cites:
             return draft, "extractive", problem or "llm_unusable: no supported citation in the generated answer"
         return Draft(text, cites, reading_path=draft.reading_path), "generative", problem
+
+
+SIDES = ("municipality", "startup")
+SIDE_MARGIN = 0.8  # the asker's side leads when its passage scores at least this share of the best
+
+
+def _other_side(chunk: Chunk, persona: str) -> bool:
+    """A passage written for the other side only (an official reading 第4章 スタートアップ編)."""
+    return persona in SIDES and bool(chunk.personas) and all(p in SIDES and p != persona for p in chunk.personas)
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:

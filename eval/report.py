@@ -84,6 +84,16 @@ def render_markdown(report: dict, gate: list[str] | None = None) -> str:
                                          for k, label in MAIN_METRICS if not k.startswith("latency")])
     lines += ["", f"({next(iter(en.values()))['n'] if en else 0} English questions.)", ""]
 
+    sides = report.get("persona_sides")
+    if sides:
+        lines += ["## Whose side leads", "",
+                  "The answerable qa questions asked once as an official and once as a startup: the share of answers "
+                  "whose leading quote was written for the asker's side, and for the other side only.", ""]
+        lines += _table(["asked as", "answers", "own side leads", "other side leads"],
+                        [[p, str(v["answers"]), _fmt(v["own_side_lead"]), _fmt(v["other_side_lead"])]
+                         for p, v in sides.items()])
+        lines.append("")
+
     lines += ["## Per question type", ""]
     for n in names:
         bt = report["by_type"][n]

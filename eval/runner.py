@@ -32,6 +32,7 @@ from eval.dataset import DEFAULT_GLOB, EvalItem, GuideFacts, dataset_stats, load
 from eval.metrics import (  # noqa: E402
     CitedRef, ItemResult, Prediction, aggregate, by_type, failure_counts, failure_rows, score_item,
 )
+from eval.persona_sides import lead_sides  # noqa: E402
 from eval.quotes import QuoteVerifier  # noqa: E402
 from ingest.errors import InvalidInput, KanminError  # noqa: E402
 from ingest.settings import Settings, get_settings  # noqa: E402
@@ -240,6 +241,7 @@ def build_report(ctx: EvalContext, items: list[EvalItem], results: dict[str, lis
         "failures": {name: failure_rows(rs, detail=(name == main)) for name, rs in results.items()},
         "quote_problems": quote_issues,
         "items": {"kanmin": [_item_row(r) for r in results["kanmin"]]} if "kanmin" in results else {},
+        "persona_sides": lead_sides(ctx.assistant, items) if "kanmin" in results else None,
         "setup": setup,
     }
 
