@@ -1,4 +1,8 @@
-"""The CI gate: eval/thresholds.yaml holds minimums (and maximums) for one configuration."""
+"""The CI gate: eval/thresholds.yaml holds minimums (and maximums) for one configuration.
+
+eval/thresholds_holdout.yaml holds floors (minimums only) for the hold-out set (eval/holdout/),
+with the dataset it applies to; the hold-out is scored and gated, never tuned on.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +13,7 @@ from ingest.errors import InvalidInput
 from ingest.settings import PROJECT_ROOT
 
 THRESHOLDS_PATH = PROJECT_ROOT / "eval" / "thresholds.yaml"
+HOLDOUT_THRESHOLDS_PATH = PROJECT_ROOT / "eval" / "thresholds_holdout.yaml"
 
 
 def load_thresholds(path: Path | None = None) -> dict:
@@ -20,7 +25,7 @@ def load_thresholds(path: Path | None = None) -> dict:
     if not isinstance(data.get("minimum", {}), dict) or not isinstance(data.get("maximum", {}), dict):
         raise InvalidInput("eval_thresholds", f"{path}: 'minimum' and 'maximum' must be mappings of metric: value")
     return {"config": data.get("config", "kanmin"), "minimum": data.get("minimum") or {},
-            "maximum": data.get("maximum") or {}}
+            "maximum": data.get("maximum") or {}, "dataset": data.get("dataset")}
 
 
 def check(metrics: dict, thresholds: dict) -> list[str]:

@@ -2,20 +2,33 @@
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 import urllib.parse
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+WAIT_S = 120.0  # generous: a loaded 2-core machine answers in well under a second
 
 
 class FakeSlack:
-    """Records every Web API call: (method, params, authorization header)."""
+    """Records every Web API call: (method, params, authorization header).
+
+    ``hold(method)`` keeps the answers to that method's calls until the block ends: each held
+    call is recorded at once and its state is kept in ``outcomes`` (by call index):
+    "held" while the bot waits for the answer, "answered" once answered, "abandoned" when
+    the bot gave up (closed the connection) before it was answered.
+    """
 
     def __init__(self, fail_channels: frozenset[str] = frozenset()):
         """Calls for a channel in ``fail_channels`` answer ok=false (invalid_auth), as Slack does for a bad token."""
         self.calls: list[tuple[str, dict, str]] = []
+        self.outcomes: dict[int, str] = {}
         self.lock = threading.Lock()
         self.counter = 0
+        self._held: dict[str, threading.Event] = {}
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,7 +47,15 @@ class FakeSlack:
                 with fake.lock:
                     fake.counter += 1
                     ts = f"1700000000.{fake.counter:06d}"
+                    index = len(fake.calls)
                     fake.calls.append((method, params, self.headers.get("authorization", "")))
+                    gate = fake._held.get(method)
+                    if gate is not None:
+                        fake.outcomes[index] = "held"
+                if gate is not None and not self._wait_open(gate):
+                    with fake.lock:
+                        fake.outcomes[index] = "abandoned"
+                    return
                 if params.get("channel") in fail_channels:
                     body = {"ok": False, "error": "invalid_auth", "warning": "superfluous_charset",
                             "response_metadata": {"messages": ["[ERROR] token rejected"]}}
@@ -49,17 +70,57 @@ class FakeSlack:
                 self.send_header("content-length", str(len(out)))
                 self.end_headers()
                 self.wfile.write(out)
+                if gate is not None:
+                    with fake.lock:
+                        fake.outcomes[index] = "answered"
+
+            def _wait_open(self, gate: threading.Event) -> bool:
+                """Wait for ``gate``; False if the caller closed the connection first."""
+                deadline = time.monotonic() + WAIT_S
+                while not gate.wait(0.05):
+                    if time.monotonic() > deadline:
+                        return False
+                    readable, _, _ = select.select([self.connection], [], [], 0)
+                    if readable:
+                        try:
+                            if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                                return False  # EOF: the client gave up waiting
+                        except OSError:
+                            return False
+                return True
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api/"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+
+    @contextmanager
+    def hold(self, *methods: str):
+        """Keep the answers to ``methods`` (e.g. "chat.postMessage") until the block ends."""
+        gate = threading.Event()
+        with self.lock:
+            for m in methods:
+                self._held[m] = gate
+        try:
+            yield gate
+        finally:
+            with self.lock:
+                for m in methods:
+                    self._held.pop(m, None)
+            gate.set()
 
     def of(self, method: str, **match) -> list[dict]:
         with self.lock:
             return [p for m, p, _ in self.calls if m == method and all(p.get(k) == v for k, v in match.items())]
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 30.0, **match) -> list[dict]:
+    def outcome_of(self, method: str, **match) -> list[str]:
+        """The held-call states ("held" / "answered" / "abandoned") of the matching calls, in order."""
+        with self.lock:
+            return [self.outcomes.get(i, "answered") for i, (m, p, _) in enumerate(self.calls)
+                    if m == method and all(p.get(k) == v for k, v in match.items())]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = WAIT_S, **match) -> list[dict]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = self.of(method, **match)
@@ -70,5 +131,9 @@ class FakeSlack:
                              f"{[(m, p.get('channel'), p.get('thread_ts')) for m, p, _ in self.calls]}")
 
     def close(self):
+        with self.lock:
+            gates = list(self._held.values())
+        for g in gates:
+            g.set()
         self.httpd.shutdown()
         self.httpd.server_close()

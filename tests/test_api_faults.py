@@ -25,7 +25,7 @@ def _settings(tmp_path) -> Settings:
     return Settings(db_path=tmp_path / "k.sqlite3")
 
 
-def _wait_ready(client, want: int, timeout: float = 10.0):
+def _wait_ready(client, want: int, timeout: float = 120.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         r = client.get("/readyz")

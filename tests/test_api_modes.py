@@ -1,7 +1,9 @@
 """Server modes, each a real `kanmin serve`: API keys (+ CORS), rate limiting, index missing."""
 from __future__ import annotations
 
+import re
 import secrets
+import time
 
 import httpx
 import pytest
@@ -10,7 +12,9 @@ from conftest import start_server, stop_server
 
 KEY_A = "ka-" + secrets.token_hex(16)
 KEY_B = "kb-" + secrets.token_hex(16)
-TIMEOUT = httpx.Timeout(30.0)
+# the rate-limited server's keys: each test exhausts a bucket of its own, so order does not matter
+RL_KEYS = {name: f"rl-{name}-" + secrets.token_hex(8) for name in ("spent", "other", "spare")}
+TIMEOUT = httpx.Timeout(60.0)
 
 
 def assert_error(r: httpx.Response, status: int, code: str) -> None:
@@ -53,10 +57,25 @@ def test_open_endpoints_not_behind_keys(keyed):
         assert c.get("/").status_code == 200  # the UI (or the JSON index when no UI is installed)
 
 
+def wait_access_lines(server, request_ids: set[str], timeout: float = 120.0) -> None:
+    """Poll the server log until the access line of every request in ``request_ids`` is written."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = server.log()
+        missing = {rid for rid in request_ids if f'"request_id": "{rid}"' not in log}
+        if not missing:
+            return
+        assert time.monotonic() < deadline, f"no access line for {missing} in {timeout:.0f} s"
+        time.sleep(0.05)
+
+
 def test_keys_never_logged(keyed):
+    rid = secrets.token_hex(8)
     with httpx.Client(base_url=keyed.url, timeout=TIMEOUT) as c:
-        c.get("/v1/toc", headers={"Authorization": f"Bearer {KEY_A}"})
-        c.get("/v1/toc", headers={"Authorization": "Bearer some-wrong-key-123"})
+        assert c.get("/v1/toc", headers={"Authorization": f"Bearer {KEY_A}", "X-Request-ID": f"{rid}-a"}).status_code == 200
+        assert c.get("/v1/toc", headers={"Authorization": "Bearer some-wrong-key-123",
+                                         "X-Request-ID": f"{rid}-b"}).status_code == 401
+    wait_access_lines(keyed, {f"{rid}-a", f"{rid}-b"})  # both requests are in the log by now
     log = keyed.log()
     assert KEY_A not in log and KEY_B not in log and "some-wrong-key-123" not in log
 
@@ -79,40 +98,56 @@ def test_no_cors_by_default(live_server):
     assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
 
 
-def test_rate_limit(tmp_path):
-    srv = start_server(tmp_path, {"KANMIN_RATE_LIMIT": "5/minute"})
-    try:
-        with httpx.Client(base_url=srv.url, timeout=TIMEOUT) as c:
-            codes = [c.get("/v1/toc").status_code for _ in range(5)]
-            assert codes == [200] * 5
-            r = c.get("/v1/toc")
-            assert_error(r, 429, "rate_limited")
-            assert int(r.headers["retry-after"]) >= 1
-            assert_error(c.post("/v1/ask", json={"question": "原課"}), 429, "rate_limited")  # one bucket for /v1
-            # operational endpoints are not limited
-            assert all(c.get("/healthz").status_code == 200 for _ in range(10))
-            assert c.get("/readyz").status_code == 200
-            assert "kanmin_rate_limited_total 2.0" in c.get("/metrics").text
-        assert srv.alive()
-    finally:
-        stop_server(srv)
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory):
+    """One server for every rate-limit test: 3 requests a minute per client, API keys on."""
+    srv = start_server(tmp_path_factory.mktemp("limited"), {
+        "KANMIN_RATE_LIMIT": "3/minute", "KANMIN_API_KEYS": ",".join(RL_KEYS.values())})
+    yield srv
+    stop_server(srv)
 
 
-def test_rate_limit_per_api_key(tmp_path):
-    srv = start_server(tmp_path, {"KANMIN_RATE_LIMIT": "3/minute", "KANMIN_API_KEYS": f"{KEY_A},{KEY_B}"})
-    try:
-        with httpx.Client(base_url=srv.url, timeout=TIMEOUT) as c:
-            a = {"Authorization": f"Bearer {KEY_A}"}
-            b = {"Authorization": f"Bearer {KEY_B}"}
-            assert [c.get("/v1/toc", headers=a).status_code for _ in range(4)] == [200, 200, 200, 429]
-            assert c.get("/v1/toc", headers=b).status_code == 200  # its own bucket
-    finally:
-        stop_server(srv)
+def rate_limited_total(c: httpx.Client) -> float:
+    m = re.search(r"^kanmin_rate_limited_total (\S+)$", c.get("/metrics").text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def test_rate_limit_per_api_key(limited):
+    with httpx.Client(base_url=limited.url, timeout=TIMEOUT) as c:
+        spent = {"Authorization": f"Bearer {RL_KEYS['spent']}"}
+        refused_before = rate_limited_total(c)
+        assert [c.get("/v1/toc", headers=spent).status_code for _ in range(3)] == [200] * 3
+        r = c.get("/v1/toc", headers=spent)
+        assert_error(r, 429, "rate_limited")
+        assert int(r.headers["retry-after"]) >= 1
+        # one bucket for all of /v1
+        assert_error(c.post("/v1/ask", json={"question": "原課"}, headers=spent), 429, "rate_limited")
+        # another key has its own bucket
+        other = {"Authorization": f"Bearer {RL_KEYS['other']}"}
+        assert c.get("/v1/toc", headers=other).status_code == 200
+        # operational endpoints are not limited
+        assert all(c.get("/healthz").status_code == 200 for _ in range(10))
+        assert c.get("/readyz").status_code == 200
+        assert rate_limited_total(c) == refused_before + 2
+    assert limited.alive()
+
+
+def test_rate_limit_per_client_without_a_valid_key(limited):
+    """No (or a wrong) key: the client's IP is the bucket, and the limit applies before auth."""
+    with httpx.Client(base_url=limited.url, timeout=TIMEOUT) as c:
+        codes = [c.get("/v1/toc", headers=h).status_code
+                 for h in ({}, {"Authorization": "Bearer wrong"}, {})]
+        assert codes == [401] * 3
+        assert_error(c.get("/v1/toc"), 429, "rate_limited")
+        assert_error(c.get("/v1/toc", headers={"Authorization": "Bearer another-wrong"}), 429, "rate_limited")
+        # a valid key is not the IP's bucket
+        r = c.get("/v1/toc", headers={"Authorization": f"Bearer {RL_KEYS['spare']}"})
+        assert r.status_code == 200 and r.json()
 
 
 def test_bad_rate_limit_setting_fails_fast(tmp_path):
-    with pytest.raises(RuntimeError, match="rate"):
-        start_server(tmp_path, {"KANMIN_RATE_LIMIT": "lots"}, timeout=60)
+    with pytest.raises(RuntimeError, match=r"server exited early(.|\n)*KANMIN_RATE_LIMIT 'lots' is not a rate"):
+        start_server(tmp_path, {"KANMIN_RATE_LIMIT": "lots"}, timeout=120)
 
 
 def test_index_missing_not_ready(tmp_path):
@@ -122,9 +157,7 @@ def test_index_missing_not_ready(tmp_path):
     try:
         with httpx.Client(base_url=srv.url, timeout=TIMEOUT) as c:
             assert c.get("/healthz").status_code == 200
-            import time
-
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 r = c.get("/readyz")
                 if r.json()["error"]["code"] != "starting":

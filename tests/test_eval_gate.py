@@ -2,10 +2,13 @@
 and every quote of every answer must be the guide's own words.
 
 One eval run per module (~10–30 s); the full comparison with the baselines is `make eval`.
+The eval context (guide, assistant without a store, quote verifier) is built once per session
+and shared with tests/test_eval_holdout.py (``eval_context``).
 """
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 import pytest
 
@@ -14,9 +17,17 @@ from eval.runner import run_eval
 from ingest.text import canonical
 
 
+@lru_cache(maxsize=1)
+def eval_context():
+    """One EvalContext per session (it loads the real container once; eval answers are not stored)."""
+    from eval.runner import EvalContext
+
+    return EvalContext(progress=False)
+
+
 @pytest.fixture(scope="module")
 def run():
-    return run_eval(configs=("kanmin",), progress=False)
+    return run_eval(configs=("kanmin",), ctx=eval_context(), progress=False)
 
 
 def test_metrics_meet_thresholds(run):

@@ -1,16 +1,12 @@
-"""The naive baseline's page/section estimates and the eval CLI (fast: no embedding here)."""
+"""The naive baseline's page/section estimates and the eval CLI (in-process)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from eval.naive import FRONT_MATTER, GuideLocator
 from ingest.settings import get_settings
 from ingest.source import read_guide
-
-KANMIN = str(Path(sys.executable).parent / "kanmin")
 
 
 def test_locator_reproduces_chunk_pages(guide):
@@ -29,16 +25,25 @@ def test_locator_reproduces_chunk_pages(guide):
     assert loc.section_path(0) == [FRONT_MATTER] and loc.page_at(0) is None
 
 
-def test_cli_eval_json(tmp_path):
+def test_cli_eval_json(tmp_path, capsys):
+    """`kanmin eval` in-process (ui.cli.main: the executable's parser, command and error handling)."""
+    from ui.cli import main
+
     src = Path(__file__).resolve().parent.parent / "eval" / "datasets" / "qa_part1.jsonl"
     lines = src.read_text(encoding="utf-8").splitlines()[:4]
     ds = tmp_path / "mini.jsonl"
     ds.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out = subprocess.run([KANMIN, "eval", "--dataset", str(ds), "--config", "bm25", "--json", "--out", str(tmp_path / "r"),
-                          "--quiet"], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
-    report = json.loads(out.stdout)
+    capsys.readouterr()
+    code = main(["eval", "--dataset", str(ds), "--config", "bm25", "--json", "--out", str(tmp_path / "r"), "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 0, err[-2000:]
+    report = json.loads(out)  # the whole of stdout is the report
     assert list(report["configs"]) == ["bm25"] and report["dataset"]["items"] == 4
+    assert report["gate"] is None  # eval/thresholds.yaml gates kanmin, which did not run
     assert (tmp_path / "r" / "latest.md").is_file() and (tmp_path / "r" / "latest.png").is_file()
-    bad = subprocess.run([KANMIN, "eval", "--config", "nope"], capture_output=True, text=True, timeout=600)
-    assert bad.returncode == 2 and "unknown eval configuration" in bad.stderr
+    assert json.loads((tmp_path / "r" / "latest.json").read_text(encoding="utf-8"))["configs"]["bm25"] == \
+        report["configs"]["bm25"]
+    code = main(["eval", "--config", "nope"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.strip().count("\n") == 0 and err.startswith("kanmin: error: unknown eval configuration")

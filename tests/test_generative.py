@@ -25,8 +25,11 @@ from assistant.schema import Citation
 from ingest.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT_S = 2.0
-SLACK_S = 3.0  # latency bound: timeout + this
+TIMEOUT_S = 2.0  # the LLM client's deadline
+# The "slow" fake and the stubborn client stall this long (or until the test ends). An answer that
+# comes back in under half of it did not wait for them: the deadline fired. No bound here is
+# near the real times (2 s, 0.5 s), so a slow, busy machine cannot miss it.
+STALL_S = 120.0
 Q_JA = "随意契約はどのような場合に使えますか"
 Q_JA2 = "実証実験の費用は誰が負担しますか"
 Q_EN = "What should a city prepare before a pilot project with a startup?"
@@ -128,7 +131,7 @@ class FakeLLM:
         prompt = self.prompt_of(body)
         english = "Question: " in prompt
         if b == "slow":
-            self.stop.wait(TIMEOUT_S + 4)
+            self.stop.wait(STALL_S)  # released when the module's tests are done
             return h._send(200, "application/json", self.completion(body, good_answer(prompt, english)))
         if b == "garbage_json":
             return h._send(200, "application/json", b'{"id": "x", "choices": [ {"message": ')
@@ -172,7 +175,7 @@ def container(fake, tmp_path_factory):
     from assistant.container import Container
 
     c = Container(llm_settings(tmp_path_factory.mktemp("gen"), fake.port)).load()
-    # warm up retrieval (tokenizer, embedder) so latency checks measure the LLM path
+    # warm up retrieval (tokenizer, embedder) once for the module
     for q in (Q_JA, Q_JA2, Q_EN):
         c.assistant.ask(q)
     return c
@@ -203,7 +206,7 @@ def assert_extractive_fallback(a, extractive, expect: str, t: float) -> None:
     assert a.fallback and expect in a.fallback, a.fallback
     assert a.answer == extractive.answer
     assert [c.quote for c in a.citations] == [c.quote for c in extractive.citations]
-    assert t < TIMEOUT_S + SLACK_S, f"took {t:.2f}s"
+    assert t < STALL_S / 2, f"took {t:.2f}s: waited for a stalled LLM instead of falling back"
 
 
 # ---- through the real Assistant ---------------------------------------------------------
@@ -237,16 +240,15 @@ def test_good_answer_is_generative_and_verified(assistant, fake, question):
 def test_bad_citations_are_removed_and_flagged(assistant, fake):
     fake.behaviour = "bad"
     a = assistant.ask(Q_JA, mode="generative")
+    # the first sentence is source [1]'s own words: the answer is kept, repaired, and says so
+    assert a.mode == "generative", a.fallback
     assert a.fallback, "a repaired answer must say what was removed"
-    if a.mode == "generative":
-        assert "no source for [99]" in a.fallback
-        assert "removed" in a.fallback or "dropped" in a.fallback
-        assert "[99]" not in a.answer
-        assert "750万円" not in a.answer and "結論" not in a.answer  # unsupported claims never shown
-        assert_markers_valid(a)
-        assert len(a.citations) == 1
-    else:
-        assert a.mode == "extractive"
+    assert "no source for [99]" in a.fallback
+    assert "removed" in a.fallback or "dropped" in a.fallback
+    assert "[99]" not in a.answer
+    assert "750万円" not in a.answer and "結論" not in a.answer  # unsupported claims never shown
+    assert_markers_valid(a)
+    assert len(a.citations) == 1
 
 
 def test_wholly_unsupported_answer_falls_back(assistant, fake):
@@ -366,14 +368,15 @@ class _Msg:
 
 
 class StubbornLLM:
-    """A client that ignores its own timeout."""
+    """A client that ignores its own timeout: it answers after ``sleep_s`` or when released."""
 
     def __init__(self, sleep_s: float, content="x"):
         self.sleep_s = sleep_s
         self.content = content
+        self.released = threading.Event()
 
     def chat(self, messages):
-        time.sleep(self.sleep_s)
+        self.released.wait(self.sleep_s)
         return _Msg(self.content)
 
 
@@ -385,11 +388,16 @@ def _cites(guide_chunks) -> tuple[list[Citation], dict]:
 
 def test_hard_wall_clock_timeout(guide):
     cites, chunks = _cites(guide.chunks)
-    g = LlmGenerator(StubbornLLM(30), timeout_s=0.5)
+    stubborn = StubbornLLM(STALL_S)
+    g = LlmGenerator(stubborn, timeout_s=0.5)
     t0 = time.perf_counter()
-    with pytest.raises(LlmTimeout):
-        g.generate("質問", "ja", cites, chunks)
-    assert time.perf_counter() - t0 < 1.5
+    try:
+        with pytest.raises(LlmTimeout):
+            g.generate("質問", "ja", cites, chunks)
+        took = time.perf_counter() - t0
+    finally:
+        stubborn.released.set()  # let the abandoned call's thread end
+    assert took < STALL_S / 2, f"took {took:.1f}s: waited for the client instead of the 0.5 s deadline"
 
 
 def test_call_with_deadline_passes_results_and_errors():

@@ -108,13 +108,20 @@ def test_hybrid_top5_finds_the_section(shared_retriever, question, persona, expe
     assert _found(hits, expected), f"expected one of {expected} in the top 5, got {got}"
 
 
-@pytest.mark.parametrize("mode,minimum", [("bm25", 0.6), ("dense", 0.75), ("hybrid", 0.9)])
-def test_recall_at_5_per_mode(shared_retriever, mode, minimum):
+# Floors, in questions found (of the 43 above), one below what each mode finds now
+# (measured 2026-11-28 on the session index: bm25 35/43, dense 37/43, hybrid 40/43 — the hybrid
+# misses are the three KNOWN_MISSES). Raise them when retrieval improves; a drop of two or more
+# in one component is a regression even when fusion hides it.
+RECALL_FLOORS = {"bm25": 34, "dense": 36, "hybrid": 39}
+
+
+@pytest.mark.parametrize("mode", list(RECALL_FLOORS))
+def test_recall_at_5_per_mode(shared_retriever, mode):
     # Each component alone must still find most sections: catches a silently
-    # broken component that fusion would otherwise mask. (Measured at the time
-    # of writing: bm25 35/43, dense 37/43, hybrid 40/43.)
+    # broken component that fusion would otherwise mask.
+    assert len(QUERIES) == 43, "the floors count questions of this set: re-measure them when it changes"
     found = sum(_found(shared_retriever.retrieve(q, persona=p, k=5, mode=mode), e) for q, p, e in QUERIES)
-    assert found >= minimum * len(QUERIES), f"{mode}: only {found}/{len(QUERIES)} in top 5"
+    assert found >= RECALL_FLOORS[mode], f"{mode}: only {found}/{len(QUERIES)} in top 5"
 
 
 def test_hybrid_beats_each_component(shared_retriever):

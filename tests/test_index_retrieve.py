@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import replace
 
 import pytest
 from test_index_support import shared_retriever  # noqa: F401  (fixture)
@@ -95,11 +96,27 @@ def test_zero_weight_reduces_hybrid_to_the_other_component(shared_retriever):
 
 def test_kind_prior_damps_url_lists(shared_retriever):
     r = shared_retriever
-    hits = r.retrieve("参考URL 一覧 リンク", k=50)
-    for h in hits:
-        if h.chunk.kind == "reference":
-            b, d = h.components["bm25"].rank, h.components["dense"].rank
-            assert h.score < sum(1.0 / (r.config.rrf_k + x) for x in (b, d) if x)
+    saved = r.config
+    priors = dict(saved.kind_priors)
+    assert priors.get("reference", 1.0) < 1.0  # URL lists are damped by default
+    q = "参考URL 一覧 リンク"
+    damped = {h.chunk.id: h for h in r.retrieve(q, k=100)}
+    try:
+        r.config = replace(saved, kind_priors=())
+        plain = {h.chunk.id: h for h in r.retrieve(q, k=100)}
+    finally:
+        r.config = saved
+    both = damped.keys() & plain.keys()
+    refs = [cid for cid in both if damped[cid].chunk.kind == "reference"]
+    assert refs, "the query must reach the guide's URL lists, else nothing is checked"
+    assert len(both) > 50
+    for cid in both:  # every fused score is scaled by its kind's prior, and by nothing else
+        kind = damped[cid].chunk.kind
+        assert damped[cid].score == pytest.approx(plain[cid].score * priors.get(kind, 1.0), rel=1e-9), (cid, kind)
+    # so a URL list ranks lower than it would undamped
+    rank = {name: {cid: i for i, cid in enumerate(hits)} for name, hits in (("damped", damped), ("plain", plain))}
+    assert all(rank["damped"][cid] >= rank["plain"][cid] for cid in refs)
+    assert any(rank["damped"][cid] > rank["plain"][cid] for cid in refs)
 
 
 def test_persona_boost_is_multiplicative_and_all_is_neutral(shared_retriever):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from conftest import ARTIFACTS, start_server, stop_server
 
@@ -21,20 +22,20 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 LOCAL = re.compile(r"^(https?|wss?)://127\.0\.0\.1:\d+/|^(data|blob):")
-STEP_MS = 30_000  # any single UI step
-ANSWER_MS = 60_000  # one answer (the first one loads models)
+STEP_MS = 60_000  # any single UI step (generous: a busy 2-core machine)
+ANSWER_MS = 120_000  # one answer (the first one loads models)
 
 pytestmark = pytest.mark.timeout(300)
 
 
 # ---- fixtures -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def ui_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ui")
-    srv = start_server(tmp, {"KANMIN_LLM_BACKEND": "none"})
-    srv.db_path = tmp / "kanmin.sqlite3"
-    yield srv
-    stop_server(srv)
+def ui_server(live_server):
+    """The session's default server (no LLM, no keys): the UI needs nothing else.
+
+    Every check reads back its own answers by id, so other modules' use of it does not matter."""
+    live_server.db_path = Path(live_server.log_path).parent / "kanmin.sqlite3"
+    return live_server
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +109,7 @@ def tab(pg, name: str) -> None:
 
 
 def db_rows(srv, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(str(srv.db_path), timeout=10)
+    conn = sqlite3.connect(str(srv.db_path), timeout=30)
     conn.row_factory = sqlite3.Row
     try:
         return conn.execute(sql, params).fetchall()
@@ -138,7 +139,7 @@ def test_page_is_japanese_offline_and_uses_a_japanese_font(page):
     # every tab renders from the local server only
     for name in ("読み方ガイド", "目次", "用語集", "専門用語の翻訳", "質問"):
         tab(page, name)
-        page.wait_for_timeout(200)
+        expect(page.get_by_role("tab", name=name)).to_have_attribute("aria-selected", "true", timeout=STEP_MS)
     shot(page, "home-ja")
     assert_local(page.requests_since())
 
@@ -158,15 +159,16 @@ def test_japanese_question_citation_evidence_and_section(page, ui_server):
     first, last = min(cits[0]["pages"]), max(cits[0]["pages"])
     assert (f"p.{first}" if first == last else f"pp.{first}–{last}") in ev
     assert cits[0]["section_path"][-1] in ev
-    # clicking the chip [2] in the answer selects citation 2
-    if len(cits) > 1:
-        page.click("#answer .kc-cite[data-n='2']")
-        page.wait_for_selector("#evidence .kc-evidence[data-n='2']")
-        assert page.inner_text("#evidence mark.kc-quote").strip() == cits[1]["quote"].strip()
-        assert page.locator("#citations input[type=radio]:checked").get_attribute("value") == "2"
-        # and the radio brings back citation 1
-        page.locator("#citations label").first.click()
-        page.wait_for_selector("#evidence .kc-evidence[data-n='1']")
+    # clicking the chip [2] in the answer selects citation 2 (this answer quotes several passages)
+    assert len(cits) >= 2, cits
+    page.click("#answer .kc-cite[data-n='2']")
+    page.wait_for_selector("#evidence .kc-evidence[data-n='2']")
+    assert page.inner_text("#evidence mark.kc-quote").strip() == cits[1]["quote"].strip()
+    assert page.locator("#citations input[type=radio]:checked").get_attribute("value") == "2"
+    # and the radio brings back citation 1
+    page.locator("#citations label").first.click()
+    page.wait_for_selector("#evidence .kc-evidence[data-n='1']")
+    assert page.inner_text("#evidence mark.kc-quote").strip() == cits[0]["quote"].strip()
     # the whole section of the cited passage
     page.click("#open-section")
     page.wait_for_selector("#section-view .kc-section")
@@ -186,15 +188,16 @@ def test_follow_up_keeps_the_session_and_feedback_is_stored(page, ui_server):
     rows = db_rows(ui_server, "SELECT answer_id, rating, source FROM feedback WHERE answer_id = ?", (first,))
     assert [tuple(r) for r in rows] == [(first, "up", "ui")]
 
-    # a follow-up in the same browser page is the same session (and may be rewritten against history)
+    # a follow-up in the same browser page is the same session, resolved against its history,
+    # and the page shows the question it actually answered
     page.fill("#question textarea", "それはいつ頃ですか？")
     page.press("#question textarea", "Shift+Enter")  # Shift+Enter sends as well
     second = wait_answer(page, "それはいつ頃ですか？")
     assert second != first and page.is_enabled("#feedback-down")
     a1, a2 = stored_answer(ui_server, first), stored_answer(ui_server, second)
     assert a1["_session"] == a2["_session"]
-    if a2["resolved_question"]:
-        assert a2["resolved_question"] in page.inner_text("#answer")
+    assert a2["resolved_question"] and "予算編成" in a2["resolved_question"], a2["resolved_question"]
+    assert a2["resolved_question"] in page.inner_text("#answer")
     page.click("#feedback-down")
     page.wait_for_function("() => document.querySelector('#feedback-status').innerText.includes('記録しました')")
     rows = db_rows(ui_server, "SELECT answer_id, rating, source FROM feedback WHERE answer_id = ?", (second,))
@@ -233,26 +236,26 @@ def test_english_switch_answer_and_honest_abstention(page, ui_server):
     assert stored_answer(ui_server, answer_id)["language"] == "en"
     shot(page, "en-answer")
 
-    # a question the guide cannot answer: said plainly, with the nearest sections to open (if any);
-    # the last question (a figure the guide does not have) always abstains
+    # a question the guide cannot answer: said plainly, with the nearest sections to open
     page.click("#new-session")
     page.wait_for_selector("#answer .kc-placeholder")  # the reset lands before we type (it clears the box)
-    for q in ("What is the capital of France?", "xyzzy plugh quux", "What does Figure 99 show?"):
-        aid = ask(page, q)
-        if stored_answer(ui_server, aid)["abstained"]:
-            break
-    else:
-        pytest.fail("no off-topic question abstained; cannot check the abstention display")
+    aid = ask(page, "What is the capital of France?")
+    stored = stored_answer(ui_server, aid)
+    assert stored["abstained"], stored["answer"]
     assert "The guide has no passage on this" in page.inner_text("#answer .kc-warn")
-    assert page.locator("#citations").is_hidden()
-    nearest = stored_answer(ui_server, aid)["nearest_sections"]
-    if nearest:
-        assert page.locator("#nearest label").count() == len(nearest)
-        page.locator("#nearest label").first.click()
-        page.wait_for_selector(f"#section-view .kc-section[data-section-id='{nearest[0]['section_id']}']")
-    else:
-        assert page.locator("#nearest").is_hidden()
+    expect(page.locator("#citations")).to_be_hidden(timeout=STEP_MS)
+    nearest = stored["nearest_sections"]
+    assert nearest, "an off-topic question still gets the nearest sections to open"
+    expect(page.locator("#nearest label")).to_have_count(len(nearest), timeout=STEP_MS)
+    page.locator("#nearest label").first.click()
+    page.wait_for_selector(f"#section-view .kc-section[data-section-id='{nearest[0]['section_id']}']")
     shot(page, "en-abstention")
+    # a figure the guide does not have: abstains with no section to offer, and none is shown
+    aid = ask(page, "What does Figure 99 show?")
+    stored = stored_answer(ui_server, aid)
+    assert stored["abstained"] and stored["nearest_sections"] == []
+    assert "The guide has no passage on this" in page.inner_text("#answer .kc-warn")
+    expect(page.locator("#nearest")).to_be_hidden(timeout=STEP_MS)
 
     # back to Japanese: the same answer, relabelled
     page.locator("#lang label").filter(has_text="日本語").click()
@@ -280,6 +283,8 @@ def test_persona_examples_and_reading_path(page, ui_server):
 
     tab(page, "読み方ガイド")
     page.wait_for_selector("#reading-path table")
+    # the table follows the persona: wait for the municipality rows, not just any table
+    page.wait_for_function("() => document.querySelector('#reading-path').innerText.includes('首長')")
     reading = page.inner_text("#reading-path")
     assert "首長" in reading and "図表3" in reading and "スタートアップ\n実務者" not in reading
     chapter = page.locator("#reading-chapters label").filter(has_text="第1章")
@@ -325,7 +330,7 @@ def test_glossary_search_and_jargon_translator(page, ui_server):
     page.click("#glossary-search-btn")
     page.wait_for_function("() => document.querySelector('#glossary-results').innerText.includes('件')"
                            " && document.querySelectorAll('#glossary-results .kc-term').length < 20")
-    api = httpx.get(ui_server.url + "/v1/glossary", params={"q": "原課"}, timeout=10).json()
+    api = httpx.get(ui_server.url + "/v1/glossary", params={"q": "原課"}, timeout=60).json()
     assert page.locator("#glossary-results .kc-term").count() == len(api) >= 1
     card = page.locator("#glossary-results .kc-term[data-term='原課']")
     assert "担当" in card.inner_text() and "言い換え" in card.inner_text()
@@ -337,7 +342,7 @@ def test_glossary_search_and_jargon_translator(page, ui_server):
     page.click("#jargon-run")
     page.wait_for_selector("#jargon-output mark.kc-jargon")
     shown = [m.get_attribute("data-term") for m in page.locator("#jargon-output mark.kc-jargon").all()]
-    api = httpx.post(ui_server.url + "/v1/glossary/annotate", json={"text": memo}, timeout=10).json()["annotations"]
+    api = httpx.post(ui_server.url + "/v1/glossary/annotate", json={"text": memo}, timeout=60).json()["annotations"]
     assert shown == [a["term"] for a in api]  # the same logic as /v1/glossary/annotate
     assert "原課" in shown
     assert "（→ " in page.inner_text("#jargon-output")
@@ -355,7 +360,7 @@ def test_unavailable_index_is_reported_in_the_page(browser_context, tmp_path):
     start = len(browser_context.requests)
     pg = browser_context.new_page()
     try:
-        assert httpx.get(srv.url + "/readyz", timeout=10).status_code == 503
+        assert httpx.get(srv.url + "/readyz", timeout=60).status_code == 503
         pg.goto(srv.url + "/", wait_until="domcontentloaded")
         pg.wait_for_selector("#question textarea")
         pg.fill("#question textarea", "随意契約とは何ですか？")
