@@ -1,7 +1,10 @@
 """Shared helpers for tests/test_reliability_*.py (owned by the reliability suite).
 
-* run_cli / assert_cli_error: the real `kanmin` entry point in a subprocess; argv may be bytes
-  (invalid UTF-8 reaches Python as surrogateescape'd str, as it would from a shell).
+* cli_main / kanmin_env: the `kanmin` command in-process (``ui.cli.main(argv)`` with capsys), with the
+  KANMIN_* settings switched for the duration; the bulk of the CLI error matrices run this way.
+* run_cli / assert_cli_error: the real `kanmin` entry point in a subprocess (a few smoke tests); argv
+  may be bytes (invalid UTF-8 reaches Python as surrogateescape'd str, as it would from a shell).
+* metrics / slack_counts: the server's own /metrics counters, to prove what a request did (or did not do).
 * assert_http_error / assert_healthy: the API's error contract and "still healthy afterwards".
 * index_copy: a private copy of a verified index (tests that damage an index never touch data/index).
 * socket guard: SITECUSTOMIZE (for subprocesses, via PYTHONPATH) and NetGuard (in-process), both of
@@ -9,8 +12,11 @@
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -49,13 +55,12 @@ def cli_env(index_dir: Path | None = None, extra: dict[str, str] | None = None) 
 
 
 class Cli:
-    """A finished `kanmin` run with decoded output."""
+    """A finished `kanmin` run (subprocess or in-process) with decoded output."""
 
-    def __init__(self, proc: subprocess.CompletedProcess, seconds: float):
-        self.returncode = proc.returncode
-        self.stdout = proc.stdout.decode("utf-8", errors="replace")
-        self.stderr = proc.stderr.decode("utf-8", errors="replace")
-        self.seconds = seconds
+    def __init__(self, returncode: int | None, stdout: str, stderr: str):
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
 
     def __repr__(self) -> str:
         return f"Cli(rc={self.returncode}, stderr={self.stderr[-1500:]!r}, stdout={self.stdout[:300]!r})"
@@ -63,11 +68,60 @@ class Cli:
 
 def run_cli(*args: str | bytes, env: dict[str, str] | None = None, timeout: float = 180,
             stdin: bytes | None = None) -> Cli:
+    """The real `kanmin` executable in a subprocess (loads Python, the models and the index: seconds)."""
     argv: list[bytes] = [KANMIN.encode()] + [a if isinstance(a, bytes) else a.encode("utf-8") for a in args]
-    t0 = time.monotonic()
     proc = subprocess.run(argv, capture_output=True, env=env or cli_env(), cwd=str(ROOT), timeout=timeout,
                           input=stdin)
-    return Cli(proc, time.monotonic() - t0)
+    return Cli(proc.returncode, proc.stdout.decode("utf-8", errors="replace"),
+               proc.stderr.decode("utf-8", errors="replace"))
+
+
+def cli_main(capsys, *args: str | bytes) -> Cli:
+    """`kanmin ARGS` in this process: ``ui.cli.main(argv)``, stdout/stderr captured with ``capsys``.
+
+    bytes arguments are decoded as the interpreter decodes a real argv (surrogateescape). argparse's
+    usage errors raise SystemExit; its code is the exit code, as in the executable. Use kanmin_env()
+    to run against other settings (index dir, keys)."""
+    from ui.cli import main
+
+    argv = [os.fsdecode(a) if isinstance(a, bytes) else a for a in args]
+    capsys.readouterr()  # only this run's output
+    try:
+        rc: int | None = main(argv)
+    except SystemExit as e:
+        rc = e.code if isinstance(e.code, int) or e.code is None else 1
+        if rc is None:
+            rc = 0
+    out, err = capsys.readouterr()
+    return Cli(rc, out, err)
+
+
+@contextlib.contextmanager
+def kanmin_env(env: dict[str, str | Path | None]):
+    """Switch KANMIN_* (and other) variables for in-process kanmin code: sets them (None removes one),
+    drops the cached Settings and the process-wide container, and restores all of it afterwards.
+    Subprocesses started meanwhile inherit the switched environment."""
+    from assistant.container import reset_container
+    from ingest.settings import get_settings
+
+    saved = {k: os.environ.get(k) for k in env}
+    try:
+        for k, v in env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = str(v)
+        get_settings.cache_clear()
+        reset_container()
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        get_settings.cache_clear()
+        reset_container()
 
 
 def assert_cli_error(p: Cli, *needles: str) -> str:
@@ -154,7 +208,9 @@ def no_secrets(text: str, secrets: Iterable[str], where: str = "") -> None:
                 assert s[4:-4] not in text, f"fragment of secret {s[:6]}… leaked {where}"
 
 
-def wait_until(pred, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
+def wait_until(pred, timeout: float = 120.0, interval: float = 0.05, what: str = "condition"):
+    """Poll ``pred`` until it returns something truthy (returned); a generous deadline, never a bound
+    the test asserts on."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         v = pred()
@@ -162,6 +218,28 @@ def wait_until(pred, timeout: float = 30.0, interval: float = 0.05, what: str = 
             return v
         time.sleep(interval)
     raise AssertionError(f"{what} not reached in {timeout}s")
+
+
+def wait_log(server, pattern: str, count: int = 1, timeout: float = 120.0) -> list[str]:
+    """Poll the server log until ``count`` lines match the regex ``pattern``; returns the matching lines."""
+    rx = re.compile(pattern)
+
+    def found():
+        lines = [ln for ln in server.log().splitlines() if rx.search(ln)]
+        return lines if len(lines) >= count else None
+
+    return wait_until(found, timeout, 0.1, what=f"{count} log line(s) matching {pattern!r}")
+
+
+def wait_logged(server, responses: Iterable[httpx.Response], timeout: float = 120.0) -> str:
+    """Poll until the access log has a line for every response (by its x-request-id); returns the log."""
+    ids = {r.headers["x-request-id"] for r in responses if r.headers.get("x-request-id")}
+
+    def done():
+        log = server.log()
+        return log if all(f'"request_id": "{i}"' in log for i in ids) else None
+
+    return wait_until(done, timeout, 0.1, what=f"access log lines for {len(ids)} requests")
 
 
 def wait_readyz(url: str, want: int, timeout: float = 120.0) -> httpx.Response:
@@ -195,6 +273,12 @@ def good_index_dir() -> Path:
 def index_copy(dest: Path) -> Path:
     shutil.copytree(good_index_dir(), dest)
     return dest
+
+
+def checksums(d: Path) -> dict[str, str]:
+    """sha256 of every file under ``d`` (relative posix path -> hex)."""
+    return {p.relative_to(d).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(d.rglob("*")) if p.is_file()}
 
 
 def cache_copy(dest: Path) -> Path:
@@ -456,6 +540,65 @@ class NetGuard:
         monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
         monkeypatch.setattr(socket, "create_connection", create_connection)
         monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+# -- server-side counters -------------------------------------------------------------------------
+_METRIC_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})? ([0-9.eE+-]+|NaN|[+-]Inf)$")
+
+
+def metrics(url: str) -> dict[tuple[str, frozenset], float]:
+    """Every sample of the server's /metrics: {(name, frozenset of (label, value)): value}."""
+    r = httpx.get(url + "/metrics", timeout=TIMEOUT)
+    assert r.status_code == 200, r.text[:300]
+    out: dict[tuple[str, frozenset], float] = {}
+    for line in r.text.splitlines():
+        m = _METRIC_LINE.match(line)
+        if m:
+            labels = frozenset(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+            out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def metric(samples: dict, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` whose labels include ``labels``."""
+    want = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and want <= ls)
+
+
+def slack_counts(url: str) -> dict[tuple[str, str], float]:
+    """kanmin_slack_events_total by (kind, outcome)."""
+    return {(dict(ls)["kind"], dict(ls)["outcome"]): v for (n, ls), v in metrics(url).items()
+            if n == "kanmin_slack_events_total"}
+
+
+def delta(after: dict, before: dict) -> dict:
+    return {k: after.get(k, 0) - before.get(k, 0) for k in after.keys() | before.keys()
+            if after.get(k, 0) != before.get(k, 0)}
+
+
+def start_servers(tmp_dir: Path, configs: dict[str, dict[str, str]], **kw):
+    """Several `kanmin serve` processes started side by side (their start-ups overlap); {name: server}."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conftest import start_server, stop_server
+
+    with ThreadPoolExecutor(max_workers=len(configs)) as pool:
+        futures = {}
+        for i, (name, env) in enumerate(configs.items()):
+            d = tmp_dir / f"srv{i}"
+            d.mkdir(parents=True, exist_ok=True)
+            futures[name] = pool.submit(start_server, d, env, **kw)
+        servers, errors = {}, []
+        for name, f in futures.items():
+            try:
+                servers[name] = f.result()
+            except Exception as e:  # noqa: BLE001 - stop the others, then report
+                errors.append(f"{name}: {e}")
+    if errors:
+        for s in servers.values():
+            stop_server(s)
+        raise RuntimeError("; ".join(errors))
+    return servers
 
 
 # -- load -----------------------------------------------------------------------------------------
