@@ -39,8 +39,9 @@ index: install
 run: index
 	$(KANMIN) serve
 
+# PYTEST_ARGS: e.g. `make test PYTEST_ARGS=--random-order`
 test: install apt
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 eval: index
 	$(KANMIN) eval --compare bm25,dense,hybrid,naive
