@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from assistant import inputs
 from ingest.errors import InvalidInput, KanminError
 
 
@@ -29,9 +30,10 @@ def cmd_ask(args) -> int:
         return _batch(Path(args.batch), args)
     if not args.question:
         raise InvalidInput("empty_question", "ask: give a question, or --batch FILE.jsonl")
+    question = " ".join(args.question)
+    inputs.check_question(question)  # a bad question fails before the models and index load (seconds)
     assistant = get_container().assistant
-    ans = assistant.ask(" ".join(args.question), persona=args.persona, session_id=args.session,
-                        mode=args.mode, source="cli")
+    ans = assistant.ask(question, persona=args.persona, session_id=args.session, mode=args.mode, source="cli")
     if args.json:
         sys.stdout.write(ans.model_dump_json() + "\n")
     else:
