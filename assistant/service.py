@@ -326,7 +326,11 @@ class Assistant:
             return self._abstain(hits, language, None)
         if len(parts) == 1:
             chosen = self._with_own_side(chosen, cands, persona)
+        chosen = [self._with_items(c) for c in chosen]
         items = self._list_items(query, chosen)
+        if items and all(any(c.chunk.id == i.chunk.id and c.start <= i.start and i.end <= c.end for c in chosen)
+                         for i in items):
+            items = []  # a lead-in passage already quotes the whole list
         if items:  # an item line the scorer picked is shown in the list, in the guide's order
             chosen = [c for c in chosen if not any(i.chunk.id == c.chunk.id and c.start <= i.start and i.end <= c.end
                                                    for i in items)] or chosen[:1]
@@ -359,6 +363,19 @@ class Assistant:
             n = share + (cfg.max_sentences - share * len(parts) if k == 0 else 0)
             chosen += select(cands, dataclasses.replace(cfg, max_sentences=n))
         return chosen
+
+    def _with_items(self, c: Candidate) -> Candidate:
+        """A passage that ends by introducing a list (「以下を含む各内容について協議し…。」) is
+        quoted with the items that follow it in the same chunk: one unit, one citation."""
+        last = c.chunk.text[c.start:c.end].rstrip().rsplit("。", 2)[-2:]
+        if not LEAD_IN.search("。".join(last)):
+            return c
+        for items in self.enumerations.lists.get(c.chunk.section_id, []):
+            run = [i for i in items if i.chunk.id == c.chunk.id]
+            if run and run[0].start >= c.end and not re.search(r"[^\s\-・●■◆□①-⑳]", c.chunk.text[c.end:run[0].start]):
+                end = run[-1].end
+                return dataclasses.replace(c, end=end, text=c.chunk.text[c.start:end])
+        return c
 
     def _list_items(self, query: str, chosen: list[Candidate]) -> list[Item]:
         """The items of the guide's enumeration that one of the answer's leading passages
@@ -394,10 +411,15 @@ class Assistant:
             else:
                 parts.append(("From the other side: " if other else "") + f"「{c.text}」[{i}]")
         listed = []
-        for item in items:
-            cite = self._cite(len(citations) + 1, item.chunk, item.start, item.end)
+        # one citation per passage: the items of one chunk are quoted as one block (their lines
+        # as the guide prints them), the marker after the block's last item
+        for group in _by_chunk(items):
+            first, last = group[0], group[-1]
+            cite = self._cite(len(citations) + 1, first.chunk, first.start, last.end)
             citations.append(cite)
-            listed.append(f"・{item.text}[{cite.n}]" if language == "ja" else f"- 「{item.text}」[{cite.n}]")
+            for k, item in enumerate(group):
+                mark = f"[{cite.n}]" if k == len(group) - 1 else ""
+                listed.append(f"・{item.text}{mark}" if language == "ja" else f"- 「{item.text}」{mark}")
         if language == "en":
             body = "\n".join(f"- {p}" for p in parts)
             tail = ("\nThe guide lists:\n" + "\n".join(listed)) if listed else ""
@@ -768,6 +790,20 @@ class Assistant:
             return draft, "extractive", problem or "llm_unusable: no supported citation in the generated answer"
         return Draft(text, cites, reading_path=draft.reading_path), "generative", problem
 
+
+def _by_chunk(items: list[Item]) -> list[list[Item]]:
+    """Runs of consecutive items from the same chunk (a list split by a page break stays two runs)."""
+    runs: list[list[Item]] = []
+    for item in items:
+        if runs and runs[-1][-1].chunk.id == item.chunk.id and item.start >= runs[-1][-1].end:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+# a sentence that introduces the items after it
+LEAD_IN = re.compile(r"(以下|次|下記)の|以下を|以下に|次のとおり|[0-9０-９一二三四五六七八九]+\s*(つ|点|種類|項目)|ポイント(として|は)")
 
 SIDES = ("municipality", "startup")
 SIDE_MARGIN = 0.8  # the asker's side leads when its passage scores at least this share of the best

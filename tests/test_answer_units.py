@@ -1,0 +1,52 @@
+"""Answer units: a passage that introduces a list is quoted with its items (one citation), and a
+list is only ever attached from the section of the answer's own passages."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistant.container import Container
+from eval.dataset import load_dataset
+from ingest.settings import get_settings
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    settings = get_settings().model_copy(update={"db_path": tmp_path_factory.mktemp("units") / "a.sqlite3"})
+    return Container(settings).load().assistant
+
+
+def test_a_lead_in_brings_its_items_in_one_quote(assistant):
+    a = assistant.ask("福岡市は実証実験の前に何を協議している？")
+    unit = next(c for c in a.citations if "以下を含む各内容について協議し" in c.quote)
+    for item in ("実験の内容", "役割及び責任分担等", "経費等の分担", "成果及び権利の帰属・譲渡等", "成果等の公表"):
+        assert item in unit.quote
+    assert unit.quote in assistant.chunk(unit.chunk_id).text  # still verbatim
+
+
+def test_list_items_of_one_passage_share_one_citation(assistant):
+    a = assistant.ask("自治体とスタートアップの認識のズレにはどんなものがある？")
+    listed = a.answer.split("ガイドが挙げている項目:", 1)[1]
+    assert all(f"ズレ{n}" in listed for n in "①②③④")
+    markers = re.findall(r"\[(\d+)\]", listed)
+    cited = [a.citations[int(m) - 1] for m in markers]
+    assert len({c.chunk_id for c in cited}) == len(cited)  # one marker per chunk, not one per item
+
+
+def test_a_list_is_only_attached_from_the_section_of_the_answers_passages(assistant):
+    """Over the whole eval set: every item list shown sits in the section of one of the quoted passages."""
+    checked = 0
+    for item in load_dataset():
+        a = assistant.ask(item.question, persona=item.persona_arg)
+        for marker in ("ガイドが挙げている項目:", "The guide lists:"):
+            if marker not in a.answer:
+                continue
+            head, listed = a.answer.split(marker, 1)
+            own = {a.citations[int(n) - 1].chunk_id for n in re.findall(r"\[(\d+)\]", head)}
+            own_sections = {assistant.chunk(cid).section_id for cid in own}
+            for n in re.findall(r"\[(\d+)\]", listed):
+                section = assistant.chunk(a.citations[int(n) - 1].chunk_id).section_id
+                assert section in own_sections, (item.id, section, own_sections)
+                checked += 1
+    assert checked >= 5
