@@ -40,7 +40,9 @@ KINDS: tuple[DetailKind, ...] = (
         "date",
         re.compile(r"何月何日|何日まで|何日から|日付|締め?切り?|応募期限|申請期限|開催日|いつ開催|"
                    r"what date|which date|deadline|by what day", re.I),
-        re.compile(r"\d{1,2}\s*月|\d{1,2}\s*日|\d{4}\s*年|令和\s*\d+\s*年|年度末|上旬|中旬|下旬|月末|期限"),
+        # a date as a calendar names it (「翌々年度末まで」 is a validity period, not a deadline)
+        re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}\s*年\s*\d{1,2}\s*月|令和\s*\d+\s*年\s*\d{1,2}\s*月|"
+                   r"\d{1,2}\s*月(上旬|中旬|下旬|末|中)"),
         "具体的な日付・期限", "the date or deadline"),
     DetailKind(
         "contact",
