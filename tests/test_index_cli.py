@@ -7,30 +7,24 @@ parser, commands and error handling behind the executable — with stdout/stderr
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
+from helpers_reliability import Cli, cli_main
 from test_index_support import copy_index, corpus, guide, run_kanmin, shared_index_dir
 
 from ingest.settings import get_settings
-from ui.cli import main
 
 
 @pytest.fixture
 def cli(capsys, monkeypatch):
     """``cli(*argv, index_dir=None)`` → returncode, stdout, stderr of ``kanmin *argv`` in-process."""
 
-    def run(*argv: str, index_dir=None) -> SimpleNamespace:
+    def run(*argv: str, index_dir=None) -> Cli:
         capsys.readouterr()  # start clean
         if index_dir is not None:
             monkeypatch.setenv("KANMIN_INDEX_DIR", str(index_dir))
         get_settings.cache_clear()  # settings are read from the environment per command, as a new process would
-        try:
-            code = main(list(argv))
-        except SystemExit as e:  # argparse usage errors exit
-            code = e.code
-        out, err = capsys.readouterr()
-        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+        return cli_main(capsys, *argv)
 
     yield run
     monkeypatch.undo()

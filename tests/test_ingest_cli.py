@@ -11,12 +11,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
+from helpers_reliability import Cli, cli_main
 from ingest.settings import get_settings
-from ui.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 KANMIN = str(Path(sys.executable).parent / "kanmin")
@@ -38,15 +37,9 @@ def kanmin_exe(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
                           cwd=str(ROOT))
 
 
-def kanmin(*args: str) -> SimpleNamespace:
+def kanmin(*args: str) -> Cli:
     """``kanmin *args`` in-process: returncode, stdout, stderr."""
-    _capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as e:  # argparse usage errors exit
-        code = e.code
-    out, err = _capsys.readouterr()
-    return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+    return cli_main(_capsys, *args)
 
 
 def ok_json(*args: str):
