@@ -792,10 +792,13 @@ class Assistant:
 
 
 def _by_chunk(items: list[Item]) -> list[list[Item]]:
-    """Runs of consecutive items from the same chunk (a list split by a page break stays two runs)."""
+    """Runs of items printed on adjacent lines of one chunk (only bullets and line breaks between
+    them); items with prose between them, or split by a page break, stay apart."""
     runs: list[list[Item]] = []
     for item in items:
-        if runs and runs[-1][-1].chunk.id == item.chunk.id and item.start >= runs[-1][-1].end:
+        prev = runs[-1][-1] if runs else None
+        if (prev is not None and prev.chunk.id == item.chunk.id and item.start >= prev.end
+                and not re.search(r"[^\s\-・●■◆□]", item.chunk.text[prev.end:item.start])):
             runs[-1].append(item)
         else:
             runs.append([item])
