@@ -144,7 +144,8 @@ class Assistant:
         if mode_s == "generative" and route == "qa" and not draft.abstained:
             draft, answer_mode, fallback = self._generate(query, language, draft)
         citations = [c for c in draft.citations if self._quote_ok(c)]
-        glossary = self.matcher.notes(q, draft.answer, *(c.quote for c in citations))
+        # quotes the answer text already holds need no second scan (a generative answer's do)
+        glossary = self.matcher.notes(q, draft.answer, *(c.quote for c in citations if c.quote not in draft.answer))
         ans = Answer(
             id=uuid.uuid4().hex, question=q, answer=draft.answer, language=language, route=route,
             route_reason=f"{reason}; 立場: {who_reason}", persona=who, abstained=draft.abstained,

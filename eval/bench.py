@@ -476,10 +476,11 @@ class Bench:
             log("cProfile: one pass")
             report["profile"] = bench_profile(assistant, items)
 
-        log("memory: RSS after each step of a server's start (fresh interpreter)")
-        from eval.bench_memory import bench_memory
+        if not self.quick:
+            log("memory: RSS after each step of a server's start (fresh interpreter)")
+            from eval.bench_memory import bench_memory
 
-        report["memory"] = bench_memory(dict(os.environ, KANMIN_DB_PATH=str(self.tmp / "state" / "memory.sqlite3")))
+            report["memory"] = bench_memory(dict(os.environ, KANMIN_DB_PATH=str(self.tmp / "state" / "memory.sqlite3")))
 
         log("index build (temp dirs)")
         b = bench_build(guide, settings, self.tmp, retriever, cold=not self.quick, progress=self.progress)
