@@ -113,6 +113,7 @@ class SentenceScorer:
         self.idf = idf
         self._known = known or {}  # the index's tokens of the guide's chunks and sentences
         self._cache: dict[str, frozenset[str]] = {}
+        self._memo: tuple[frozenset[str] | None, list[tuple[str, float]], float] = (None, [], 0.0)
 
     def tokens(self, text: str) -> frozenset[str]:
         toks = self._known.get(text)
@@ -124,13 +125,25 @@ class SentenceScorer:
                 self._cache[text] = toks
         return toks
 
-    def coverage(self, query_tokens: set[str], text: str) -> float:
+    def coverage(self, query_tokens: set[str] | frozenset[str], text: str) -> float:
         """IDF-weighted share of the query's tokens found in ``text``."""
         if not query_tokens:
             return 0.0
+        weights, total = self._weights(query_tokens)
+        if not total:
+            return 0.0
         have = self.tokens(text)
-        total = sum(self.idf.idf(t) for t in query_tokens)
-        return sum(self.idf.idf(t) for t in query_tokens if t in have) / total if total else 0.0
+        return sum(w for t, w in weights if t in have) / total
+
+    def _weights(self, query_tokens: set[str] | frozenset[str]) -> tuple[list[tuple[str, float]], float]:
+        """The query's tokens with their IDF, and their sum: the same for every sentence scored
+        against one question (thousands per answer), so computed once per question."""
+        key = frozenset(query_tokens)
+        memo = self._memo  # one read: another thread may replace it (a whole tuple, never half)
+        if memo[0] != key:
+            weights = [(t, self.idf.idf(t)) for t in key]
+            memo = self._memo = (key, weights, sum(w for _, w in weights))
+        return memo[1], memo[2]
 
     def candidates(self, query_tokens: set[str], pool: list[tuple[Chunk, float]], cfg: AnswerConfig,
                    wants: list[re.Pattern[str]] | None = None,

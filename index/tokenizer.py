@@ -53,6 +53,8 @@ EN_STOPWORDS = frozenset(
 # Sudachi refuses inputs above ~48 KiB; chunks and queries are far smaller, but
 # a defensive split keeps a pathological input from raising mid-build.
 _MAX_PIECE_CHARS = 8000
+_MEMO_MAX_CHARS = 300  # questions and words, not documents
+_MEMO_SIZE = 4096
 
 _dict_lock = threading.Lock()
 _dictionary = None
@@ -84,6 +86,7 @@ class SudachiTokenizer:
         self._sub_mode = _SM.A if split_mode == "CA" else None
         self._drop = self._dict.pos_matcher(_DROP_POS)
         self._local = threading.local()
+        self._memo: dict[str, tuple[str, ...]] = {}
 
     def _tok(self):
         tok = getattr(self._local, "tok", None)
@@ -93,6 +96,18 @@ class SudachiTokenizer:
         return tok
 
     def tokenize(self, text: str) -> list[str]:
+        """BM25 tokens of ``text``. Memoised for short texts: one answer tokenizes its question, its
+        expansions and the thesaurus's words several times, and those words recur across questions."""
+        if len(text) <= _MEMO_MAX_CHARS:
+            hit = self._memo.get(text)
+            if hit is None:
+                hit = self._memo[text] = tuple(self._tokenize(text))
+                if len(self._memo) > _MEMO_SIZE:
+                    self._memo.clear()  # crude but thread-safe bound: the working set refills at once
+            return list(hit)
+        return self._tokenize(text)
+
+    def _tokenize(self, text: str) -> list[str]:
         text = unicodedata.normalize("NFKC", text)
         out: list[str] = []
         tok = self._tok()
