@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     slack_mode: str = Field("http", description="http | socket")
     slack_api_base_url: str = ""  # tests point this at a local stub
     slack_channel_personas: str = ""  # "C123=municipality,C456=startup"
+    slack_answer_bots: bool = False  # answer other apps' messages (bot_id / bot_message); never the bot's own
+    slack_allowed_channels: str = ""  # "C123,C456": @mentions and /kanmin only there (DMs always); empty = all
+    slack_user_answers_per_minute: int = 0  # questions per user per minute; over it: "slow down"; 0 = no cap
+    slack_working_reaction: str = "eyes"  # reaction on a question while it is answered (reactions:write); "" = off
 
     def api_key_set(self) -> set[str]:
         return {k.strip() for k in self.api_keys.split(",") if k.strip()}

@@ -10,7 +10,9 @@ import urllib.parse
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-WAIT_S = 120.0  # generous: a loaded 2-core machine answers in well under a second
+WAIT_S = 120.0
+RATE_LIMITED = ("rate_limited", 0)
+DROP = ("drop",)  # generous: a loaded 2-core machine answers in well under a second
 
 
 class FakeSlack:
@@ -20,6 +22,18 @@ class FakeSlack:
     call is recorded at once and its state is kept in ``outcomes`` (by call index):
     "held" while the bot waits for the answer, "answered" once answered, "abandoned" when
     the bot gave up (closed the connection) before it was answered.
+
+    ``script(method, [...], **match)`` makes the next matching calls misbehave as Slack does,
+    one scripted reply per call, in order (then normal again):
+
+    * ``RATE_LIMITED`` / ``("rate_limited", seconds)``: HTTP 429 with ``Retry-After`` and
+      ``{"ok": false, "error": "ratelimited"}`` (https://api.slack.com/docs/rate-limits);
+    * ``("error", code)``: HTTP 200 ``{"ok": false, "error": code}`` — e.g. ``invalid_blocks``,
+      ``msg_too_long``, ``not_in_channel`` (the chat.postMessage "Errors" table);
+    * ``DROP``: the connection is closed without any response.
+
+    Each call's outcome is kept in ``outcomes``: "rate_limited", "error:<code>", "dropped", or
+    "answered" (ok); ``delivered()`` lists only the calls Slack would have shown.
     """
 
     def __init__(self, fail_channels: frozenset[str] = frozenset()):
@@ -29,6 +43,7 @@ class FakeSlack:
         self.lock = threading.Lock()
         self.counter = 0
         self._held: dict[str, threading.Event] = {}
+        self._scripts: list[tuple[str, dict, list]] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -52,6 +67,10 @@ class FakeSlack:
                     gate = fake._held.get(method)
                     if gate is not None:
                         fake.outcomes[index] = "held"
+                    scripted = fake._next_scripted(method, params)
+                if scripted is not None:
+                    self._misbehave(index, scripted)
+                    return
                 if gate is not None and not self._wait_open(gate):
                     with fake.lock:
                         fake.outcomes[index] = "abandoned"
@@ -74,6 +93,34 @@ class FakeSlack:
                     with fake.lock:
                         fake.outcomes[index] = "answered"
 
+            def _misbehave(self, index: int, scripted: tuple) -> None:
+                kind = scripted[0]
+                if kind == "drop":
+                    with fake.lock:
+                        fake.outcomes[index] = "dropped"
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
+                if kind == "rate_limited":
+                    status, body, headers = 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(scripted[1])}
+                    outcome = "rate_limited"
+                else:
+                    status, body, headers = 200, {"ok": False, "error": scripted[1]}, {}
+                    outcome = f"error:{scripted[1]}"
+                out = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json; charset=utf-8")
+                self.send_header("content-length", str(len(out)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(out)
+                with fake.lock:
+                    fake.outcomes[index] = outcome
+
             def _wait_open(self, gate: threading.Event) -> bool:
                 """Wait for ``gate``; False if the caller closed the connection first."""
                 deadline = time.monotonic() + WAIT_S
@@ -94,6 +141,24 @@ class FakeSlack:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api/"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+
+    def script(self, method: str, replies: list, **match) -> None:
+        """The next ``len(replies)`` calls of ``method`` matching ``match`` get these replies (see the class doc)."""
+        with self.lock:
+            self._scripts.append((method, match, [tuple(r) if isinstance(r, (tuple, list)) else (r,) for r in replies]))
+
+    def _next_scripted(self, method: str, params: dict) -> tuple | None:  # under self.lock
+        for m, match, replies in self._scripts:
+            if m == method and replies and all(params.get(k) == v for k, v in match.items()):
+                return replies.pop(0)
+        return None
+
+    def delivered(self, method: str, **match) -> list[dict]:
+        """The matching calls that Slack accepted (not rate limited, rejected, dropped or abandoned)."""
+        with self.lock:
+            return [p for i, (m, p, _) in enumerate(self.calls)
+                    if m == method and all(p.get(k) == v for k, v in match.items())
+                    and self.outcomes.get(i, "answered") == "answered"]
 
     @contextmanager
     def hold(self, *methods: str):

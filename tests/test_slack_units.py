@@ -1,14 +1,18 @@
 """Slack pieces without a server: Block Kit rendering, channel personas, de-dup keys, Socket Mode construction."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from assistant.schema import Answer, Citation, GlossaryNote, SectionRef
 from ingest.settings import Settings
 from ui.metrics import Metrics
 from ui.runtime import ContainerHolder
-from ui.slack_blocks import FEEDBACK_DOWN, FEEDBACK_UP, SHARE, answer_blocks, fallback_text, pages_str
-from ui.slack_bot import SlackBot, dedupe_key, parse_channel_personas, strip_mentions
+from ui.slack_blocks import (
+    FEEDBACK_DOWN, FEEDBACK_UP, SHARE, answer_blocks, clip, fallback_text, pages_str, text_only,
+)
+from ui.slack_bot import SlackBot, dedupe_key, parse_channel_personas
+from ui.slack_text import normalise
 
 
 def _answer(**kw) -> Answer:
@@ -55,7 +59,36 @@ def test_channel_personas_and_mentions():
     assert parse_channel_personas("C123=municipality, C456=startup,bad,C9=alien,") == {
         "C123": "municipality", "C456": "startup"}
     assert parse_channel_personas("") == {}
-    assert strip_mentions("<@U123ABC> 原課とは <@U9|bob>？") == "原課とは ？"
+    assert normalise("<@U123ABC> 原課とは <@U9|bob>？", {"U123ABC"}) == "原課とは @bob？"
+
+
+def test_normalise_slack_markup():
+    assert normalise("<https://example.jp|福岡市> の原課とは？") == "福岡市 の原課とは？"
+    assert normalise("<https://x.jp/a?b=1&amp;c=2>") == "https://x.jp/a?b=1&c=2"
+    assert normalise("<mailto:a@b.jp|a@b.jp> へ") == "a@b.jp へ"
+    assert normalise("<#C123|general> <#C456> <#C789|>") == "#general #C456 #C789"
+    assert normalise("<!here> <!channel> <!everyone> <!here|here>") == "@here @channel @everyone @here"
+    assert normalise("<!subteam^S1|@pfi-team> <!date^1392734382^{date}|2014-02-18>") == "@pfi-team 2014-02-18"
+    assert normalise("<@UBOT> <@U123> <@W9|sato>", {"UBOT"}) == "@U123 @sato"
+    assert normalise("A &amp; B &lt;原課&gt; &amp;lt;") == "A & B <原課> &lt;"
+    assert normalise(None) == "" and normalise("  <@UBOT>  ", {"UBOT"}) == ""
+
+
+def test_clip_never_cuts_an_entity():
+    for cut in range(1, 12):
+        text = "あ" * cut + "&amp;&lt;&gt;" + "い" * 20
+        out = clip(text, cut + 4)
+        assert len(out) <= cut + 4 and out.endswith("…")
+        assert not re.search(r"&[a-z]*$", out[:-1]), out  # never "&am…"
+    assert clip("abc", 5) == "abc"
+
+
+def test_fallback_text_is_escaped():
+    a = _answer(answer="<!channel> 原課とは<@U1>のこと & more")
+    text = fallback_text(a)
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text and "&amp; more" in text
+    plain = text_only(a, show_question=True)
+    assert "<!channel>" not in plain and "第2章 › (2) 落とし穴 · p.20–21" in plain and "原課とは？" in plain
 
 
 def test_dedupe_keys():
@@ -80,3 +113,6 @@ def test_not_configured_and_socket_mode_construction(tmp_path: Path):
     http = SlackBot(Settings(db_path=tmp_path / "c.sqlite3", slack_signing_secret="s", slack_bot_token="xoxb-2"),
                     holder, Metrics())
     assert http.configured and http.app is not None
+    # the Web API client retries 429s (Retry-After) and dropped connections itself
+    kinds = {type(h).__name__: h.max_retry_count for h in http.app.client.retry_handlers}
+    assert kinds["RateLimitErrorRetryHandler"] >= 2 and kinds["ConnectionErrorRetryHandler"] >= 1

@@ -1,6 +1,7 @@
 """Block Kit rendering of an Answer for Slack (pure functions, no I/O)."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from assistant.schema import Answer
@@ -20,14 +21,22 @@ LABELS = {
            "thanks_up": "フィードバックありがとうございます（👍）。", "thanks_down": "フィードバックありがとうございます（👎）。改善に使います。",
            "help": "ガイドについて質問してください。例: `@kanmin 原課とは？`", "shared_by": "<@{user}> が共有しました",
            "error": "回答を作れませんでした: {msg}", "unavailable": "いま回答できません（{msg}）。しばらくしてからもう一度お試しください。",
-           "unknown_answer": "この回答はもう見つかりません。", "feedback_failed": "フィードバックを保存できませんでした。"},
+           "unknown_answer": "この回答はもう見つかりません。", "feedback_failed": "フィードバックを保存できませんでした。",
+           "truncated": "⚠️ 質問が長すぎたため、最初の {limit:,} 字だけで回答しました（元は {length:,} 字）。",
+           "already_shared": "この回答はもうこのチャンネルに共有されています。", "question": "質問",
+           "channel_not_allowed": "このチャンネルでは kanmin は使えません。DM でお試しください。",
+           "slow_down": "質問が続いています（1 分に {n} 件まで）。少し待ってからもう一度どうぞ。"},
     "en": {"up": "👍 Helpful", "down": "👎 Not helpful", "share": "Share in channel",
            "glossary": "Terms", "nearest": "Nearest sections", "reading": "Reading path",
            "abstained": "The guide has no grounded answer for this.",
            "thanks_up": "Thanks for the feedback (👍).", "thanks_down": "Thanks for the feedback (👎). We'll use it to improve.",
            "help": "Ask me about the guide, e.g. `@kanmin what is 原課?`", "shared_by": "Shared by <@{user}>",
            "error": "Could not answer: {msg}", "unavailable": "Not available right now ({msg}). Please try again shortly.",
-           "unknown_answer": "This answer can no longer be found.", "feedback_failed": "Could not save the feedback."},
+           "unknown_answer": "This answer can no longer be found.", "feedback_failed": "Could not save the feedback.",
+           "truncated": "⚠️ The question was too long: answered from its first {limit:,} characters (of {length:,}).",
+           "already_shared": "This answer has already been shared in this channel.", "question": "Question",
+           "channel_not_allowed": "kanmin is not enabled in this channel. Try a direct message.",
+           "slow_down": "Too many questions in a row (at most {n} a minute). Please wait a moment and ask again."},
 }
 
 
@@ -41,8 +50,15 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_ENTITY_TAIL = re.compile(r"&[a-z]{0,4}$")  # a cut inside &amp; / &lt; / &gt;
+
+
 def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """At most ``limit`` characters, "…" marking a cut; never half an HTML entity (``&am…``)."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    return _ENTITY_TAIL.sub("", head) + "…"
 
 
 def pages_str(pages: list[int]) -> str:
@@ -56,13 +72,28 @@ def _context(text: str) -> dict:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, MAX_CONTEXT)}]}
 
 
+def _quote(question: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip("> " + escape(" ".join(question.split())), 500)}}
+
+
+def truncation_note(lang: str, length: int, limit: int) -> str:
+    return label(lang, "truncated", limit=limit, length=length)
+
+
 def answer_blocks(answer: Answer, *, feedback: bool = True, share: bool = False,
-                  shared_by: str | None = None) -> list[dict]:
+                  shared_by: str | None = None, show_question: bool = False,
+                  note: str | None = None) -> list[dict]:
+    """``show_question``: quote the question first (an ephemeral /kanmin answer has no visible question);
+    ``note``: a context line first (e.g. the question was cut to the length limit)."""
     lang = answer.language
     blocks: list[dict] = []
+    if note:
+        blocks.append(_context(escape(note)))
     if shared_by:
         blocks.append(_context(label(lang, "shared_by", user=shared_by)))
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip("> " + escape(answer.question), 500)}})
+        blocks.append(_quote(answer.question))
+    elif show_question:
+        blocks.append(_quote(answer.question))
     body = answer.answer.strip() or label(lang, "abstained")
     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(escape(body), MAX_SECTION)}})
     for c in answer.citations[:MAX_CITATIONS]:
@@ -98,7 +129,22 @@ def answer_blocks(answer: Answer, *, feedback: bool = True, share: bool = False,
     return blocks
 
 
-def fallback_text(answer: Answer) -> str:
-    """Plain ``text`` for notifications / clients without Block Kit."""
+def fallback_text(answer: Answer, note: str | None = None) -> str:
+    """The top-level ``text`` (notifications / clients without Block Kit), escaped: Slack parses
+    it as mrkdwn, so a ``<!channel>`` in an answer must not become a live @channel."""
     cites = " ".join(f"[{c.n}] {pages_str(c.pages)}" for c in answer.citations[:MAX_CITATIONS])
-    return clip((answer.answer.strip() or label(answer.language, "abstained")) + (f"  {cites}" if cites else ""), 3000)
+    body = (answer.answer.strip() or label(answer.language, "abstained")) + (f"  {cites}" if cites else "")
+    return clip(escape(((note + "\n") if note else "") + body), 3000)
+
+
+def text_only(answer: Answer, note: str | None = None, *, show_question: bool = False) -> str:
+    """The whole answer as one escaped mrkdwn ``text`` with its citations: posted alone when
+    Slack rejects the blocks (``invalid_blocks`` / ``msg_too_long``)."""
+    lang = answer.language
+    lines = [note] if note else []
+    if show_question:
+        lines.append(f"{label(lang, 'question')}: {' '.join(answer.question.split())}")
+    lines.append(answer.answer.strip() or label(lang, "abstained"))
+    for c in answer.citations[:MAX_CITATIONS]:
+        lines.append(f"[{c.n}] {' › '.join(c.section_path) or '—'} · {pages_str(c.pages)}")
+    return clip(escape("\n".join(lines)), 3900)

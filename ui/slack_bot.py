@@ -2,25 +2,37 @@
 
 * Signature verification (bad / missing / older than 5 minutes → 401 JSON), url_verification.
 * Ack at once; answer in a lazy listener (a worker thread), in the thread, with Block Kit.
-* Slack retries (X-Slack-Retry-Num) are acked without re-processing; duplicate event_ids,
-  slash-command and button deliveries are processed once (Store.seen_event).
-* app_mention and DMs (message.im): follow-ups in a thread share the session
-  ``slack:<channel>:<thread_ts>``. /kanmin <question> answers ephemerally with a share button.
+* Every delivery — first or a retry (X-Slack-Retry-Num) — claims its event_id / trigger_id in
+  SQLite (Store.seen_event) and only the claiming delivery is answered: exactly once, whether or
+  not the first delivery arrived.
+* Edits (``edited`` / message_changed), other apps' messages (``bot_id`` / bot_message, unless
+  ``slack_answer_bots``) and other subtypes are acked and counted, never answered.
+* app_mention, DMs and group DMs (message.im / message.mpim, also thread_broadcast / file_share):
+  follow-ups in a thread share the session ``slack:<channel>:<thread_ts>``. /kanmin <question>
+  answers ephemerally (quoting the question) with a share button that shares once per channel.
+* Questions are read as the reader saw them (ui.slack_text.normalise: links → labels, the bot's
+  mention removed, &amp; unescaped); answers are escaped mrkdwn.
+* Web API calls retry 429 (Retry-After) and dropped connections (slack_sdk retry handlers); a
+  message Slack rejects (invalid_blocks / msg_too_long) is re-posted as text only.
 * 👍/👎 buttons write feedback (source="slack"). Tokens and secrets are never logged.
 """
 from __future__ import annotations
 
 import logging
-import re
 import threading
+import time
+from collections import deque
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
 from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt.middleware.ssl_check import SslCheck
+from slack_bolt.request.internals import parse_body
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 
@@ -31,15 +43,25 @@ from ingest.settings import Settings
 from ui.errors import error_response
 from ui.metrics import Metrics
 from ui.runtime import ContainerHolder
-from ui.slack_blocks import FEEDBACK_DOWN, FEEDBACK_UP, SHARE, answer_blocks, fallback_text, label
+from ui.models import MAX_QUESTION
+from ui.slack_blocks import (
+    FEEDBACK_DOWN, FEEDBACK_UP, SHARE, answer_blocks, escape, fallback_text, label, text_only, truncation_note,
+)
+from ui.slack_text import normalise
 
 log = logging.getLogger("kanmin.slack")
 
 PERSONAS = {"municipality", "startup", "intermediary", "any"}
-_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 CONTAINER_WAIT_S = 90.0
 SEEN_EVENTS_TTL_S = 3 * 86400.0  # Slack retries within minutes; keep de-dup keys for 3 days
 PRUNE_EVERY = 500
+EDIT_SUBTYPES = {"message_changed"}
+ANSWERED_SUBTYPES = {None, "thread_broadcast", "file_share", "bot_message"}  # bot_message: see slack_answer_bots
+DM_CHANNEL_TYPES = {"im", "mpim"}
+REJECTED = {"invalid_blocks", "invalid_blocks_format", "msg_too_long"}  # re-posted as text only
+RATE_LIMIT_RETRIES = 5  # 429s in a row before giving up (each waits Slack's Retry-After)
+CONNECTION_RETRIES = 2
+AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 
 
 def parse_channel_personas(value: str) -> dict[str, str]:
@@ -55,8 +77,25 @@ def parse_channel_personas(value: str) -> dict[str, str]:
     return out
 
 
-def strip_mentions(text: str) -> str:
-    return " ".join(_MENTION.sub(" ", text or "").split())
+def parse_channels(value: str) -> frozenset[str]:
+    return frozenset(c.strip() for c in value.split(",") if c.strip())
+
+
+def bot_ids(body: dict[str, Any], context: Any = None) -> set[str]:
+    """The bot's own user ids: bolt's auth.test result (context) and the event's authorizations."""
+    ids = {context.get("bot_user_id")} if context is not None else set()
+    ids |= {a.get("user_id") for a in body.get("authorizations") or [] if a.get("is_bot")}
+    return {i for i in ids if i}
+
+
+def web_client(token: str, base_url: str = "") -> WebClient:
+    """slack_sdk's WebClient with its own retry handlers: 429 (waits Retry-After) and dropped connections."""
+    base_url = base_url.strip() or WebClient.BASE_URL
+    if not base_url.endswith("/"):
+        base_url += "/"
+    return WebClient(token=token, base_url=base_url, timeout=15, logger=logging.getLogger("kanmin.slack.web"),
+                     retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+                                     ConnectionErrorRetryHandler(max_retry_count=CONNECTION_RETRIES)])
 
 
 def dedupe_key(body: dict[str, Any]) -> str | None:
@@ -75,6 +114,16 @@ def dedupe_key(body: dict[str, Any]) -> str | None:
     return None
 
 
+def _is_ssl_check(body: bytes) -> bool:
+    """``ssl_check=1&token=…`` (form-encoded, sent without a signature when the request URL is saved)."""
+    if not body.startswith(b"ssl_check=") and b"&ssl_check=" not in body:
+        return False
+    try:
+        return SslCheck._is_ssl_check_request(parse_body(body.decode("utf-8"), "application/x-www-form-urlencoded"))
+    except Exception:  # noqa: BLE001
+        return False
+
+
 class _QuietUnhandled(logging.Filter):
     """Verified events nobody listens for are acked (200) on purpose; don't log their bodies."""
 
@@ -89,6 +138,13 @@ class SlackBot:
         self.metrics = metrics
         self.mode = (settings.slack_mode or "http").strip().lower()
         self.personas = parse_channel_personas(settings.slack_channel_personas)
+        self.allowed_channels = parse_channels(settings.slack_allowed_channels)
+        self.user_cap = max(0, int(settings.slack_user_answers_per_minute))
+        self.reaction = settings.slack_working_reaction.strip().strip(":")
+        self._recent: dict[str, deque[float]] = {}  # user → monotonic times of their accepted questions
+        self._capped: set[str] = set()  # de-dup keys of questions over the per-user cap (told, not answered)
+        self._cap_lock = threading.Lock()
+        self._reaction_errors: set[str] = set()
         self._store: Store | None = None
         self._store_lock = threading.Lock()
         self._socket_handler: Any = None
@@ -103,11 +159,7 @@ class SlackBot:
     # -- construction -------------------------------------------------------------
     def _build_app(self) -> App:
         s = self.settings
-        base_url = s.slack_api_base_url.strip() or WebClient.BASE_URL
-        if not base_url.endswith("/"):
-            base_url += "/"
-        client = WebClient(token=s.slack_bot_token, base_url=base_url, timeout=15,
-                           logger=logging.getLogger("kanmin.slack.web"))
+        client = web_client(s.slack_bot_token, s.slack_api_base_url)
         bolt_logger = logging.getLogger("kanmin.slack.bolt")
         bolt_logger.setLevel(logging.WARNING)
         if not any(isinstance(f, _QuietUnhandled) for f in bolt_logger.filters):
@@ -121,7 +173,7 @@ class SlackBot:
             logger=bolt_logger,
             name="kanmin",
         )
-        app.use(self._skip_retries_and_duplicates)
+        app.use(self._gate)
         app.event("app_mention")(ack=self._ack, lazy=[self._on_mention])
         app.event("message")(ack=self._ack, lazy=[self._on_message])
         app.command("/kanmin")(ack=self._ack_command, lazy=[self._on_command])
@@ -181,6 +233,9 @@ class SlackBot:
             self.metrics.slack_events.labels("http", "not_configured").inc()
             return error_response(503, "slack_not_configured", why)
         body = await request.body()
+        if _is_ssl_check(body):  # Slack's unsigned certificate probe: 200, like bolt's SslCheck
+            self.metrics.slack_events.labels("ssl_check", "ok").inc()
+            return Response(status_code=200)
         ts = request.headers.get("x-slack-request-timestamp")
         sig = request.headers.get("x-slack-signature")
         if not ts or not sig:
@@ -212,17 +267,62 @@ class SlackBot:
         return to_starlette_response(bolt_resp)
 
     # -- bolt middleware / acks -------------------------------------------------------------
-    def _skip_retries_and_duplicates(self, req, body, next):
-        retry = (req.headers.get("x-slack-retry-num") or [None])[0]
-        if retry:
-            self.metrics.slack_events.labels(body.get("type") or "unknown", "retry_skipped").inc()
-            return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
+    def _skip_reason(self, event: dict[str, Any]) -> str | None:
+        """Why an app_mention / message event is not answered (None: answer it). Decided before the
+        event_id is claimed, synchronously, and counted as ``kanmin_slack_events_total{outcome}``."""
+        if not isinstance(event, dict) or event.get("type") not in ("app_mention", "message"):
+            return None  # (a malformed event is bolt's to refuse, as before)
+        etype, subtype = event["type"], event.get("subtype")
+        if subtype is not None and not isinstance(subtype, str):
+            return "ignored_subtype"
+        # an edit re-sends the message (app_mention with `edited`, or message/message_changed) under a
+        # new event_id: the original was answered already (or, if the mention was added by the edit,
+        # the reader is told in docs/slack.md to ask anew)
+        if event.get("edited") or subtype in EDIT_SUBTYPES:
+            return "ignored_edit"
+        if subtype not in ANSWERED_SUBTYPES:
+            return "ignored_subtype"  # joins, deletions, topic changes, …
+        if (event.get("bot_id") or subtype == "bot_message") and not self.settings.slack_answer_bots:
+            return "ignored_bot"  # other apps (the bot's own messages bolt drops before this)
+        if etype == "message" and event.get("channel_type") not in DM_CHANNEL_TYPES:
+            return "ignored_subtype"  # channel messages reach us as app_mention
+        if (etype == "app_mention" and self.allowed_channels
+                and event.get("channel") not in self.allowed_channels):
+            return "ignored_channel"
+        return None
+
+    def _gate(self, req, body, next):
+        """Every delivery, first or retried (``X-Slack-Retry-Num``), is processed at most once: its
+        de-dup key (event_id / trigger_id) is claimed atomically in SQLite (``seen_events``) and
+        only the delivery that claims it is answered. A retry whose first delivery never arrived
+        claims the key and is answered; one whose first delivery did arrive is a duplicate."""
+        kind = body.get("type") or ("command" if body.get("command") else "unknown")
+        retried = bool((req.headers.get("x-slack-retry-num") or [None])[0])
+        if kind == "event_callback":
+            why = self._skip_reason(body.get("event") or {})
+            if why:
+                self.metrics.slack_events.labels(kind, why).inc()
+                return BoltResponse(status=200, body="")
+        if (body.get("command") and self.allowed_channels and not str(body.get("channel_id", "")).startswith("D")
+                and body.get("channel_id") not in self.allowed_channels):
+            self.metrics.slack_events.labels(kind, "ignored_channel").inc()
+            return BoltResponse(status=200, body=label("ja", "channel_not_allowed"))
         key = dedupe_key(body)
         if key is not None and self.store().seen_event(key):
-            self.metrics.slack_events.labels(body.get("type") or "command", "duplicate").inc()
+            self.metrics.slack_events.labels(kind, "duplicate").inc()
             return BoltResponse(status=200, body="")
-        self.metrics.slack_events.labels(body.get("type") or ("command" if body.get("command") else "unknown"),
-                                         "accepted").inc()
+        if key is not None and self._over_cap(kind, body):
+            with self._cap_lock:
+                if len(self._capped) > 10_000:  # (keys whose listener never ran: malformed events)
+                    self._capped.clear()
+                self._capped.add(key)
+            self.metrics.slack_events.labels(kind, "user_capped").inc()
+            return next()  # the listener tells the user to slow down instead of answering
+        self.metrics.slack_events.labels(kind, "accepted").inc()
+        if retried:
+            log.info("slack retry accepted (its first delivery never arrived)",
+                     extra={"fields": {"kind": kind, "retry_reason": (req.headers.get("x-slack-retry-reason")
+                                                                      or [""])[0][:32]}})
         self._accepted += 1
         if self._accepted % PRUNE_EVERY == 0:
             try:
@@ -231,13 +331,47 @@ class SlackBot:
                 log.warning("pruning seen_events failed", extra={"fields": {"error": type(exc).__name__}})
         return next()
 
+    def _over_cap(self, kind: str, body: dict[str, Any]) -> bool:
+        """More than ``slack_user_answers_per_minute`` questions from this user in the last 60 s?
+        (In memory, per process: a restart forgets; only questions count, not buttons.)"""
+        if not self.user_cap:
+            return False
+        if kind == "event_callback":
+            user = (body.get("event") or {}).get("user")
+        elif kind == "command":
+            user = body.get("user_id")
+        else:
+            return False
+        if not user:
+            return False
+        now = time.monotonic()
+        with self._cap_lock:
+            times = self._recent.setdefault(str(user), deque())
+            while times and now - times[0] > 60.0:
+                times.popleft()
+            if len(times) >= self.user_cap:
+                return True
+            times.append(now)
+            if len(self._recent) > 10_000:  # forget idle users
+                for u in [u for u, t in self._recent.items() if not t or now - t[-1] > 60.0]:
+                    self._recent.pop(u, None)
+            return False
+
+    def _take_capped(self, body: dict[str, Any]) -> bool:
+        key = dedupe_key(body)
+        with self._cap_lock:
+            if key in self._capped:
+                self._capped.discard(key)
+                return True
+        return False
+
     @staticmethod
     def _ack(ack) -> None:
         ack()
 
     @staticmethod
     def _ack_command(ack, command) -> None:
-        if not strip_mentions(command.get("text", "")):
+        if not normalise(command.get("text", "")):
             ack(text=label("ja", "help"))
         else:
             ack()
@@ -255,53 +389,131 @@ class SlackBot:
                                      source="slack")
         except KanminError as exc:
             key = "unavailable" if getattr(exc, "status", 400) >= 500 else "error"
-            return None, label("ja", key, msg=exc.message)
+            return None, escape(label("ja", key, msg=exc.message))
         except Exception as exc:  # noqa: BLE001
             log.error("slack answer failed", exc_info=exc)
             return None, label("ja", "error", msg="internal error")
         self.metrics.observe_answer(answer, "slack")
         return answer, None
 
-    def _reply_in_thread(self, client: WebClient, channel: str, thread_ts: str, text: str) -> None:
-        question = strip_mentions(text)
-        if not question:
-            client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=label("ja", "help"))
-            return
-        answer, err = self._ask(question[:2000], channel, f"slack:{channel}:{thread_ts}")
-        if answer is None:
-            client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=err)
-            return
-        client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=fallback_text(answer),
-                                blocks=answer_blocks(answer), unfurl_links=False, unfurl_media=False)
+    @staticmethod
+    def _cut(question: str) -> tuple[str, int | None]:
+        """The question within the length limit, and its original length when it was cut."""
+        if len(question) <= MAX_QUESTION:
+            return question, None
+        return question[:MAX_QUESTION].strip(), len(question)
 
-    def _on_mention(self, event, client) -> None:
+    def _send(self, send, *, text: str, blocks: list[dict] | None, plain: str | None, **kw) -> None:
+        """``send(text=, blocks=, **kw)``; when Slack rejects the blocks or the length, once more as text only.
+        (429s and dropped connections are retried inside the WebClient.)"""
+        try:
+            send(text=text, blocks=blocks, **kw)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "")
+            if blocks is None or plain is None or error not in REJECTED:
+                raise
+            self.metrics.slack_events.labels("web_api", "text_fallback").inc()
+            log.warning("slack rejected the answer's blocks; posting text only", extra={"fields": {"error": error}})
+            send(text=plain, **kw)
+
+    def _react(self, client: WebClient, add: bool, channel: str, ts: str | None) -> bool:
+        """The "working on it" reaction on the question (needs the reactions:write scope; best effort)."""
+        if not self.reaction or not ts:
+            return False
+        try:
+            if add:
+                client.reactions_add(channel=channel, timestamp=ts, name=self.reaction)
+            else:
+                client.reactions_remove(channel=channel, timestamp=ts, name=self.reaction)
+            return True
+        except (SlackApiError, OSError) as exc:  # missing_scope, already_reacted, …: never blocks the answer
+            error = str(exc.response.get("error")) if isinstance(exc, SlackApiError) else type(exc).__name__
+            with self._cap_lock:  # warn once per kind of failure (e.g. missing_scope: add reactions:write);
+                # a bad token is reported by the reply's own failure, not twice
+                first = error not in self._reaction_errors and error not in AUTH_ERRORS
+                self._reaction_errors.add(error)
+            (log.warning if first else log.debug)("slack reaction not set",
+                                                  extra={"fields": {"add": add, "error": error[:64]}})
+            return False
+
+    def _reply_in_thread(self, client: WebClient, channel: str, thread_ts: str, text: str, ids: set[str],
+                         message_ts: str | None = None) -> None:
+        reacted = False
+        try:
+            question, length = self._cut(normalise(text, ids))
+            if not question:
+                client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=label("ja", "help"))
+                return
+            reacted = self._react(client, True, channel, message_ts)
+            answer, err = self._ask(question, channel, f"slack:{channel}:{thread_ts}")
+            if answer is None:
+                client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=err)
+                return
+            note = truncation_note(answer.language, length, MAX_QUESTION) if length else None
+            self._send(client.chat_postMessage, channel=channel, thread_ts=thread_ts,
+                       text=fallback_text(answer, note), blocks=answer_blocks(answer, note=note),
+                       plain=text_only(answer, note), unfurl_links=False, unfurl_media=False)
+        except SlackApiError as exc:  # still failing after the client's retries (never with the token)
+            log.error("slack reply not delivered", extra={"fields": {
+                "method": "chat.postMessage", "error": str(exc.response.get("error"))[:64]}})
+        except OSError as exc:  # connection errors left after the retries
+            log.error("slack reply not delivered", extra={"fields": {"method": "chat.postMessage",
+                                                                     "error": type(exc).__name__}})
+        finally:
+            if reacted:
+                self._react(client, False, channel, message_ts)
+
+    def _tell_capped(self, client: WebClient, channel: str, thread_ts: str) -> None:
+        try:
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts,
+                                    text=label("ja", "slow_down", n=self.user_cap))
+        except (SlackApiError, OSError) as exc:
+            log.info("slack slow-down notice not delivered", extra={"fields": {"error": type(exc).__name__}})
+
+    def _on_mention(self, event, body, context, client) -> None:
         channel = event.get("channel")
         ts = event.get("thread_ts") or event.get("ts")
         if not channel or not ts:
             return
-        self._reply_in_thread(client, channel, ts, event.get("text", ""))
+        if self._take_capped(body):
+            self._tell_capped(client, channel, ts)
+            return
+        self._reply_in_thread(client, channel, ts, event.get("text", ""), bot_ids(body, context), event.get("ts"))
 
-    def _on_message(self, event, client) -> None:
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
-            return  # only plain human messages in DMs (mentions in channels come as app_mention)
+    def _on_message(self, event, body, context, client) -> None:
+        if event.get("channel_type") not in DM_CHANNEL_TYPES or self._skip_reason(event):
+            return  # filtered (and counted) in _gate already; channel mentions come as app_mention
         channel = event.get("channel")
         ts = event.get("thread_ts") or event.get("ts")
         if not channel or not ts:
             return
-        self._reply_in_thread(client, channel, ts, event.get("text", ""))
+        if self._take_capped(body):
+            self._tell_capped(client, channel, ts)
+            return
+        self._reply_in_thread(client, channel, ts, event.get("text", ""), bot_ids(body, context), event.get("ts"))
 
     def _on_command(self, command, client, respond) -> None:
-        question = strip_mentions(command.get("text", ""))
+        question, length = self._cut(normalise(command.get("text", "")))
+        channel, user = command.get("channel_id"), command.get("user_id")
+        if self._take_capped(command):
+            if question and channel and user:
+                try:
+                    client.chat_postEphemeral(channel=channel, user=user, text=label("ja", "slow_down", n=self.user_cap))
+                except SlackApiError:
+                    respond(text=label("ja", "slow_down", n=self.user_cap), response_type="ephemeral")
+            return
         if not question:
             return
-        channel, user = command.get("channel_id"), command.get("user_id")
-        answer, err = self._ask(question[:2000], channel, None)
+        answer, err = self._ask(question, channel, None)
         if answer is None:
-            text, blocks = err, None
+            text, blocks, plain = err, None, None
         else:
-            text, blocks = fallback_text(answer), answer_blocks(answer, share=True)
+            note = truncation_note(answer.language, length, MAX_QUESTION) if length else None
+            text = fallback_text(answer, note)
+            blocks = answer_blocks(answer, share=True, show_question=True, note=note)
+            plain = text_only(answer, note, show_question=True)
         try:
-            client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
+            self._send(client.chat_postEphemeral, channel=channel, user=user, text=text, blocks=blocks, plain=plain)
         except SlackApiError as exc:  # e.g. not_in_channel: fall back to the response_url
             log.info("postEphemeral failed; using response_url",
                      extra={"fields": {"error": str(exc.response.get("error"))}})
@@ -337,13 +549,22 @@ class SlackBot:
             client.chat_postEphemeral(channel=channel, user=user, text=text, **kwargs)
 
     def _on_share(self, body, action, client, respond) -> None:
+        """Share an ephemeral answer in the channel — once: a second click (or a second person's click
+        on their own copy of the same answer) gets an ephemeral "already shared"."""
         user, channel, _ = self._where(body)
-        answer = self.store().get_answer(str(action.get("value") or "")[:128])
+        answer_id = str(action.get("value") or "")[:128]
+        answer = self.store().get_answer(answer_id) if answer_id else None
         if answer is None:
             respond(text=label("ja", "unknown_answer"), response_type="ephemeral", replace_original=False)
             return
+        if self.store().seen_event(f"slack:share:{channel}:{answer_id}"):
+            self.metrics.slack_events.labels("block_actions", "share_repeated").inc()
+            if channel and user:
+                client.chat_postEphemeral(channel=channel, user=user, text=label(answer.language, "already_shared"))
+            return
         blocks = answer_blocks(answer, shared_by=user)
         try:
-            client.chat_postMessage(channel=channel, text=fallback_text(answer), blocks=blocks, unfurl_links=False)
+            self._send(client.chat_postMessage, channel=channel, text=fallback_text(answer), blocks=blocks,
+                       plain=text_only(answer, show_question=True), unfurl_links=False)
         except SlackApiError:
             respond(text=fallback_text(answer), blocks=blocks, response_type="in_channel", replace_original=False)
