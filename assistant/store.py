@@ -50,6 +50,12 @@ CREATE TABLE IF NOT EXISTS seen_events (
     key TEXT PRIMARY KEY,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS feedback_votes (
+    answer_id TEXT NOT NULL,
+    voter TEXT NOT NULL,
+    feedback_id INTEGER NOT NULL,
+    PRIMARY KEY (answer_id, voter)
+);
 """
 
 
@@ -204,6 +210,34 @@ class Store:
         return int(self._write(lambda c: c.execute(
             "INSERT INTO feedback(answer_id, rating, comment, source, created_at) VALUES (?,?,?,?,?)",
             row).lastrowid))
+
+    def vote(self, answer_id: str, voter: str, rating: str, source: str = "api") -> tuple[int, str]:
+        """One feedback row per (answer, voter): the first vote inserts it ("new"), the same vote again
+        changes nothing ("same"), the other rating replaces it ("changed"). Returns (feedback id, what)."""
+        if rating not in ("up", "down"):
+            raise ValueError(f"rating must be 'up' or 'down', got {rating!r}")
+
+        def run(c: sqlite3.Connection) -> tuple[int, str]:
+            row = c.execute("SELECT f.id, f.rating FROM feedback_votes v JOIN feedback f ON f.id = v.feedback_id"
+                            " WHERE v.answer_id = ? AND v.voter = ?", (answer_id, voter)).fetchone()
+            if row is None:
+                fid = int(c.execute("INSERT INTO feedback(answer_id, rating, comment, source, created_at)"
+                                    " VALUES (?,?,?,?,?)", (answer_id, rating, None, source, _now())).lastrowid)
+                c.execute("INSERT OR REPLACE INTO feedback_votes(answer_id, voter, feedback_id) VALUES (?,?,?)",
+                          (answer_id, voter, fid))
+                return fid, "new"
+            if row["rating"] == rating:
+                return int(row["id"]), "same"
+            c.execute("UPDATE feedback SET rating = ?, created_at = ? WHERE id = ?", (rating, _now(), row["id"]))
+            return int(row["id"]), "changed"
+
+        return self._write(run)
+
+    def set_feedback_comment(self, feedback_id: int, voter: str, comment: str) -> bool:
+        """The comment of ``voter``'s own vote (False if that vote is not theirs / unknown)."""
+        return bool(self._write(lambda c: c.execute(
+            "UPDATE feedback SET comment = ? WHERE id = ? AND id IN"
+            " (SELECT feedback_id FROM feedback_votes WHERE voter = ?)", (comment, int(feedback_id), voter)).rowcount))
 
     def feedback_rows(self, answer_id: str | None = None) -> list[dict]:
         if answer_id is None:

@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     slack_allowed_channels: str = ""  # "C123,C456": @mentions and /kanmin only there (DMs always); empty = all
     slack_user_answers_per_minute: int = 0  # questions per user per minute; over it: "slow down"; 0 = no cap
     slack_working_reaction: str = "eyes"  # reaction on a question while it is answered (reactions:write); "" = off
+    slack_allowed_users: str = ""  # "U123,U456": only these users are answered (others: /kanmin says so); empty = all
 
     def api_key_set(self) -> set[str]:
         return {k.strip() for k in self.api_keys.split(",") if k.strip()}

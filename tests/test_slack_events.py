@@ -350,7 +350,8 @@ def test_direct_message(slack_server, fake_slack):
     # an edit / a deletion / a join is counted and acked, never claimed, never answered
     ({"subtype": "message_changed"}, {("event_callback", "ignored_edit"): 1}),
     ({"subtype": "message_deleted"}, {("event_callback", "ignored_subtype"): 1}),
-    ({"channel_type": "channel", "channel": CHANNEL}, {("event_callback", "ignored_subtype"): 1}),
+    # a plain channel message (no mention, not a reply in a thread kanmin answered in)
+    ({"channel_type": "channel", "channel": CHANNEL}, {("event_callback", "ignored_not_addressed"): 1}),
 ], ids=["own-message", "edit", "deleted", "channel-message"])
 def test_direct_message_not_answered(slack_server, fake_slack, extra, outcome):
     ignored = dm("原課とは？", **extra)
@@ -389,6 +390,56 @@ def test_group_dm_broadcast_and_file_share_answered(slack_server, fake_slack, na
     posts = fake_slack.wait_for("chat.postMessage", channel=ev["channel"], thread_ts=thread)
     assert len(posts) == 1 and "原課" in all_text(posts[0]["blocks"])
     assert [r[0] for r in session_answers(slack_server, f"slack:{ev['channel']}:{thread}")] == ["原課とは？"]
+
+
+# -- follow-ups in a channel thread without a mention (message.channels) ------------------------------
+def thread_reply(text: str, thread_ts: str, **fields) -> tuple[dict, dict]:
+    """A plain channel message in a thread (message_channels_thread_reply.json), no mention."""
+    payload, ev = from_fixture("message_channels_thread_reply.json", text=text, **fields)
+    ev["thread_ts"] = thread_ts
+    return payload, ev
+
+
+def test_thread_follow_up_without_mention(slack_server, fake_slack):
+    root = mention("随意契約とは何ですか？")
+    post_json(slack_server, event_payload(root))
+    fake_slack.wait_for("chat.postMessage", thread_ts=root["ts"])  # kanmin answered: its thread now
+    payload, ev = thread_reply("それはいつ使えますか？", root["ts"])
+    before = metrics(slack_server)
+    assert post_json(slack_server, payload).status_code == 200
+    assert slack_changes(before, metrics(slack_server)) == {("event_callback", "accepted"): 1}
+    posts = fake_slack.wait_for("chat.postMessage", count=2, channel=CHANNEL, thread_ts=root["ts"])
+    assert len(posts) == 2 and "blocks" in posts[1]
+    assert [r[0] for r in session_answers(slack_server, f"slack:{CHANNEL}:{root['ts']}")] == [
+        "随意契約とは何ですか？", "それはいつ使えますか？"]
+    # the 👀 goes on the follow-up itself
+    assert fake_slack.wait_for("reactions.remove", channel=CHANNEL, timestamp=ev["ts"])[0]["name"] == "eyes"
+
+
+@pytest.mark.parametrize("case,outcome", [
+    ("other-thread", "ignored_not_addressed"),  # a thread kanmin never answered in
+    ("top-level", "ignored_not_addressed"),  # a channel message outside any thread
+    ("mention-copy", "ignored_mention"),  # the message.channels copy of a mention: answered as app_mention
+    ("edited", "ignored_edit"),
+])
+def test_channel_messages_not_addressed_to_kanmin(slack_server, fake_slack, case, outcome):
+    root = mention("原課とは？")
+    post_json(slack_server, event_payload(root))
+    fake_slack.wait_for("chat.postMessage", thread_ts=root["ts"])
+    thread = new_ts() if case == "other-thread" else root["ts"]
+    text = "<@UBOT> それはいつ使えますか？" if case == "mention-copy" else "それはいつ使えますか？"
+    payload, ev = thread_reply(text, thread)
+    if case == "top-level":
+        del ev["thread_ts"], ev["parent_user_id"]  # a plain message in the channel itself
+    if case == "edited":
+        ev["edited"] = {"user": ev["user"], "ts": new_ts()}
+    before = metrics(slack_server)
+    assert post_json(slack_server, payload).status_code == 200
+    assert slack_changes(before, metrics(slack_server)) == {("event_callback", outcome): 1}
+    assert not seen(slack_server, payload["event_id"])
+    assert len(fake_slack.of("chat.postMessage", channel=CHANNEL, thread_ts=thread)) == (0 if case == "other-thread"
+                                                                                         else 1)
+    assert len(session_answers(slack_server, f"slack:{CHANNEL}:{thread}")) == (0 if case == "other-thread" else 1)
 
 
 def test_slack_markup_is_read_as_the_reader_saw_it(slack_server, fake_slack):
@@ -493,10 +544,10 @@ def _answer_id_from_new_mention(server, fake) -> tuple[str, str]:
     return next(a["value"] for a in actions if a["action_id"] == "kanmin_feedback_up"), ev["ts"]
 
 
-def block_action(action_id: str, value: str, thread_ts: str, trigger: str | None = None) -> dict:
+def block_action(action_id: str, value: str, thread_ts: str, trigger: str | None = None, user: str = "U9") -> dict:
     """A button click on one of our messages: block_actions.json (bolt-python's test shape) made ours."""
     body = fixture("block_actions.json")
-    body["user"] = {**body["user"], "id": "U9", "team_id": "T1"}
+    body["user"] = {**body["user"], "id": user, "team_id": "T1"}
     body["team"] = {**body["team"], "id": "T1"}
     body["trigger_id"] = trigger or uuid.uuid4().hex
     body["container"] = {"type": "message", "message_ts": "1700000000.000001", "channel_id": CHANNEL,
@@ -517,6 +568,12 @@ def feedback_rows(server, answer_id: str) -> list[tuple]:
                    (answer_id,))
 
 
+def feedback_votes(server, answer_id: str) -> list[tuple]:
+    return db_rows(server, "SELECT f.answer_id, v.voter, f.rating, f.source FROM feedback f"
+                           " JOIN feedback_votes v ON v.feedback_id = f.id WHERE f.answer_id = ? ORDER BY f.id",
+                   (answer_id,))
+
+
 def test_feedback_button_stores_one_row(slack_server, fake_slack):
     answer_id, thread_ts = _answer_id_from_new_mention(slack_server, fake_slack)
     trigger = "trig-" + uuid.uuid4().hex
@@ -529,15 +586,94 @@ def test_feedback_button_stores_one_row(slack_server, fake_slack):
     assert slack_changes(before, after) == {("block_actions", "accepted"): 1, ("block_actions", "duplicate"): 2}
     eph = fake_slack.wait_for("chat.postEphemeral", user="U9", thread_ts=thread_ts)
     assert len(eph) == 1 and "👎" in eph[0]["text"]
+    # the 👎 "thanks" offers a comment (see test_feedback_comment_modal)
+    assert [e["action_id"] for b in eph[0]["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
+        "kanmin_feedback_comment"]
     assert feedback_rows(slack_server, answer_id) == [(answer_id, "down", "slack")]
-    # a second, distinct click is a second row
-    post_form(slack_server, {"payload": json.dumps(block_action("kanmin_feedback_up", answer_id, thread_ts))})
-    fake_slack.wait_for("chat.postEphemeral", count=2, user="U9", thread_ts=thread_ts)
-    assert feedback_rows(slack_server, answer_id) == [(answer_id, "down", "slack"), (answer_id, "up", "slack")]
     m = metrics(slack_server)
+    for rating, n in (("up", 0), ("down", 1)):
+        assert value(m, "kanmin_feedback_total", rating=rating, source="slack") == value(
+            before, "kanmin_feedback_total", rating=rating, source="slack") + n
+
+
+def test_feedback_one_vote_per_user(slack_server, fake_slack):
+    answer_id, thread_ts = _answer_id_from_new_mention(slack_server, fake_slack)
+    voter = "U0V" + uuid.uuid4().hex[:6].upper()
+    other = "U0W" + uuid.uuid4().hex[:6].upper()
+    before = metrics(slack_server)
+
+    def click(action_id: str, user: str, n: int) -> dict:
+        """A distinct click (its own trigger_id); waits for its ephemeral reply, the n-th to ``user``."""
+        post_form(slack_server, {"payload": json.dumps(block_action(action_id, answer_id, thread_ts, user=user))})
+        return fake_slack.wait_for("chat.postEphemeral", count=n, user=user, thread_ts=thread_ts)[n - 1]
+
+    first = click("kanmin_feedback_up", voter, 1)
+    assert "👍" in first["text"] and "blocks" not in first  # no comment offered on 👍
+    again = click("kanmin_feedback_up", voter, 2)  # the same vote twice: still one row
+    assert "もう同じ評価" in again["text"]
+    assert feedback_votes(slack_server, answer_id) == [(answer_id, voter, "up", "slack")]
+    changed = click("kanmin_feedback_down", voter, 3)  # a change of mind replaces the vote
+    assert "👎" in changed["text"] and "blocks" in changed
+    assert feedback_votes(slack_server, answer_id) == [(answer_id, voter, "down", "slack")]
+    repeated = click("kanmin_feedback_down", voter, 4)  # a repeated 👎: no new row, the comment offered again
+    assert "もう同じ評価" in repeated["text"] and "kanmin_feedback_comment" in all_text(repeated["blocks"])
+    click("kanmin_feedback_down", other, 1)  # another user's vote is their own row
+    assert feedback_votes(slack_server, answer_id) == [(answer_id, voter, "down", "slack"),
+                                                       (answer_id, other, "down", "slack")]
+    assert slack_changes(before, metrics(slack_server)) == {
+        ("block_actions", "accepted"): 5, ("block_actions", "feedback_same"): 2,
+        ("block_actions", "feedback_changed"): 1}
+    m = metrics(slack_server)  # new votes only: one 👍 (voter's first) and one 👎 (the other user)
     for rating in ("up", "down"):
         assert value(m, "kanmin_feedback_total", rating=rating, source="slack") == value(
             before, "kanmin_feedback_total", rating=rating, source="slack") + 1
+
+
+def view_submission(feedback_id: str, comment: str, user: str) -> dict:
+    """The comment modal submitted: view_submission.json (bolt-python's test shape) made ours."""
+    body = fixture("view_submission.json")
+    body["user"] = {**body["user"], "id": user, "team_id": "T1"}
+    body["team"] = {**body["team"], "id": "T1"}
+    body["trigger_id"] = uuid.uuid4().hex
+    view = body["view"]
+    view.update(callback_id="kanmin_feedback_comment", private_metadata=feedback_id,
+                state={"values": {"kanmin_comment": {"kanmin_comment": {"type": "plain_text_input",
+                                                                         "value": comment}}}})
+    return body
+
+
+def test_feedback_comment_modal(slack_server, fake_slack):
+    answer_id, thread_ts = _answer_id_from_new_mention(slack_server, fake_slack)
+    voter = "U0C" + uuid.uuid4().hex[:6].upper()
+    post_form(slack_server, {"payload": json.dumps(block_action("kanmin_feedback_down", answer_id, thread_ts,
+                                                                user=voter))})
+    eph = fake_slack.wait_for("chat.postEphemeral", user=voter, thread_ts=thread_ts)[0]
+    button = next(e for b in eph["blocks"] if b["type"] == "actions" for e in b["elements"])
+    fid = button["value"]
+    assert db_rows(slack_server, "SELECT answer_id, rating, comment FROM feedback WHERE id = ?", (int(fid),)) == [
+        (answer_id, "down", None)]
+    trigger = "trig-" + uuid.uuid4().hex
+    post_form(slack_server, {"payload": json.dumps(block_action("kanmin_feedback_comment", fid, thread_ts,
+                                                                trigger, user=voter))})
+    opened = fake_slack.wait_for("views.open", trigger_id=trigger)
+    assert len(opened) == 1
+    view = opened[0]["view"] if isinstance(opened[0]["view"], dict) else json.loads(opened[0]["view"])
+    assert view["type"] == "modal" and view["callback_id"] == "kanmin_feedback_comment"
+    assert view["private_metadata"] == fid and view["blocks"][0]["element"]["type"] == "plain_text_input"
+    # someone else's submission for that vote is refused; the voter's own is saved
+    before = metrics(slack_server)
+    for user, text in (("U0INTRUDER", "spam"), (voter, "  ページ番号が \n 違いました  ")):
+        r = post_form(slack_server, {"payload": json.dumps(view_submission(fid, text, user))})
+        assert r.status_code == 200 and r.text == ""  # an empty ack closes the modal
+    wait_until(lambda: slack_changes(before, metrics(slack_server)).get(("view_submission", "comment_saved")),
+               "the comment saved")
+    assert wait_until(lambda: slack_changes(before, metrics(slack_server)).get(
+        ("view_submission", "comment_refused")), "the intruder's comment refused") == 1
+    assert slack_changes(before, metrics(slack_server)) == {
+        ("view_submission", "accepted"): 2, ("view_submission", "comment_saved"): 1,
+        ("view_submission", "comment_refused"): 1}
+    assert db_rows(slack_server, "SELECT rating, comment FROM feedback WHERE id = ?", (int(fid),)) == [
+        ("down", "ページ番号が 違いました")]
 
 
 def test_feedback_button_unknown_answer(slack_server, fake_slack):
@@ -741,6 +877,56 @@ def test_reaction_failure_does_not_block_the_answer(slack_server, fake_slack):
     assert any("slack reaction not set" in ln and "missing_scope" in ln for ln in slack_server.log().splitlines())
 
 
+# -- who may use the bot: KANMIN_SLACK_ALLOWED_USERS ----------------------------------------------------
+LISTED = "U0LISTED"
+
+
+@pytest.fixture(scope="module")
+def slack_server_users(tmp_path_factory, fake_slack):
+    srv = start_server(tmp_path_factory.mktemp("slack-users"), {
+        "KANMIN_SLACK_SIGNING_SECRET": SECRET,
+        "KANMIN_SLACK_BOT_TOKEN": TOKEN,
+        "KANMIN_SLACK_API_BASE_URL": fake_slack.url,
+        "KANMIN_SLACK_ALLOWED_USERS": f" {LISTED}, U0ALSO ,",
+        "KANMIN_RATE_LIMIT": "100000/minute",
+    })
+    yield srv
+    stop_server(srv)
+
+
+def test_user_allowlist(slack_server_users, fake_slack):
+    srv = slack_server_users
+    channel = "C0USERS" + uuid.uuid4().hex[:4].upper()
+    other = "U0NOTLISTED"
+    refused = [from_fixture("app_mention.json", text="<@UBOT> 原課とは？", channel=channel, user=other),
+               from_fixture("message_im.json", text="原課とは？", user=other)]
+    before = metrics(srv)
+    for payload, _ in refused:
+        assert post_json(srv, payload).status_code == 200
+    fields = command("原課とは？", other)
+    r = post_form(srv, fields)
+    assert r.status_code == 200 and "管理者" in r.text  # the refusal is the ack, shown to that user only
+    # counted and acked, never claimed: no answer, no session, nothing posted
+    assert slack_changes(before, metrics(srv)) == {("event_callback", "ignored_user"): 2,
+                                                   ("command", "ignored_user"): 1}
+    for payload, ev in refused:
+        assert not seen(srv, payload["event_id"])
+        assert session_answers(srv, f"slack:{ev['channel']}:{ev['ts']}") == []
+    # a listed user is answered, in the channel and by /kanmin
+    payload, ev = from_fixture("app_mention.json", text="<@UBOT> 原課とは？", channel=channel, user=LISTED)
+    before = metrics(srv)
+    post_json(srv, payload)
+    post_form(srv, command("原課とは？", "U0ALSO"))
+    assert slack_changes(before, metrics(srv)) == {("event_callback", "accepted"): 1, ("command", "accepted"): 1}
+    posts = fake_slack.wait_for("chat.postMessage", channel=channel, thread_ts=ev["ts"])
+    assert len(posts) == 1 and "blocks" in posts[0]
+    assert len(fake_slack.wait_for("chat.postEphemeral", user="U0ALSO")) == 1
+    # nothing was ever sent to the unlisted user (the channel's only post is the listed user's answer)
+    assert fake_slack.of("chat.postEphemeral", user=other) == []
+    assert fake_slack.of("chat.postMessage", channel=channel) == posts
+    assert fake_slack.of("chat.postMessage", thread_ts=refused[1][1]["ts"]) == []
+
+
 # -- hygiene ---------------------------------------------------------------------------------------
 def test_server_healthy_and_secrets_never_logged(slack_server, fake_slack):
     # its own glossary answer and 👎, so it needs no other test to have run
@@ -752,8 +938,10 @@ def test_server_healthy_and_secrets_never_logged(slack_server, fake_slack):
     m = metrics(slack_server)
     assert value(m, "kanmin_answers_total", mode="extractive", route="glossary", source="slack") >= 1
     # the counters agree with the server's store (every reply above was waited for)
-    down = db_rows(slack_server, "SELECT COUNT(*) FROM feedback WHERE rating = 'down' AND source = 'slack'")[0][0]
-    assert down >= 1 and value(m, "kanmin_feedback_total", rating="down", source="slack") == down
+    # one row per new vote (a repeat adds none, a change of mind rewrites its row): new votes == rows
+    rows = db_rows(slack_server, "SELECT COUNT(*) FROM feedback WHERE source = 'slack'")[0][0]
+    assert rows >= 1 and rows == sum(value(m, "kanmin_feedback_total", rating=r, source="slack")
+                                     for r in ("up", "down"))
     answered = sum(v for (name, labels), v in m.items()
                    if name == "kanmin_answers_total" and ("source", "slack") in labels)
     assert answered == db_rows(slack_server, "SELECT COUNT(*) FROM answers WHERE source = 'slack'")[0][0]

@@ -8,8 +8,10 @@ from assistant.schema import Answer, Citation, GlossaryNote, SectionRef
 from ingest.settings import Settings
 from ui.metrics import Metrics
 from ui.runtime import ContainerHolder
+from assistant.store import Store
 from ui.slack_blocks import (
-    FEEDBACK_DOWN, FEEDBACK_UP, SHARE, answer_blocks, clip, fallback_text, pages_str, text_only,
+    FEEDBACK_COMMENT, FEEDBACK_DOWN, FEEDBACK_UP, SHARE, answer_blocks, clip, comment_button, comment_modal,
+    fallback_text, pages_str, text_only,
 )
 from ui.slack_bot import SlackBot, dedupe_key, parse_channel_personas
 from ui.slack_text import normalise
@@ -116,3 +118,49 @@ def test_not_configured_and_socket_mode_construction(tmp_path: Path):
     # the Web API client retries 429s (Retry-After) and dropped connections itself
     kinds = {type(h).__name__: h.max_retry_count for h in http.app.client.retry_handlers}
     assert kinds["RateLimitErrorRetryHandler"] >= 2 and kinds["ConnectionErrorRetryHandler"] >= 1
+
+
+def test_store_one_vote_per_voter(tmp_path: Path):
+    store = Store(tmp_path / "v.sqlite3")
+    fid, what = store.vote("a1", "U1", "up", source="slack")
+    assert what == "new"
+    assert store.vote("a1", "U1", "up", source="slack") == (fid, "same")
+    assert store.vote("a1", "U1", "down", source="slack") == (fid, "changed")
+    fid2, what2 = store.vote("a1", "U2", "down", source="slack")
+    assert what2 == "new" and fid2 != fid
+    assert store.vote("a2", "U1", "up")[1] == "new"  # another answer: another vote
+    assert [(r["answer_id"], r["rating"]) for r in store.feedback_rows("a1")] == [("a1", "down"), ("a1", "down")]
+    assert store.set_feedback_comment(fid, "U1", "p.20 が違う")
+    assert not store.set_feedback_comment(fid, "U2", "not theirs")  # only the voter's own vote
+    assert not store.set_feedback_comment(99999, "U1", "unknown")
+    assert [r["comment"] for r in store.feedback_rows("a1")] == ["p.20 が違う", None]
+    assert store.schema_version() == 1
+
+
+def test_comment_button_and_modal_shape():
+    blocks = comment_button("ja", 42, "thanks")
+    assert blocks[0]["text"]["text"] == "thanks"
+    assert blocks[-1]["elements"][0]["action_id"] == FEEDBACK_COMMENT and blocks[-1]["elements"][0]["value"] == "42"
+    view = comment_modal("en", 42)
+    assert view["type"] == "modal" and view["callback_id"] == FEEDBACK_COMMENT and view["private_metadata"] == "42"
+    assert len(view["title"]["text"]) <= 24 and len(view["submit"]["text"]) <= 24  # Block Kit limits
+    element = view["blocks"][0]["element"]
+    assert element["type"] == "plain_text_input" and element["multiline"] and element["max_length"] <= 3000
+
+
+def test_user_allowlist_and_channel_thread_rules(tmp_path: Path):
+    holder = ContainerHolder(lambda: None)
+    bot = SlackBot(Settings(db_path=tmp_path / "u.sqlite3", slack_signing_secret="s", slack_bot_token="xoxb-2",
+                            slack_allowed_users="U1, U2"), holder, Metrics())
+    assert bot.allowed_users == frozenset({"U1", "U2"})
+    ev = {"type": "message", "channel_type": "im", "channel": "D1", "ts": "1.0", "text": "原課とは？"}
+    assert bot._skip_reason({**ev, "user": "U1"}) is None
+    assert bot._skip_reason({**ev, "user": "U3"}) == "ignored_user"
+    assert bot._skip_reason({**ev, "channel_type": "channel", "user": "U1"}) == "ignored_not_addressed"
+    reply = {**ev, "channel_type": "channel", "channel": "C1", "user": "U1", "thread_ts": "0.5"}
+    assert bot._skip_reason(reply) == "ignored_not_addressed"  # kanmin never answered in that thread
+    body = {"authorizations": [{"user_id": "UBOT", "is_bot": True}]}
+    assert bot._skip_reason({**reply, "text": "<@UBOT> それは？"}, body) == "ignored_mention"
+    everyone = SlackBot(Settings(db_path=tmp_path / "e.sqlite3", slack_signing_secret="s", slack_bot_token="x"),
+                        holder, Metrics())
+    assert everyone.allowed_users == frozenset() and everyone._skip_reason({**ev, "user": "U3"}) is None

@@ -8,6 +8,9 @@ from assistant.schema import Answer
 
 FEEDBACK_UP = "kanmin_feedback_up"
 FEEDBACK_DOWN = "kanmin_feedback_down"
+FEEDBACK_COMMENT = "kanmin_feedback_comment"  # the "add a comment" button after a 👎, and its modal's callback_id
+COMMENT_INPUT = "kanmin_comment"
+MAX_COMMENT = 1000
 SHARE = "kanmin_share"
 
 MAX_SECTION = 2900  # Block Kit section text limit is 3,000
@@ -25,7 +28,11 @@ LABELS = {
            "truncated": "⚠️ 質問が長すぎたため、最初の {limit:,} 字だけで回答しました（元は {length:,} 字）。",
            "already_shared": "この回答はもうこのチャンネルに共有されています。", "question": "質問",
            "channel_not_allowed": "このチャンネルでは kanmin は使えません。DM でお試しください。",
-           "slow_down": "質問が続いています（1 分に {n} 件まで）。少し待ってからもう一度どうぞ。"},
+           "slow_down": "質問が続いています（1 分に {n} 件まで）。少し待ってからもう一度どうぞ。",
+           "user_not_allowed": "kanmin はこのワークスペースでは一部の人だけが使えます。管理者にお問い合わせください。",
+           "same_vote": "この回答にはもう同じ評価をいただいています。", "changed_vote": "評価を変更しました（{rating}）。",
+           "add_comment": "コメントを書く", "comment_title": "フィードバック", "comment_label": "どこが役に立ちませんでしたか？",
+           "comment_submit": "送信", "comment_cancel": "キャンセル"},
     "en": {"up": "👍 Helpful", "down": "👎 Not helpful", "share": "Share in channel",
            "glossary": "Terms", "nearest": "Nearest sections", "reading": "Reading path",
            "abstained": "The guide has no grounded answer for this.",
@@ -36,7 +43,11 @@ LABELS = {
            "truncated": "⚠️ The question was too long: answered from its first {limit:,} characters (of {length:,}).",
            "already_shared": "This answer has already been shared in this channel.", "question": "Question",
            "channel_not_allowed": "kanmin is not enabled in this channel. Try a direct message.",
-           "slow_down": "Too many questions in a row (at most {n} a minute). Please wait a moment and ask again."},
+           "slow_down": "Too many questions in a row (at most {n} a minute). Please wait a moment and ask again.",
+           "user_not_allowed": "kanmin is only enabled for some people in this workspace. Ask your admin.",
+           "same_vote": "You already rated this answer that way.", "changed_vote": "Rating changed ({rating}).",
+           "add_comment": "Add a comment", "comment_title": "Feedback", "comment_label": "What was not helpful?",
+           "comment_submit": "Send", "comment_cancel": "Cancel"},
 }
 
 
@@ -127,6 +138,26 @@ def answer_blocks(answer: Answer, *, feedback: bool = True, share: bool = False,
     if elements:
         blocks.append({"type": "actions", "block_id": f"kanmin_actions", "elements": elements})
     return blocks
+
+
+def comment_button(lang: str, feedback_id: int, text: str) -> list[dict]:
+    """The ephemeral reply to a 👎 (``text``) with an "add a comment" button (opens comment_modal)."""
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            {"type": "actions", "block_id": "kanmin_comment_actions", "elements": [
+                {"type": "button", "action_id": FEEDBACK_COMMENT, "value": str(feedback_id),
+                 "text": {"type": "plain_text", "text": label(lang, "add_comment"), "emoji": True}}]}]
+
+
+def comment_modal(lang: str, feedback_id: int) -> dict:
+    """The views.open modal: one multiline plain_text_input; ``private_metadata`` carries the feedback id."""
+    return {"type": "modal", "callback_id": FEEDBACK_COMMENT, "private_metadata": str(feedback_id),
+            "title": {"type": "plain_text", "text": label(lang, "comment_title")},
+            "submit": {"type": "plain_text", "text": label(lang, "comment_submit")},
+            "close": {"type": "plain_text", "text": label(lang, "comment_cancel")},
+            "blocks": [{"type": "input", "block_id": COMMENT_INPUT, "label": {"type": "plain_text",
+                                                                              "text": label(lang, "comment_label")},
+                        "element": {"type": "plain_text_input", "action_id": COMMENT_INPUT, "multiline": True,
+                                    "max_length": MAX_COMMENT}}]}
 
 
 def fallback_text(answer: Answer, note: str | None = None) -> str:

@@ -14,7 +14,12 @@
   mention removed, &amp; unescaped); answers are escaped mrkdwn.
 * Web API calls retry 429 (Retry-After) and dropped connections (slack_sdk retry handlers); a
   message Slack rejects (invalid_blocks / msg_too_long) is re-posted as text only.
-* 👍/👎 buttons write feedback (source="slack"). Tokens and secrets are never logged.
+* A plain channel message (message.channels / message.groups) is answered only as a follow-up in a
+  thread kanmin already answered in (its session exists); any other channel message is ignored.
+* ``slack_allowed_users``: only those users are answered (others: ignored; /kanmin tells them).
+* 👍/👎 buttons write feedback (source="slack"), one vote per user and answer (a repeat changes
+  nothing, the other button replaces it); a 👎 offers a comment modal (views.open / view_submission).
+  Tokens and secrets are never logged.
 """
 from __future__ import annotations
 
@@ -45,7 +50,8 @@ from ui.metrics import Metrics
 from ui.runtime import ContainerHolder
 from ui.models import MAX_QUESTION
 from ui.slack_blocks import (
-    FEEDBACK_DOWN, FEEDBACK_UP, SHARE, answer_blocks, escape, fallback_text, label, text_only, truncation_note,
+    COMMENT_INPUT, FEEDBACK_COMMENT, FEEDBACK_DOWN, FEEDBACK_UP, MAX_COMMENT, SHARE, answer_blocks, comment_button,
+    comment_modal, escape, fallback_text, label, text_only, truncation_note,
 )
 from ui.slack_text import normalise
 
@@ -58,6 +64,7 @@ PRUNE_EVERY = 500
 EDIT_SUBTYPES = {"message_changed"}
 ANSWERED_SUBTYPES = {None, "thread_broadcast", "file_share", "bot_message"}  # bot_message: see slack_answer_bots
 DM_CHANNEL_TYPES = {"im", "mpim"}
+CHANNEL_TYPES = {"channel", "group"}  # message.channels / message.groups: thread follow-ups only
 REJECTED = {"invalid_blocks", "invalid_blocks_format", "msg_too_long"}  # re-posted as text only
 RATE_LIMIT_RETRIES = 5  # 429s in a row before giving up (each waits Slack's Retry-After)
 CONNECTION_RETRIES = 2
@@ -139,6 +146,7 @@ class SlackBot:
         self.mode = (settings.slack_mode or "http").strip().lower()
         self.personas = parse_channel_personas(settings.slack_channel_personas)
         self.allowed_channels = parse_channels(settings.slack_allowed_channels)
+        self.allowed_users = parse_channels(settings.slack_allowed_users)
         self.user_cap = max(0, int(settings.slack_user_answers_per_minute))
         self.reaction = settings.slack_working_reaction.strip().strip(":")
         self._recent: dict[str, deque[float]] = {}  # user → monotonic times of their accepted questions
@@ -180,6 +188,8 @@ class SlackBot:
         app.action(FEEDBACK_UP)(ack=self._ack, lazy=[self._on_feedback])
         app.action(FEEDBACK_DOWN)(ack=self._ack, lazy=[self._on_feedback])
         app.action(SHARE)(ack=self._ack, lazy=[self._on_share])
+        app.action(FEEDBACK_COMMENT)(ack=self._ack, lazy=[self._on_comment_button])
+        app.view(FEEDBACK_COMMENT)(ack=self._ack, lazy=[self._on_comment])
         app.error(self._on_error)
         return app
 
@@ -267,7 +277,19 @@ class SlackBot:
         return to_starlette_response(bolt_resp)
 
     # -- bolt middleware / acks -------------------------------------------------------------
-    def _skip_reason(self, event: dict[str, Any]) -> str | None:
+    def _user_allowed(self, user: Any) -> bool:
+        return not self.allowed_users or (isinstance(user, str) and user in self.allowed_users)
+
+    def _kanmin_thread(self, channel: str, thread_ts: str) -> bool:
+        """Has kanmin answered in this thread (its session ``slack:<channel>:<thread_ts>`` exists)?"""
+        try:
+            return bool(self.store().recent_turns(f"slack:{channel}:{thread_ts}", 1))
+        except Exception as exc:  # noqa: BLE001 - an unreadable store: treat as not ours
+            log.warning("slack thread lookup failed", extra={"fields": {"error": type(exc).__name__}})
+            return False
+
+    def _skip_reason(self, event: dict[str, Any], body: dict[str, Any] | None = None,
+                     context: Any = None) -> str | None:
         """Why an app_mention / message event is not answered (None: answer it). Decided before the
         event_id is claimed, synchronously, and counted as ``kanmin_slack_events_total{outcome}``."""
         if not isinstance(event, dict) or event.get("type") not in ("app_mention", "message"):
@@ -284,14 +306,25 @@ class SlackBot:
             return "ignored_subtype"  # joins, deletions, topic changes, …
         if (event.get("bot_id") or subtype == "bot_message") and not self.settings.slack_answer_bots:
             return "ignored_bot"  # other apps (the bot's own messages bolt drops before this)
-        if etype == "message" and event.get("channel_type") not in DM_CHANNEL_TYPES:
-            return "ignored_subtype"  # channel messages reach us as app_mention
-        if (etype == "app_mention" and self.allowed_channels
+        channel_message = etype == "message" and event.get("channel_type") not in DM_CHANNEL_TYPES
+        if channel_message:
+            # a channel message (message.channels / message.groups) is answered only as a follow-up
+            # in a thread kanmin answered in; mentions come as app_mention (this is their copy)
+            thread_ts, text = event.get("thread_ts"), str(event.get("text") or "")
+            if event.get("channel_type") not in CHANNEL_TYPES or not thread_ts or thread_ts == event.get("ts"):
+                return "ignored_not_addressed"
+            if any(f"<@{i}" in text for i in bot_ids(body or {}, context)):
+                return "ignored_mention"
+        if ((etype == "app_mention" or channel_message) and self.allowed_channels
                 and event.get("channel") not in self.allowed_channels):
             return "ignored_channel"
+        if channel_message and not self._kanmin_thread(str(event.get("channel") or ""), str(event["thread_ts"])):
+            return "ignored_not_addressed"
+        if not self._user_allowed(event.get("user")):
+            return "ignored_user"
         return None
 
-    def _gate(self, req, body, next):
+    def _gate(self, req, body, context, next):
         """Every delivery, first or retried (``X-Slack-Retry-Num``), is processed at most once: its
         de-dup key (event_id / trigger_id) is claimed atomically in SQLite (``seen_events``) and
         only the delivery that claims it is answered. A retry whose first delivery never arrived
@@ -299,7 +332,7 @@ class SlackBot:
         kind = body.get("type") or ("command" if body.get("command") else "unknown")
         retried = bool((req.headers.get("x-slack-retry-num") or [None])[0])
         if kind == "event_callback":
-            why = self._skip_reason(body.get("event") or {})
+            why = self._skip_reason(body.get("event") or {}, body, context)
             if why:
                 self.metrics.slack_events.labels(kind, why).inc()
                 return BoltResponse(status=200, body="")
@@ -307,6 +340,9 @@ class SlackBot:
                 and body.get("channel_id") not in self.allowed_channels):
             self.metrics.slack_events.labels(kind, "ignored_channel").inc()
             return BoltResponse(status=200, body=label("ja", "channel_not_allowed"))
+        if body.get("command") and not self._user_allowed(body.get("user_id")):
+            self.metrics.slack_events.labels(kind, "ignored_user").inc()
+            return BoltResponse(status=200, body=label("ja", "user_not_allowed"))  # the ack: shown to them only
         key = dedupe_key(body)
         if key is not None and self.store().seen_event(key):
             self.metrics.slack_events.labels(kind, "duplicate").inc()
@@ -481,7 +517,7 @@ class SlackBot:
         self._reply_in_thread(client, channel, ts, event.get("text", ""), bot_ids(body, context), event.get("ts"))
 
     def _on_message(self, event, body, context, client) -> None:
-        if event.get("channel_type") not in DM_CHANNEL_TYPES or self._skip_reason(event):
+        if self._skip_reason(event, body, context):
             return  # filtered (and counted) in _gate already; channel mentions come as app_mention
         channel = event.get("channel")
         ts = event.get("thread_ts") or event.get("ts")
@@ -528,25 +564,69 @@ class SlackBot:
         return user, channel, thread_ts
 
     def _on_feedback(self, body, action, client) -> None:
+        """One vote per user and answer: a repeat changes nothing, the other button replaces the vote.
+        A 👎 offers an "add a comment" button (a modal, views.open)."""
         user, channel, thread_ts = self._where(body)
         answer_id = str(action.get("value") or "")[:128]
         rating = "up" if action.get("action_id") == FEEDBACK_UP else "down"
         store = self.store()
         answer = store.get_answer(answer_id) if answer_id else None
         lang = answer.language if answer else "ja"
+        blocks = None
         if answer is None:
             text = label(lang, "unknown_answer")
         else:
             try:
-                store.add_feedback(answer_id, rating, None, source="slack")
-                self.metrics.feedback.labels(rating, "slack").inc()
-                text = label(lang, "thanks_up" if rating == "up" else "thanks_down")
+                if user:
+                    fid, what = store.vote(answer_id, str(user), rating, source="slack")
+                else:  # (no user in the payload: nothing to de-duplicate on)
+                    fid, what = store.add_feedback(answer_id, rating, None, source="slack"), "new"
+                if what == "new":
+                    self.metrics.feedback.labels(rating, "slack").inc()
+                    text = label(lang, "thanks_up" if rating == "up" else "thanks_down")
+                else:
+                    self.metrics.slack_events.labels("block_actions", f"feedback_{what}").inc()
+                    text = label(lang, "same_vote" if what == "same" else "changed_vote",
+                                 rating="👍" if rating == "up" else "👎")
+                if rating == "down" and user:  # (again on a repeated 👎: the way back to the form)
+                    blocks = comment_button(lang, fid, text)
             except Exception as exc:  # noqa: BLE001
                 log.error("slack feedback failed", exc_info=exc)
                 text = label(lang, "feedback_failed")
         if channel and user:
             kwargs = {"thread_ts": thread_ts} if thread_ts else {}
+            if blocks:
+                kwargs["blocks"] = blocks
             client.chat_postEphemeral(channel=channel, user=user, text=text, **kwargs)
+
+    def _on_comment_button(self, body, action, client) -> None:
+        """Open the comment modal (the click's trigger_id is valid for 3 s: opened at once)."""
+        user = (body.get("user") or {}).get("id")
+        try:
+            fid = int(str(action.get("value") or ""))
+        except ValueError:
+            return
+        if not user or not body.get("trigger_id"):
+            return
+        try:
+            client.views_open(trigger_id=body["trigger_id"], view=comment_modal("ja", fid))
+        except (SlackApiError, OSError) as exc:  # e.g. expired_trigger_id
+            error = str(exc.response.get("error")) if isinstance(exc, SlackApiError) else type(exc).__name__
+            log.info("slack comment modal not opened", extra={"fields": {"error": error[:64]}})
+
+    def _on_comment(self, body, view) -> None:
+        """The modal's submission: the comment of the submitter's own vote."""
+        user = (body.get("user") or {}).get("id")
+        values = ((view.get("state") or {}).get("values") or {}).get(COMMENT_INPUT) or {}
+        comment = " ".join(str((values.get(COMMENT_INPUT) or {}).get("value") or "").split())[:MAX_COMMENT]
+        try:
+            fid = int(str(view.get("private_metadata") or ""))
+        except ValueError:
+            return
+        if not user or not comment:
+            return
+        saved = self.store().set_feedback_comment(fid, str(user), comment)
+        self.metrics.slack_events.labels("view_submission", "comment_saved" if saved else "comment_refused").inc()
 
     def _on_share(self, body, action, client, respond) -> None:
         """Share an ephemeral answer in the channel — once: a second click (or a second person's click
