@@ -69,7 +69,36 @@ def _get_dictionary():
                 from sudachipy import Dictionary
 
                 _dictionary = Dictionary(dict="core")
+                _trim_dictionary_pages()
     return _dictionary
+
+
+def _trim_dictionary_pages() -> None:
+    """Let the kernel keep only the Sudachi dictionary pages a lookup touches.
+
+    The dictionary (~190 MB) is a read-only file mapping. Loading it reads most of it, and each
+    page fault maps its neighbours too (readahead), so a server's RSS fills with pages no lookup
+    needs. MADV_RANDOM stops the readahead; MADV_DONTNEED drops what loading mapped (clean file
+    pages: they come back from the page cache on the next touch). Linux only; best effort."""
+    import ctypes
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        with open(f"/proc/{os.getpid()}/maps", encoding="utf-8") as f:
+            for line in f:
+                if line.rstrip().endswith("system.dic"):
+                    start, end = (int(x, 16) for x in line.split()[0].split("-"))
+                    for advice in (_MADV_RANDOM, _MADV_DONTNEED):
+                        libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), advice)
+    except OSError:
+        pass
+
+
+_MADV_RANDOM, _MADV_DONTNEED = 1, 4
 
 
 class SudachiTokenizer:
