@@ -179,7 +179,7 @@ class Retriever:
 
     def question_chunks(self, query: str, nodes: int = 2, per_node: int = 3, extra: Sequence[str] = ()) -> list[Chunk]:
         """Chunks of the nodes whose bank questions best match ``query`` (see QuestionBank),
-        best node first; empty without a bank. ``extra`` words join the BM25 side only."""
+        best node first; empty without a bank. ``extra``: as in ``retrieve``."""
         if self.questions is None or not len(self.questions):
             return []
         full = _with_extra(unicodedata.normalize("NFKC", validate_query(query)), extra)
