@@ -77,6 +77,16 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(scope="session")
+def session_assistant(tmp_path_factory):
+    """One in-process Assistant on the session index, with its own SQLite store (answers, sessions)."""
+    from assistant.container import Container
+    from ingest.settings import get_settings
+
+    settings = get_settings().model_copy(update={"db_path": tmp_path_factory.mktemp("assistant") / "a.sqlite3"})
+    return Container(settings).load().assistant
+
+
+@pytest.fixture(scope="session")
 def state_dir() -> Path:
     """The session's own state (index, cache, store)."""
     return STATE_DIR

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.container import Container
-from ingest.settings import get_settings
 
 QUESTIONS = [
     ("原課とは？", "glossary"),
@@ -23,9 +21,8 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    settings = get_settings().model_copy(update={"db_path": tmp_path_factory.mktemp("emb") / "a.sqlite3"})
-    return Container(settings).load().assistant
+def assistant(session_assistant):
+    return session_assistant
 
 
 @pytest.mark.parametrize("question, route", QUESTIONS)

@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from assistant.container import Container
 from ingest.settings import get_settings
 from ingest.toc_en import load_toc_en
 
@@ -14,9 +13,8 @@ PAGES = re.compile(r"\bpp?\.\s?\d")
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    settings = get_settings().model_copy(update={"db_path": tmp_path_factory.mktemp("en") / "a.sqlite3"})
-    return Container(settings).load().assistant
+def assistant(session_assistant):
+    return session_assistant
 
 
 def test_every_toc_heading_and_figure_has_a_reviewed_english_title(guide):

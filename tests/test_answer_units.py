@@ -6,15 +6,12 @@ import re
 
 import pytest
 
-from assistant.container import Container
 from eval.dataset import load_dataset
-from ingest.settings import get_settings
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    settings = get_settings().model_copy(update={"db_path": tmp_path_factory.mktemp("units") / "a.sqlite3"})
-    return Container(settings).load().assistant
+def assistant(session_assistant):
+    return session_assistant
 
 
 def test_a_lead_in_brings_its_items_in_one_quote(assistant):

@@ -6,14 +6,11 @@ from __future__ import annotations
 import pytest
 
 from assistant.asked_detail import asked_detail
-from assistant.container import Container
-from ingest.settings import get_settings
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    settings = get_settings().model_copy(update={"db_path": tmp_path_factory.mktemp("ns") / "a.sqlite3"})
-    return Container(settings).load().assistant
+def assistant(session_assistant):
+    return session_assistant
 
 
 @pytest.mark.parametrize("question, first", [

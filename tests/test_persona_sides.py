@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.container import Container
-from ingest.settings import get_settings
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    settings = get_settings().model_copy(update={"db_path": tmp_path_factory.mktemp("sides") / "a.sqlite3"})
-    return Container(settings).load().assistant
+def assistant(session_assistant):
+    return session_assistant
 
 
 @pytest.mark.parametrize("question", ["予算化に向けて何をすべき？", "連携先を探すにはどうすればいい？", "庁内の合意形成はどう進める？"])

@@ -43,15 +43,21 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "slack"
 RETRY_REASONS = ("connection_failed", "http_error", "http_timeout")
 
 
-@pytest.fixture(scope="module")
-def slack_server(tmp_path_factory, fake_slack):
-    srv = start_server(tmp_path_factory.mktemp("slack"), {
+def _slack_server(tmp_path_factory, fake_slack, name: str, settings: dict[str, str]):
+    """A real server wired to the fake Slack Web API, with the given KANMIN_SLACK_* settings."""
+    return start_server(tmp_path_factory.mktemp(name), {
         "KANMIN_SLACK_SIGNING_SECRET": SECRET,
         "KANMIN_SLACK_BOT_TOKEN": TOKEN,
         "KANMIN_SLACK_API_BASE_URL": fake_slack.url,
-        "KANMIN_SLACK_CHANNEL_PERSONAS": f"{CHANNEL}=municipality,CSTART=startup",
         "KANMIN_RATE_LIMIT": "100000/minute",
+        **settings,
     })
+
+
+@pytest.fixture(scope="module")
+def slack_server(tmp_path_factory, fake_slack):
+    srv = _slack_server(tmp_path_factory, fake_slack, "slack",
+                        {"KANMIN_SLACK_CHANNEL_PERSONAS": f"{CHANNEL}=municipality,CSTART=startup"})
     yield srv
     stop_server(srv)
 
@@ -781,15 +787,11 @@ CAP = 2
 
 @pytest.fixture(scope="module")
 def slack_server_opts(tmp_path_factory, fake_slack):
-    srv = start_server(tmp_path_factory.mktemp("slack-opts"), {
-        "KANMIN_SLACK_SIGNING_SECRET": SECRET,
-        "KANMIN_SLACK_BOT_TOKEN": TOKEN,
-        "KANMIN_SLACK_API_BASE_URL": fake_slack.url,
+    srv = _slack_server(tmp_path_factory, fake_slack, "slack-opts", {
         "KANMIN_SLACK_ANSWER_BOTS": "true",
         "KANMIN_SLACK_ALLOWED_CHANNELS": f"{ALLOWED},C0OTHER",
         "KANMIN_SLACK_USER_ANSWERS_PER_MINUTE": str(CAP),
         "KANMIN_SLACK_WORKING_REACTION": "",
-        "KANMIN_RATE_LIMIT": "100000/minute",
     })
     yield srv
     stop_server(srv)
@@ -883,13 +885,8 @@ LISTED = "U0LISTED"
 
 @pytest.fixture(scope="module")
 def slack_server_users(tmp_path_factory, fake_slack):
-    srv = start_server(tmp_path_factory.mktemp("slack-users"), {
-        "KANMIN_SLACK_SIGNING_SECRET": SECRET,
-        "KANMIN_SLACK_BOT_TOKEN": TOKEN,
-        "KANMIN_SLACK_API_BASE_URL": fake_slack.url,
-        "KANMIN_SLACK_ALLOWED_USERS": f" {LISTED}, U0ALSO ,",
-        "KANMIN_RATE_LIMIT": "100000/minute",
-    })
+    srv = _slack_server(tmp_path_factory, fake_slack, "slack-users",
+                        {"KANMIN_SLACK_ALLOWED_USERS": f" {LISTED}, U0ALSO ,"})
     yield srv
     stop_server(srv)
 
