@@ -5,6 +5,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Iterable, Mapping
 
 from ingest.models import Chunk
@@ -94,9 +95,10 @@ class IdfTable:
         return math.log(1 + self.n / d) if d else self.default
 
 
-def bigrams(s: str) -> set[str]:
+@lru_cache(maxsize=2048)  # the guide's sentences recur across answers (~430 distinct over the eval)
+def bigrams(s: str) -> frozenset[str]:
     s = re.sub(r"\s+", "", s)
-    return {s[i:i + 2] for i in range(len(s) - 1)}
+    return frozenset(s[i:i + 2] for i in range(len(s) - 1))
 
 
 def similar(a: str, b: str, threshold: float = 0.6) -> bool:

@@ -42,13 +42,13 @@ class TermMatcher:
                 forms[alias] = _Form(alias, by_term[term], False, True)
         self.forms = sorted(forms.values(), key=lambda f: -len(f.surface))
         self.by_term = by_term
-        # candidates by first character, longest first: a regex alternation of ~600 forms
-        # costs ~3 ms per answer, this ~0.3 ms
+        # candidates by their first two characters, longest first: a regex alternation of
+        # ~600 forms costs ~3 ms per answer, one-character buckets ~0.3 ms, these less
         self._by_first: dict[str, list[tuple[str, _Form]]] = {}
         for f in self.forms:
             low = f.surface.lower()
-            self._by_first.setdefault(low[0], []).append((low, f))
-        firsts = "".join(sorted(self._by_first))
+            self._by_first.setdefault(low[:2], []).append((low, f))
+        firsts = "".join(sorted({k[0] for k in self._by_first}))
         self._first = re.compile(f"[{re.escape(firsts)}]") if firsts else None
 
     def find(self, text: str) -> list[tuple[int, int, GlossaryEntry, str]]:
@@ -67,7 +67,7 @@ class TermMatcher:
             if not m:
                 break
             a = m.start()
-            for surface, form in self._by_first[low[a]]:
+            for surface, form in self._by_first.get(low[a:a + 2], ()):
                 if not low.startswith(surface, a):
                     continue
                 b = a + len(surface)
