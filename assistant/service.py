@@ -93,9 +93,9 @@ class Assistant:
         self.history_turns = history_turns
         self.thesaurus = thesaurus or Thesaurus({}, {})
         self.toc_en = toc_en or TocEnglish()
-        self.answer_cfg = AnswerConfig(max_hits=6, rank_weight=0.3, max_sentences=5, min_ratio=0.45, extend_chars=350,
+        self.answer_cfg = AnswerConfig(max_hits=6, rank_weight=0.3, max_sentences=5, min_ratio=0.55, extend_chars=350,
                                        sentence_hits=4, neighbour_hits=3, bank_nodes=1, bank_rank=1.0,
-                                       dense_weight=0.65, coverage_slots=1)
+                                       dense_weight=0.65, coverage_slots=1, list_after_lead=True)
         self.neighbours = Neighbours(guide)
         self.enumerations = Enumerations(guide)
         self.matcher = TermMatcher(guide.glossary, guide.en_aliases)
@@ -421,13 +421,15 @@ class Assistant:
             for k, item in enumerate(group):
                 mark = f"[{cite.n}]" if k == len(group) - 1 else ""
                 listed.append(f"・{item.text}{mark}" if language == "ja" else f"- 「{item.text}」{mark}")
+        at = 1 if self.answer_cfg.list_after_lead else len(parts)
         if language == "en":
-            body = "\n".join(f"- {p}" for p in parts)
-            tail = ("\nThe guide lists:\n" + "\n".join(listed)) if listed else ""
+            block = ["The guide lists:\n" + "\n".join(listed)] if listed else []
+            body = "\n".join([f"- {p}" for p in parts[:at]] + block + [f"- {p}" for p in parts[at:]])
             head = self._where_en(citations[0].section_path, citations[0].pages) if citations else ""
-            return Draft(f"The guide answers this in {head}:\n{body}{tail}", citations)
-        tail = ("\nガイドが挙げている項目:\n" + "\n".join(listed)) if listed else ""
-        return Draft("".join(parts) + tail, citations)
+            return Draft(f"The guide answers this in {head}:\n{body}", citations)
+        # one passage per line: the reader sees where one quote ends and the next begins
+        block = ["ガイドが挙げている項目:\n" + "\n".join(listed)] if listed else []
+        return Draft("\n".join(parts[:at] + block + parts[at:]), citations)
 
     def _with_own_side(self, chosen: list[Candidate], cands: list[Candidate], persona: str) -> list[Candidate]:
         """An official's answer draws on 第3章 自治体編, a startup's on 第4章: when no chosen

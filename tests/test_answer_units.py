@@ -39,8 +39,12 @@ def test_a_list_is_only_attached_from_the_section_of_the_answers_passages(assist
         for marker in ("ガイドが挙げている項目:", "The guide lists:"):
             if marker not in a.answer:
                 continue
-            head, listed = a.answer.split(marker, 1)
-            own = {a.citations[int(n) - 1].chunk_id for n in re.findall(r"\[(\d+)\]", head)}
+            before, after = a.answer.split(marker, 1)
+            lines = after.lstrip("\n").split("\n")
+            n_items = next((i for i, line in enumerate(lines) if not line.startswith(("・", "- 「"))), len(lines))
+            listed, rest = "\n".join(lines[:n_items]), "\n".join(lines[n_items:])
+            # the quoted passages: the lead before the list and the passages after it
+            own = {a.citations[int(n) - 1].chunk_id for n in re.findall(r"\[(\d+)\]", before + rest)}
             own_sections = {assistant.chunk(cid).section_id for cid in own}
             for n in re.findall(r"\[(\d+)\]", listed):
                 section = assistant.chunk(a.citations[int(n) - 1].chunk_id).section_id
