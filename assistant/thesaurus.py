@@ -32,5 +32,8 @@ class Thesaurus:
             if phrase in q:
                 out.update(dict.fromkeys(words))
         for w in _WORD.findall(q):
-            out.update(dict.fromkeys(self.en.get(w.lower(), [])))
+            w = w.lower()
+            # a plural finds its singular ("trials" → trial) unless it has its own entry
+            words = self.en.get(w) or (self.en.get(w[:-1], []) if w.endswith("s") else [])
+            out.update(dict.fromkeys(words))
         return [w for w in out if w not in q]

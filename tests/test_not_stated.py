@@ -51,3 +51,17 @@ def test_a_stated_amount_or_date_is_answered(assistant, question, stated):
 def test_what_detail_a_question_asks_for(question, kind):
     d = asked_detail(question)
     assert (d.name if d else None) == kind
+
+
+@pytest.mark.parametrize("question", [
+    "What does the guide say about proof-of-concept trials?",  # the misfire named in issue 13
+    "Any advice on running PoCs with a city?",
+    "How should a startup run a pilot with a municipality?",
+    "PoCを自治体とやるときの注意点は？",
+])
+def test_a_paraphrase_of_a_covered_topic_is_not_declined(assistant, question):
+    """PoC / pilot / proof-of-concept are the guide's 実証実験 (出口③ and the 実証 passages):
+    declining them as "not in the guide" would be as wrong as answering an unstated fee."""
+    a = assistant.ask(question)
+    assert not a.abstained, a.answer
+    assert any("実証" in c.quote or any("実証" in p for p in c.section_path) for c in a.citations), a.answer
