@@ -24,6 +24,7 @@ from assistant.persona import infer_persona
 from assistant.router import RouteDecision, Router, locate_topic, question_parts
 from assistant.schema import Annotation, Answer, Citation, GlossaryNote, ReadingStep, SectionRef
 from assistant.sentences import AnswerConfig, Candidate, IdfTable, SentenceScorer, answer_types, select
+from assistant.table_rows import rows_view
 from assistant.terms import TermMatcher, note_of
 from assistant.thesaurus import Thesaurus
 from ingest.errors import NotFound
@@ -269,6 +270,11 @@ class Assistant:
         return Citation(n=n, chunk_id=chunk.id, section_path=chunk.section_path,
                         pages=chunk.pages_of(start, end), quote=chunk.text[start:end], score=round(score, 4))
 
+    def _shown(self, c: Citation) -> str:
+        """The quote as the answer text shows it (table rows labelled; the citation stays verbatim)."""
+        chunk = self.chunks.get(c.chunk_id)
+        return rows_view(chunk, c.quote) if chunk is not None else c.quote
+
     def _quote_ok(self, c: Citation) -> bool:
         chunk = self.chunks.get(c.chunk_id)
         ok = chunk is not None and bool(c.quote) and c.quote in chunk.text
@@ -407,10 +413,11 @@ class Assistant:
         for i, c in enumerate(chosen, 1):
             citations.append(self._cite(i, c.chunk, c.start, c.end, c.score))
             other = i > 1 and _other_side(c.chunk, persona)
+            shown = rows_view(c.chunk, c.text)  # table rows as 「column: value」; the citation stays verbatim
             if language == "ja":
-                parts.append(("（相手側の視点から）" if other else "") + f"{c.text}[{i}]")
+                parts.append(("（相手側の視点から）" if other else "") + f"{shown}[{i}]")
             else:
-                parts.append(("From the other side: " if other else "") + f"「{c.text}」[{i}]")
+                parts.append(("From the other side: " if other else "") + f"「{shown}」[{i}]")
         listed = []
         # one citation per passage: the items of one chunk are quoted as one block (their lines
         # as the guide prints them), the marker after the block's last item
@@ -528,7 +535,7 @@ class Assistant:
         def add(label: str, chunk: Chunk, start: int, end: int, score: float = 0.0) -> None:
             cite = self._cite(len(citations) + 1, chunk, start, end, score)
             citations.append(cite)
-            lines.append(f"{label}「{cite.quote}」[{cite.n}]")
+            lines.append(f"{label}「{self._shown(cite)}」[{cite.n}]")
 
         host = self._chunk_containing(e.meaning, prefer=("glossary", "footnote", "body", "table"))
         head = f"{e.term}{reading}: {e.en or e.meaning}." if en else f"{e.term}{reading}とは、{e.meaning}"
@@ -652,7 +659,7 @@ class Assistant:
                     if _toc_id(h.chunk.section_id) == _toc_id(caption.section_id)]
             for c in self._best_sentences(query, persona, {c.chunk_id for c in citations}, 2, hits=near, extras=False):
                 citations.append(self._cite(len(citations) + 1, c.chunk, c.start, c.end, c.score))
-        lines = [head] + [f"「{c.quote}」[{c.n}]" for c in citations[1:]]
+        lines = [head] + [f"「{self._shown(c)}」[{c.n}]" for c in citations[1:]]
         if caption is not None:
             lines[0] += "[1]"
         return Draft("\n".join(lines), citations)
@@ -737,7 +744,7 @@ class Assistant:
                 # the deepest heading (a point, a column, a case) says more than the section
                 inner = c.chunk.section_path[len(node.path):]
                 where = f"{' > '.join(inner)}（{_pages_label(cit.pages)}）: " if inner else ""
-                quotes.append(f"{where}「{cit.quote}」[{cit.n}]")
+                quotes.append(f"{where}「{self._shown(cit)}」[{cit.n}]")
             figures = self._figures_in(tid, qt)
             outline = self._outline(node, language) if rank < self.answer_cfg.locate_outlines else ""
             lines.append(f"・{' > '.join(node.path)}（{label}）: " + " ".join(quotes) + outline
