@@ -102,6 +102,7 @@ class Assistant:
         self.enumerations = Enumerations(guide)
         self.matcher = TermMatcher(guide.glossary, guide.en_aliases)
         self.router = Router(self.matcher, guide.figures)
+        self._figures = {f.number: f for f in guide.figures}
         tokenize = retriever.tokenizer.tokenize
         table = getattr(retriever, "tokens", None)  # the build's tokens of the guide's texts
         if table is not None:
@@ -271,6 +272,26 @@ class Assistant:
         return Citation(n=n, chunk_id=chunk.id, section_path=chunk.section_path,
                         pages=chunk.pages_of(start, end), quote=chunk.text[start:end], score=round(score, 4))
 
+    def _figure_refs(self, text: str, named: set[int], language: str = "ja") -> str:
+        """「（図表11「…」p.25）」 for each figure the quote refers to (図表28にて…) and the answer has
+        not named yet: the reader learns what and where it is without the figure itself."""
+        out = []
+        for m in _FIGURE_REF.finditer(nfkc(text)):
+            n = int(m.group(1))
+            f = self._figures.get(n)
+            if f is None or n in named:
+                continue
+            named.add(n)
+            if language == "ja":
+                out.append(f"図表{n}「{f.title}」{_pages_label([f.page])}")
+            else:
+                en = self.toc_en.figure(n)
+                out.append(f"Figure {n} “{en}”, {_pages_label([f.page])}" if en
+                           else f"Figure {n} 「{f.title}」, {_pages_label([f.page])}")
+        if not out:
+            return ""
+        return f"（{'、'.join(out)}）" if language == "ja" else f" ({'; '.join(out)})"
+
     def _shown(self, c: Citation) -> str:
         """The quote as the answer text shows it (table rows labelled; the citation stays verbatim)."""
         chunk = self.chunks.get(c.chunk_id)
@@ -411,14 +432,16 @@ class Assistant:
             lead = self._lead(chosen, persona)
             chosen = [lead] + [c for c in chosen if c is not lead]
         citations, parts = [], []
+        figures_named: set[int] = set()
         for i, c in enumerate(chosen, 1):
             citations.append(self._cite(i, c.chunk, c.start, c.end, c.score))
             other = i > 1 and _other_side(c.chunk, persona)
             shown = rows_view(c.chunk, c.text)  # table rows as 「column: value」; the citation stays verbatim
+            refs = self._figure_refs(c.text, figures_named, language)  # ours, after the marker: not the quote
             if language == "ja":
-                parts.append(("（相手側の視点から）" if other else "") + f"{shown}[{i}]")
+                parts.append(("（相手側の視点から）" if other else "") + f"{shown}[{i}]{refs}")
             else:
-                parts.append(("From the other side: " if other else "") + f"「{shown}」[{i}]")
+                parts.append(("From the other side: " if other else "") + f"「{shown}」[{i}]{refs}")
         listed = []
         # one citation per passage: the items of one chunk are quoted as one block (their lines
         # as the guide prints them), the marker after the block's last item
@@ -458,6 +481,12 @@ class Assistant:
         their side when it scores nearly as well (第3章 自治体編 and 第4章 スタートアップ編
         often mirror each other)."""
         best = max(chosen, key=lambda c: c.score)
+        if _POINTER.search(best.text):
+            # 「上記の…」 / 「以下にまとめました」 point at text the reader cannot see: a passage that
+            # stands on its own leads if it scores nearly as well
+            plain = [c for c in chosen if not _POINTER.search(c.text) and c.score >= POINTER_MARGIN * best.score]
+            if plain:
+                best = max(plain, key=lambda c: c.score)
         if persona not in SIDES:
             return best
         own = [c for c in chosen if persona in c.chunk.personas and c.score >= SIDE_MARGIN * best.score]
@@ -820,6 +849,10 @@ def _by_chunk(items: list[Item]) -> list[list[Item]]:
 LEAD_IN = re.compile(r"(以下|次|下記)の|以下を|以下に|次のとおり|[0-9０-９一二三四五六七八九]+\s*(つ|点|種類|項目)|ポイント(として|は)")
 
 SIDES = ("municipality", "startup")
+# a quote that points at text the reader cannot see (上記の / 前述の / 以下にまとめ / 下記の)
+_POINTER = re.compile(r"上記|前述|下記|以下に(まとめ|示|整理)|次のとおり|こちらを参照")
+POINTER_MARGIN = 0.8
+_FIGURE_REF = re.compile(r"図表\s*(\d{1,3})")
 SIDE_MARGIN = 0.8  # the asker's side leads when its passage scores at least this share of the best
 
 

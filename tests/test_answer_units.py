@@ -52,3 +52,25 @@ def test_a_list_is_only_attached_from_the_section_of_the_answers_passages(assist
                 assert section in own_sections, (item.id, section, own_sections)
                 checked += 1
     assert checked >= 5
+
+
+def test_a_quote_naming_a_figure_says_what_and_where_the_figure_is(assistant):
+    """「…（図表1）。」 points at a figure the reader cannot see: the answer names it and its page,
+    after the citation marker (ours, not the guide's words), once per figure."""
+    a = assistant.ask("札幌市の官民連携指針では、官民連携がうまく進まない原因をどんな切り口で整理している？")
+    assert re.search(r"\]（図表1「札幌市における官民連携の現状」p\.3）", a.answer), a.answer
+    assert a.answer.count("図表1「") == 1
+    assert all("図表1「" not in c.quote for c in a.citations)
+    en = assistant.ask("How is a municipal budget compiled over the year?")
+    assert re.search(r"」\[\d+\] \(Figure \d+ “[^”]+”, p\.\d+\)", en.answer), en.answer
+
+
+def test_a_lead_rarely_points_at_text_the_reader_cannot_see(assistant):
+    """「上記の…」/「以下にまとめました」 lead only when no passage that stands on its own scores
+    nearly as well (4 of the eval set's qa leads did before; 1 after)."""
+    from assistant.service import _POINTER
+
+    leads = [a.answer.split("[1]")[0] for a in (assistant.ask(i.question, persona=i.persona_arg)
+                                                 for i in load_dataset()) if a.route == "qa" and not a.abstained]
+    assert len(leads) > 50
+    assert sum(bool(_POINTER.search(lead)) for lead in leads) <= 1
