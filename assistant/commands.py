@@ -8,17 +8,18 @@ from pathlib import Path
 
 from assistant import inputs
 from ingest.errors import InvalidInput, KanminError
+from ingest.commands import glossary_line
+from ingest.page_labels import page_label
 
 
 def _render(ans) -> str:
     lines = [ans.answer, ""]
     for c in ans.citations:
-        pages = ",".join(str(p) for p in c.pages)
-        lines.append(f"[{c.n}] {' > '.join(c.section_path)} (p.{pages})")
+        lines.append(f"[{c.n}] {' > '.join(c.section_path)} ({page_label(c.pages)})")
     if ans.glossary:
         lines.append("")
         for g in ans.glossary:
-            lines.append(f"用語: {g.term}（{g.reading}）{g.meaning} / 言い換え: {g.rephrase} / EN: {g.en}")
+            lines.append(f"用語: {glossary_line(g.model_dump())}")
     lines.append(f"\n(route: {ans.route} — {ans.route_reason})")
     return "\n".join(lines)
 

@@ -100,7 +100,7 @@ class Assistant:
                                        extend_ratio=0.6, back_ratio=0.8)
         self.neighbours = Neighbours(guide)
         self.enumerations = Enumerations(guide)
-        self.matcher = TermMatcher(guide.glossary, guide.en_aliases)
+        self.matcher = TermMatcher.of_guide(guide)  # + everyday words, as notes only (never routes)
         self.router = Router(self.matcher, guide.figures)
         self._figures = {f.number: f for f in guide.figures}
         tokenize = retriever.tokenizer.tokenize
@@ -163,22 +163,14 @@ class Assistant:
         return ans
 
     def glossary(self, q: str | None = None) -> list[GlossaryNote]:
-        entries = self.guide.glossary
-        if q:
-            key = canonical(q).lower()
-            entries = [e for e in entries if any(key in canonical(x).lower() for x in
-                       [e.term, e.reading, e.en, e.meaning, e.rephrase, *e.aliases])]
-        return [note_of(e) for e in entries]
+        # one matching for every front door (ingest.glossary_search), the translator's own index
+        return [note_of(e) for e in self.matcher.search.search(q)]
 
     def glossary_term(self, term: str) -> GlossaryNote:
-        key = canonical(term).lower()
-        for e in self.guide.glossary:
-            if key in {canonical(x).lower() for x in [e.term, *e.aliases]}:
-                return note_of(e)
-        target = self.guide.en_aliases.get(term.lower())
-        if target:
-            return next(note_of(e) for e in self.guide.glossary if e.term == target)
-        raise NotFound("unknown_term", f"no glossary entry for {term!r}")
+        e = self.matcher.search.lookup(term)
+        if e is None:
+            raise NotFound("unknown_term", f"no glossary entry for {term!r}")
+        return note_of(e)
 
     def annotate(self, text: object) -> list[Annotation]:
         return self.matcher.annotate(inputs.check_annotate_text(text))

@@ -5,7 +5,8 @@ import re
 from dataclasses import dataclass
 
 from assistant.schema import Annotation, GlossaryNote
-from ingest.models import GlossaryEntry
+from ingest.glossary_search import GlossarySearch, glossary_of, is_general
+from ingest.models import GlossaryEntry, Guide
 from ingest.text import nfkc
 
 _KATAKANA = re.compile(r"^[\u30a0-\u30ffー・]+$")
@@ -23,23 +24,23 @@ class _Form:
     entry: GlossaryEntry
     katakana: bool
     latin: bool
+    general: bool  # an everyday word of data/glossary_general.yaml (a note, never a route or citation)
 
 
 class TermMatcher:
     """Longest-match-first, non-overlapping; katakana and Latin forms must stand alone
-    (レク is not found inside レクチャー, "pay" not inside "payment")."""
+    (レク is not found inside レクチャー, "pay" not inside "payment"). The surface forms are
+    the ones ingest.glossary_search gives every front door."""
 
     def __init__(self, glossary: list[GlossaryEntry], en_aliases: dict[str, str]):
-        by_term = {e.term: e for e in glossary}
+        self.search = GlossarySearch(glossary, en_aliases)
+        by_term = {e.term: e for e in self.search.entries}
         forms: dict[str, _Form] = {}
-        for e in glossary:
-            for s in [e.term, *e.aliases]:
-                s = nfkc(s).strip()
-                if len(s) >= 2 and s not in forms:
-                    forms[s] = _Form(s, e, bool(_KATAKANA.match(s)), s.isascii())
-        for alias, term in en_aliases.items():
-            if term in by_term and len(alias) >= 3 and alias not in forms:
-                forms[alias] = _Form(alias, by_term[term], False, True)
+        for surface, e, english in self.search.text_forms():
+            s = surface.lower() if english else surface
+            if s.lower() not in forms:  # guide entries come first: a general word never takes their surface
+                forms[s.lower()] = _Form(s, e, not english and bool(_KATAKANA.match(s)), english or s.isascii(),
+                                 is_general(e))
         self.forms = sorted(forms.values(), key=lambda f: -len(f.surface))
         self.by_term = by_term
         # candidates by their first two characters, longest first: a regex alternation of
@@ -51,9 +52,16 @@ class TermMatcher:
         firsts = "".join(sorted({k[0] for k in self._by_first}))
         self._first = re.compile(f"[{re.escape(firsts)}]") if firsts else None
 
-    def find(self, text: str) -> list[tuple[int, int, GlossaryEntry, str]]:
+    @classmethod
+    def of_guide(cls, guide: Guide) -> "TermMatcher":
+        """Over the guide's glossary and its everyday words (found as notes only, see ``find``)."""
+        return cls(*glossary_of(guide))
+
+    def find(self, text: str, general: bool = False) -> list[tuple[int, int, GlossaryEntry, str]]:
         """(start, end, entry, surface) in ``text``. Positions refer to NFKC(text), which
-        keeps the length of Japanese text; callers pass already-normalised text where it matters."""
+        keeps the length of Japanese text; callers pass already-normalised text where it matters.
+        General words are found only with ``general=True`` (the translator and answer notes): the
+        router and the on-topic test must see the guide's own terms only."""
         if not self._first:
             return []
         norm = nfkc(text)
@@ -68,7 +76,7 @@ class TermMatcher:
                 break
             a = m.start()
             for surface, form in self._by_first.get(low[a:a + 2], ()):
-                if not low.startswith(surface, a):
+                if (form.general and not general) or not low.startswith(surface, a):
                     continue
                 b = a + len(surface)
                 ok = True
@@ -88,11 +96,13 @@ class TermMatcher:
     def annotate(self, text: str) -> list[Annotation]:
         return [Annotation(term=e.term, start=a, end=b, surface=s, reading=e.reading, category=e.category,
                            meaning=e.meaning, rephrase=e.rephrase, en=e.en, pages=list(e.pages))
-                for a, b, e, s in self.find(text)]
+                for a, b, e, s in self.find(text, general=True)]
 
     def notes(self, *texts: str) -> list[GlossaryNote]:
-        seen: dict[str, GlossaryNote] = {}
+        """Every term found in the texts, in order of appearance, the guide's own terms before the
+        everyday words (never outranked by them)."""
+        seen: dict[str, GlossaryEntry] = {}
         for text in texts:
-            for _, _, e, _ in self.find(text):
-                seen.setdefault(e.term, note_of(e))
-        return list(seen.values())
+            for _, _, e, _ in self.find(text, general=True):
+                seen.setdefault(e.term, e)
+        return [note_of(e) for e in sorted(seen.values(), key=is_general)]

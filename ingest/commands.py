@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from ingest.errors import InvalidInput, NotFound
+from ingest.glossary_search import GENERAL, GENERAL_OUTSIDE, NOT_FROM_GUIDE, GlossarySearch
 from ingest.models import Chunk, Guide
+from ingest.page_labels import page_label
 from ingest.settings import get_settings
 from ingest.text import canonical
 
@@ -33,7 +35,8 @@ def cmd_ingest(args) -> int:
         _out({"title": guide.title, "sha256": guide.sha256, "stats": stats} if args.stats else guide.model_dump())
         return 0
     print(f"{guide.title}\nsha256 {guide.sha256}")
-    print(f"  chunks: {len(guide.chunks)}  glossary: {len(guide.glossary)}  footnotes: {len(guide.footnotes)}")
+    print(f"  chunks: {len(guide.chunks)}  glossary: {len(guide.glossary)} (+{len(guide.general_glossary)} everyday "
+          f"words)  footnotes: {len(guide.footnotes)}")
     if args.stats:
         for key, value in stats.items():
             print(f"  {key}: {value}")
@@ -47,20 +50,34 @@ def cmd_toc(args) -> int:
         return 0
     for e in guide.toc:
         mark = "" if e.found else "  [recovered]"
-        print(f"{'  ' * (e.level - 1)}{e.heading} …… p.{e.page}{mark}")
+        print(f"{'  ' * (e.level - 1)}{e.heading} …… {page_label([e.page])}{mark}")
     return 0
 
 
+GLOSSARY_KEYS = ("term", "reading", "category", "meaning", "rephrase", "en", "pages")  # = the API's GlossaryNote
+
+
 def glossary_dicts(guide: Guide, term: str | None) -> list[dict]:
-    keys = ("term", "reading", "category", "meaning", "rephrase", "en", "pages")
-    entries = guide.glossary
-    if term:
-        t = canonical(term).lower()
-        entries = [e for e in entries if t in {canonical(x).lower() for x in [e.term, *e.aliases]}] or [
-            e for e in entries if t in canonical(e.term).lower()]
-        if not entries:
-            raise NotFound("unknown_term", f"no glossary entry for {term!r}")
-    return [{k: getattr(e, k) for k in keys} for e in entries]
+    """The entries ``kanmin glossary TERM`` shows: the same search as the UI and /v1/glossary?q=."""
+    entries = GlossarySearch.of_guide(guide).search(term)
+    if term and not entries:
+        raise NotFound("unknown_term", f"no glossary entry for {term!r}")
+    return [{k: getattr(e, k) for k in GLOSSARY_KEYS} for e in entries]
+
+
+def glossary_line(r: dict) -> str:
+    """One entry (or an answer's GlossaryNote, dumped) as a line of text; an everyday word says
+    whether its meaning is the guide's."""
+    reading = f"（{r['reading']}）" if r["reading"] else ""
+    rephrase = f" → {r['rephrase']}" if r["rephrase"] else ""
+    en = f" / {r['en']}" if r["en"] else ""
+    if r["category"] == GENERAL_OUTSIDE:
+        where = f"  [{NOT_FROM_GUIDE}]"
+    elif r["category"] == GENERAL:
+        where = f"  [general meaning; the word appears on {page_label(r['pages'])}]"
+    else:
+        where = f"  {page_label(r['pages'])}" if r["pages"] else ""
+    return f"{r['term']}{reading} [{r['category']}] {r['meaning']}{rephrase}{en}{where}"
 
 
 def cmd_glossary(args) -> int:
@@ -69,7 +86,7 @@ def cmd_glossary(args) -> int:
         _out(rows)
         return 0
     for r in rows:
-        print(f"{r['term']}（{r['reading']}）[{r['category']}] {r['meaning']} → {r['rephrase']} / {r['en']}  p.{r['pages']}")
+        print(glossary_line(r))
     return 0
 
 
@@ -91,7 +108,7 @@ def cmd_find(args) -> int:
     for r in result:
         print(r["text"])
         for m in r["matches"]:
-            print(f"  {m['chunk_id']}  p.{m['pages']}  {' > '.join(m['section_path'])}")
+            print(f"  {m['chunk_id']}  {page_label(m['pages'])}  {' > '.join(m['section_path'])}")
     return 0
 
 
@@ -123,9 +140,25 @@ def cmd_show(args) -> int:
     if args.json:
         _out([c.model_dump() for c in chunks])
         return 0
-    for c in chunks:
-        print(f"[{c.id}] {' > '.join(c.section_path)}  p.{c.pages}\n{c.text}\n")
+    print(show_text(chunks), end="")
     return 0
+
+
+def show_text(chunks: list[Chunk]) -> str:
+    """Chunks as a reader sees them: the section path once, above its run of passages (a later
+    section shows only the headings that differ from the one before: "■ … > 【参考 URL】"), each
+    passage with its pages; internal chunk ids only in --json."""
+    out: list[str] = []
+    path: list[str] = []
+    for c in chunks:
+        if c.section_path != path:
+            same = 0
+            while same < min(len(path), len(c.section_path) - 1) and path[same] == c.section_path[same]:
+                same += 1
+            out.append(f"■ {'… > ' if same else ''}{' > '.join(c.section_path[same:])}\n")
+            path = c.section_path
+        out.append(f"({page_label(c.pages)})\n{c.text}\n\n")
+    return "".join(out)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -140,8 +173,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_toc)
 
-    p = sub.add_parser("glossary", help="glossary entries (図表8 and terms defined in the text)")
-    p.add_argument("term", nargs="?")
+    p = sub.add_parser("glossary", help="glossary entries (図表8, terms defined in the text, everyday words)")
+    p.add_argument("term", nargs="?", help="term, alias, reading or English (the web UI's search)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_glossary)
 
@@ -152,5 +185,5 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("show", help="show a chunk, a page (p.N) or a figure (図表N)")
     p.add_argument("ref")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the chunks with their ids and every field")
     p.set_defaults(func=cmd_show)

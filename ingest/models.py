@@ -174,6 +174,10 @@ class Guide(BaseModel):
     glossary: list[GlossaryEntry]
     reading_guide: list[ReadingGuide]
     en_aliases: dict[str, str] = Field(default_factory=dict)  # English word → glossary term
+    # 一般語 (everyday words, data/glossary_general.yaml): glossary notes and search only, never
+    # query expansion, routing or citations — hence apart from ``glossary`` (ingest.glossary_search)
+    general_glossary: list[GlossaryEntry] = Field(default_factory=list)
+    general_en_aliases: dict[str, str] = Field(default_factory=dict)
     questions: list[SectionQuestion] = Field(default_factory=list)  # data/section_questions.yaml
     chunks: list[Chunk]
     stats: IngestStats | None = None

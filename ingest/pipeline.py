@@ -10,7 +10,7 @@ from pathlib import Path
 from ingest.blocks import Block, split_blocks
 from ingest.chunker import Chunker
 from ingest.errors import IngestError
-from ingest.glossary import apply_english, is_glossary_table, load_extra, parse_glossary_table
+from ingest.glossary import apply_english, is_glossary_table, load_extra, load_general, parse_glossary_table
 from ingest.models import (
     Chunk, CrossRef, FigureEntry, Footnote, Guide, IngestStats, Node, TocEntry,
 )
@@ -164,6 +164,7 @@ def parse_guide(path: Path, settings: Settings | None = None, strict: bool = Fal
 
     glossary += load_extra(settings.glossary_extra_path, text, pages.page_at)
     en_aliases = apply_english(glossary, settings.glossary_en_path)
+    general = load_general(settings.glossary_general_path, text, pages.page_at, glossary, en_aliases)
 
     cross_refs = []
     for i, b in enumerate(blocks):
@@ -179,7 +180,7 @@ def parse_guide(path: Path, settings: Settings | None = None, strict: bool = Fal
     guide = Guide(
         title=title, sha256=sha, toc=toc_entries, figures=figures, tree=tree, footnotes=footnotes,
         cross_refs=cross_refs, glossary=glossary, reading_guide=reading, en_aliases=en_aliases,
-        questions=questions, chunks=chunks,
+        questions=questions, chunks=chunks, general_glossary=general.entries, general_en_aliases=general.en_aliases,
     )
     # everything the index embeds: chunks and the question bank
     guide.corpus_sha256 = hashlib.sha256(json.dumps(

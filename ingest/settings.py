@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     guide_sha256_path: Path = DATA_DIR / "guide" / "kanmin-renkei-guide-2026-05.txt.sha256"
     glossary_en_path: Path = DATA_DIR / "glossary_en.yaml"
     glossary_extra_path: Path = DATA_DIR / "glossary_extra.yaml"
+    glossary_general_path: Path = DATA_DIR / "glossary_general.yaml"  # everyday words (一般語), optional
     toc_en_path: Path = DATA_DIR / "toc_en.yaml"
     thesaurus_path: Path = DATA_DIR / "thesaurus.yaml"
     section_questions_path: Path = DATA_DIR / "section_questions.yaml"

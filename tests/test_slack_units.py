@@ -90,7 +90,7 @@ def test_fallback_text_is_escaped():
     text = fallback_text(a)
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text and "&amp; more" in text
     plain = text_only(a, show_question=True)
-    assert "<!channel>" not in plain and "第2章 › (2) 落とし穴 · p.20–21" in plain and "原課とは？" in plain
+    assert "<!channel>" not in plain and "第2章 › (2) 落とし穴 · pp.20–21" in plain and "原課とは？" in plain
 
 
 def test_dedupe_keys():

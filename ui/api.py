@@ -201,19 +201,33 @@ _ID_RE = re.compile(ID_PATTERN)
 
 
 def _offline_docs(app: FastAPI) -> None:
-    """Swagger UI at /docs from the swagger-ui-bundle package instead of a CDN."""
-    import swagger_ui_bundle
-    from fastapi.openapi.docs import get_swagger_ui_html
+    """Swagger UI at /docs and ReDoc at /redoc from the fastapi-offline package's assets, not a CDN:
+    closed networks (LGWAN) have none. Its Swagger UI is 5.x, which reads the OpenAPI 3.1 document
+    FastAPI emits (the 4.x of swagger-ui-bundle could not: "does not specify a valid version field")."""
+    from importlib.resources import files
+
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
     from fastapi.staticfiles import StaticFiles
 
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+    # the package's public API is a FastAPI factory; we only want its static directory
+    assets = files("fastapi_offline") / "static"
+    app.mount("/docs-assets", StaticFiles(directory=str(assets)), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> Response:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="kanmin API",
                                    swagger_js_url="/docs-assets/swagger-ui-bundle.js",
                                    swagger_css_url="/docs-assets/swagger-ui.css",
-                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
+                                   swagger_favicon_url="/docs-assets/favicon.png")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> Response:
+        page = get_redoc_html(openapi_url="/openapi.json", title="kanmin API",
+                              redoc_js_url="/docs-assets/redoc.standalone.js",
+                              redoc_favicon_url="/docs-assets/favicon.png", with_google_fonts=False)
+        # ReDoc's "API docs by Redocly" footer fetches its logo from a CDN: keep images local
+        page.headers["Content-Security-Policy"] = "img-src 'self' data: blob:"
+        return page
 
 
 def check_query(value: str, name: str) -> str:

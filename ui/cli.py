@@ -11,8 +11,8 @@ from ingest.errors import KanminError
 
 # Packages whose commands.py adds subcommands; eval and bench are optional layers on top.
 COMMAND_MODULES = [
-    "ingest.commands", "index.commands", "assistant.commands", "ui.commands", "eval.commands", "eval.bench_commands",
-    "eval.seed_command",
+    "ingest.commands", "index.commands", "assistant.commands", "ui.commands", "ui.chat_cli", "eval.commands",
+    "eval.bench_commands", "eval.seed_command",
 ]
 
 

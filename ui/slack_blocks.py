@@ -5,6 +5,7 @@ import re
 from typing import Any
 
 from assistant.schema import Answer
+from ingest.page_labels import page_label
 
 FEEDBACK_UP = "kanmin_feedback_up"
 FEEDBACK_DOWN = "kanmin_feedback_down"
@@ -73,10 +74,7 @@ def clip(text: str, limit: int) -> str:
 
 
 def pages_str(pages: list[int]) -> str:
-    if not pages:
-        return "p.?"
-    lo, hi = min(pages), max(pages)
-    return f"p.{lo}" if lo == hi else f"p.{lo}–{hi}"
+    return page_label(pages, empty="p.?")
 
 
 def _context(text: str) -> dict:

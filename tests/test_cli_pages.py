@@ -1,0 +1,76 @@
+"""Page labels are written one way everywhere (p.94 / pp.94–95), and `kanmin show` reads like the
+guide: no internal chunk ids unless --json, each section heading once."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from helpers_reliability import cli_main
+from ingest.page_labels import page_label
+
+CASES = [([94], "p.94"), ([94, 95], "pp.94–95"), ([95, 94, 96], "pp.94–96"), ((8, 9), "pp.8–9"), ((7, 7), "p.7")]
+CHUNK_ID = re.compile(r"\bc\d\d(?:\.[a-z]\d\d)*[-.][a-z]\d")
+
+
+@pytest.mark.parametrize("pages, label", CASES)
+def test_page_label(pages, label):
+    assert page_label(pages) == label
+
+
+def test_empty_pages():
+    assert page_label([]) == "" and page_label([], empty="p.?") == "p.?"
+
+
+@pytest.mark.parametrize("pages, label", CASES)
+def test_every_front_door_uses_the_one_label(pages, label):
+    from ui.gradio_render import pages_label
+    from ui.slack_blocks import pages_str
+
+    assert pages_label(pages) == pages_str(list(pages)) == label
+
+
+@pytest.mark.parametrize("pages, label", [c for c in CASES if list(c[0]) == sorted(c[0])])
+def test_answer_text_labels_agree(pages, label):
+    """The answer text's own helper (assistant/service.py, to be replaced by page_label; it reads
+    the first and last page, so it takes sorted pages only) must not drift."""
+    from assistant.service import _pages_label
+
+    assert _pages_label(list(pages)) == label
+
+
+def test_show_page_hides_ids_and_prints_each_heading_once(capsys, guide):
+    r = cli_main(capsys, "show", "p.94")
+    assert r.returncode == 0, r.stderr
+    chunks = [c for c in guide.chunks if 94 in c.pages and c.kind != "footnote"]
+    assert len(chunks) >= 3
+    assert not any(c.id in r.stdout for c in chunks) and not CHUNK_ID.search(r.stdout)
+    assert "p.[" not in r.stdout and r.stdout.count("(p.94)") + r.stdout.count("(pp.") == len(chunks)
+    full = " > ".join(chunks[0].section_path)
+    assert r.stdout.count(full) == 1  # the long heading once, later sections by what differs
+    assert sum(line.startswith("■ ") for line in r.stdout.splitlines()) < len(chunks)
+    for c in chunks:
+        assert c.text in r.stdout
+
+
+def test_show_json_keeps_the_ids(capsys, guide):
+    r = cli_main(capsys, "show", "p.94", "--json")
+    rows = json.loads(r.stdout)
+    assert [row["id"] for row in rows] == [c.id for c in guide.chunks if 94 in c.pages and c.kind != "footnote"]
+
+
+def test_toc_and_find_print_page_labels(capsys):
+    toc = cli_main(capsys, "toc").stdout
+    assert "はじめに …… p.1" in toc and "p.[" not in toc
+    find = cli_main(capsys, "find", "4号随契").stdout
+    assert "p.[" not in find and re.search(r"  pp?\.\d+", find)
+
+
+def test_ask_prints_page_labels_not_lists(capsys):
+    r = cli_main(capsys, "ask", "4号随契の事例は？")
+    assert r.returncode == 0, r.stderr
+    cites = [line for line in r.stdout.splitlines() if re.match(r"\[\d+\] ", line)]
+    assert cites
+    for line in cites:
+        assert re.search(r" \((p\.\d+|pp\.\d+–\d+)\)$", line), line
