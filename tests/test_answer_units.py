@@ -68,9 +68,9 @@ def test_a_quote_naming_a_figure_says_what_and_where_the_figure_is(assistant):
 def test_a_lead_rarely_points_at_text_the_reader_cannot_see(assistant):
     """「上記の…」/「以下にまとめました」 lead only when no passage that stands on its own scores
     nearly as well (4 of the eval set's qa leads did before; 1 after)."""
-    from assistant.service import _POINTER
+    from assistant.answer_qa import POINTER
 
     leads = [a.answer.split("[1]")[0] for a in (assistant.ask(i.question, persona=i.persona_arg)
                                                  for i in load_dataset()) if a.route == "qa" and not a.abstained]
     assert len(leads) > 50
-    assert sum(bool(_POINTER.search(lead)) for lead in leads) <= 1
+    assert sum(bool(POINTER.search(lead)) for lead in leads) <= 1

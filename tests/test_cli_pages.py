@@ -31,13 +31,12 @@ def test_every_front_door_uses_the_one_label(pages, label):
     assert pages_label(pages) == pages_str(list(pages)) == label
 
 
-@pytest.mark.parametrize("pages, label", [c for c in CASES if list(c[0]) == sorted(c[0])])
-def test_answer_text_labels_agree(pages, label):
-    """The answer text's own helper (assistant/service.py, to be replaced by page_label; it reads
-    the first and last page, so it takes sorted pages only) must not drift."""
-    from assistant.service import _pages_label
-
-    assert _pages_label(list(pages)) == label
+def test_answer_text_uses_the_one_page_label(session_assistant):
+    """The answer text (assistant/*) writes its labels with ingest.page_labels too."""
+    a = session_assistant.ask("公平性はどこに書いてある？")
+    labels = re.findall(r"pp?\.[0-9][0-9–\-,]*", a.answer)
+    assert labels, a.answer
+    assert all(re.fullmatch(r"p\.\d+|pp\.\d+–\d+", x) for x in labels), labels
 
 
 def test_show_page_hides_ids_and_prints_each_heading_once(capsys, guide):

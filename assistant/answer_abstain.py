@@ -1,0 +1,72 @@
+"""Declining honestly: out of scope, a topic the guide says it does not cover, a detail
+(a fee, a date, a name) the guide does not state, or too little support; always with the
+nearest sections so the reader can check."""
+from __future__ import annotations
+
+import re
+
+from assistant.abstain import Support
+from assistant.asked_detail import DetailKind
+from assistant.drafting import NEAREST, NO_ANSWER, Draft, Drafting, toc_id
+from assistant.schema import SectionRef
+from ingest.page_labels import page_label
+from ingest.text import nfkc
+
+
+# "does the guide cover X?": answered (yes or no, and where) rather than declined
+ASKS_COVERAGE = re.compile(
+    r"(解説|説明|記載|掲載|紹介|扱)(して|され|っ)?て?(い|お)?(ます|る)(か|の)|載って(ます|る)|取り上げ|"
+    r"does (the|this) guide (cover|discuss|explain|include)|is .* (covered|discussed) in the guide", re.I)
+
+
+class AbstainAnswers(Drafting):
+    """The answers that decline, and the one that says a covered topic is excluded."""
+
+    def _excluded(self, query: str, language: str, hits) -> Draft | None:
+        q = nfkc(query)
+        for ex in self.exclusions:
+            term = next((t for t in ex.terms if re.search(rf"(?<![A-Za-z]){re.escape(t)}(?![A-Za-z])", q)), None)
+            if term is None:
+                continue
+            chunk = self.chunks[ex.chunk_id]
+            draft = self._abstain(hits, language, None, f"ガイドが扱わないと明記している「{term}」についての質問",
+                                  kind="excluded_topic")
+            cite = self._cite(1, chunk, ex.start, ex.end)
+            note = (f"ガイドは{term}を扱わない方針です: 「{cite.quote}」[1]" if language == "ja"
+                    else f"The guide states that it does not cover {term}: 「{cite.quote}」[1]")
+            draft.answer = note + "\n" + draft.answer
+            draft.citations = [cite]
+            if ASKS_COVERAGE.search(q):
+                # "does the guide cover PFI?" is answered (no, and here is where it says so)
+                draft.abstained, draft.route = False, None
+            return draft
+        return None
+
+    def _not_stated(self, hits, language: str, detail: DetailKind) -> Draft:
+        """The guide covers the topic but not the detail asked: say so, and where the topic is."""
+        draft = self._abstain(hits, language, None, f"{detail.ja}を尋ねているが、該当箇所にその記載がない",
+                              kind="not_stated")
+        first = (f"ガイドには{detail.ja}についての記載はありません。" if language == "ja"
+                 else f"The guide does not state {detail.en}.")
+        draft.answer = first + "\n" + draft.answer.split("\n", 1)[1]
+        draft.route = None  # the question is in scope; only its detail is missing
+        return draft
+
+    def _abstain(self, hits, language: str, support: Support | None, why: str | None = None,
+                 kind: str = "weak_support") -> Draft:
+        seen: dict[str, SectionRef] = {}
+        for h in hits:
+            tid = toc_id(h.chunk.section_id) or h.chunk.section_id
+            node = self.nodes.get(tid)
+            if node is None or tid in seen:
+                continue
+            seen[tid] = SectionRef(section_id=tid, section_path=node.path, pages=list(range(node.pages[0], node.pages[1] + 1)))
+            if len(seen) == 3:
+                break
+        nearest = list(seen.values())
+        lines = [NO_ANSWER[language], NEAREST[language]] + [
+            f"・{' > '.join(s.section_path)}（{page_label(s.pages)}）" for s in nearest]
+        reason = why or "ガイドの記載による裏付けが弱い" + (
+            f" (語の一致 {support.coverage:.2f}, 意味の近さ {support.dense:.2f})" if support else "")
+        return Draft("\n".join(lines), [], abstained=True, route="out_of_scope", reason=reason, nearest=nearest,
+                     abstain_reason=kind)

@@ -1,0 +1,90 @@
+"""The locate route: the sections that cover a topic, with printed pages, the passage that
+matched, the best section's opening and sub-headings, and the figures that match."""
+from __future__ import annotations
+
+import re
+
+from assistant.drafting import Draft, Drafting, Pooled, sentences_of, toc_id
+from assistant.sentences import Candidate
+from ingest.models import Node
+from ingest.page_labels import page_label
+
+
+class LocateAnswers(Drafting):
+    """Answers "where does the guide cover X"."""
+
+    def _locate_answer(self, query: str, hits, language: str) -> Draft:
+        """The top sections with their printed pages, each with the passage that matched; the
+        best one opens with its first sentence, and the best two list their sub-headings."""
+        groups: dict[str, list] = {}
+        # the hits and what joins them (section questions, nearest sentences), in rank order
+        for chunk, _ in self._pool(query, hits):
+            if chunk.kind in ("footnote", "reference", "figure"):
+                continue
+            groups.setdefault(toc_id(chunk.section_id) or chunk.section_id, []).append(Pooled(chunk))
+        citations, lines = [], []
+        qt = self._query_tokens(query)
+        for rank, (tid, hs) in enumerate(list(groups.items())[:3]):
+            node = self.nodes.get(tid)
+            if node is None:
+                continue
+            # the best-matching section gets its opening and a passage, the others one passage
+            best = self._best_sentences(query, "any", set(), 2 if rank == 0 else 1, hits=hs, extras=False)
+            if not best:
+                continue
+            if rank == 0 and self.answer_cfg.locate_lead:
+                # where the section starts, in its own opening sentence (what it is about)
+                lead = self._opening(tid)
+                if lead is not None and not any(c.chunk.id == lead.chunk.id and c.start == lead.start for c in best):
+                    best = [lead] + best[:self.answer_cfg.locate_lead_keep]
+            label = page_label(list(range(node.pages[0], node.pages[1] + 1)))
+            quotes = []
+            for c in best:
+                cit = self._cite(len(citations) + 1, c.chunk, c.start, c.end, c.score)
+                citations.append(cit)
+                # the deepest heading (a point, a column, a case) says more than the section
+                inner = c.chunk.section_path[len(node.path):]
+                where = f"{' > '.join(inner)}（{page_label(cit.pages)}）: " if inner else ""
+                quotes.append(f"{where}「{self._shown(cit)}」[{cit.n}]")
+            figures = self._figures_in(tid, qt)
+            outline = self._outline(node, language) if rank < self.answer_cfg.locate_outlines else ""
+            lines.append(f"・{' > '.join(node.path)}（{label}）: " + " ".join(quotes) + outline
+                         + ("".join(f"\n   {f}" for f in figures)))
+        if not citations:
+            return self._abstain(hits, language, None)
+        if language == "ja":
+            head = "ガイドの該当箇所:"
+        else:
+            best = self.nodes.get(next(iter(groups)))
+            pages = list(range(best.pages[0], best.pages[1] + 1)) if best else citations[0].pages
+            head = f"The guide covers this mainly in {self._where_en(best.path if best else citations[0].section_path, pages)}:"
+        return Draft("\n".join([head] + lines), citations)
+
+    @staticmethod
+    def _outline(node: Node, language: str, limit: int = 8) -> str:
+        """The section's own sub-headings (its points and sub-sections) with their pages: what
+        a reader looking for the place will scan first."""
+        subs = [c for c in node.children if re.match(r"[pu]\d+$", c.id.rsplit(".", 1)[-1])][:limit]
+        if len(subs) < 2:
+            return ""
+        label = "この節の見出し" if language == "ja" else "Its headings"
+        return f"\n   {label}: " + " / ".join(
+            f"{c.heading}（{page_label(list(range(c.pages[0], c.pages[1] + 1)))}）" for c in subs)
+
+    def _opening(self, tid: str) -> Candidate | None:
+        """The first sentence of a section's first prose chunk."""
+        for c in self.guide.chunks:
+            if (c.section_id == tid or c.section_id.startswith(tid + ".")) and c.kind in ("body", "case", "column"):
+                spans = sentences_of(c.text)
+                if spans:
+                    a, b = spans[0]
+                    return Candidate(c, 0, a, b, c.text[a:b])
+        return None
+
+    def _figures_in(self, tid: str, query_tokens: set[str]) -> list[str]:
+        """Captions of the section's figures that share words with the question."""
+        out = []
+        for c in self.guide.chunks:
+            if c.kind == "figure" and toc_id(c.section_id) == tid and self.scorer.coverage(query_tokens, c.text) > 0.2:
+                out.append(f"{c.text}（{page_label(c.pages)}）")
+        return out[:3]

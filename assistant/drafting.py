@@ -1,0 +1,211 @@
+"""What every route's answerer shares: the draft an answerer returns, and the helpers that
+retrieve, score, cite and quote (the Assistant mixes the route answerers over this base).
+
+A route answerer lives in its own module (answer_qa, answer_glossary, answer_figure,
+answer_reading, answer_locate, answer_abstain) as a mixin of ``Drafting``: they share the
+Assistant's state (guide, retriever, scorer, configs) and call each other's routes through it
+(a reading-path question with no reading guide falls back to the qa answer).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from dataclasses import dataclass
+
+from assistant.abstain import Support
+from assistant.language import detect_language
+from assistant.schema import Citation, ReadingStep, SectionRef
+from assistant.sentences import Candidate, answer_types, select
+from assistant.table_rows import rows_view
+from ingest.models import Chunk
+from ingest.page_labels import page_label
+from ingest.text import nfkc, sentence_spans
+
+log = logging.getLogger("kanmin.assistant")
+
+NO_ANSWER = {"ja": "ガイドにはこの質問に直接答える記載が見当たりません。", "en": "The guide has no passage that directly answers this question."}
+NEAREST = {"ja": "近い内容の箇所:", "en": "The nearest sections are:"}
+FIGURE_REF = re.compile(r"図表\s*(\d{1,3})")  # a passage naming a figure (…（図表 28）)
+
+
+def toc_id(section_id: str) -> str:
+    """c06.s03.u04.e04 → c06.s03.u04 (the deepest TOC node)."""
+    return ".".join(p for p in section_id.split(".") if re.fullmatch(r"c\d+|s\d+|u\d+", p))
+
+
+def sentences_of(text: str) -> list[tuple[int, int]]:
+    return [(a, b) for a, b in sentence_spans(text) if b - a >= 8]
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """A chunk of the answer pool where a hit is expected (only ``.chunk`` is read)."""
+
+    chunk: Chunk
+
+
+@dataclass
+class Draft:
+    """A route's answer before the Assistant checks its quotes, adds glossary notes and saves it."""
+
+    answer: str
+    citations: list[Citation]
+    abstained: bool = False
+    route: str | None = None
+    reason: str | None = None
+    reading_path: list[ReadingStep] | None = None
+    nearest: list[SectionRef] | None = None
+    abstain_reason: str | None = None
+
+
+class Drafting:
+    """Retrieval, scoring, citing and quoting shared by the route answerers (state: see Assistant)."""
+
+    def _hits(self, query: str, persona: str, k: int = 8, mode: str = "hybrid"):
+        return self.retriever.retrieve(query, persona=None if persona == "any" else persona, k=k, mode=mode,
+                                       extra=self._extra(query))
+
+    def _meaning(self, query: str):
+        """(chunk id, start, end) → cosine of that sentence to the question, or None."""
+        vectors = getattr(self.retriever, "sentences", None)
+        if vectors is None:
+            return None
+        qv = self.retriever.query_vector(query, self._extra(query))
+        return lambda cid, a, b: vectors.similarity(qv, cid, a, b)
+
+    def _extra(self, query: str) -> list[str]:
+        """The question's thesaurus words, passed with it to every search (one query vector per answer)."""
+        return self.thesaurus.expand(query)
+
+    def _query_tokens(self, query: str) -> frozenset[str]:
+        """The question's words with their glossary and thesaurus expansions (memoised: an
+        answer scores support, sentences and parts with the same question)."""
+        key = (query, self.retriever.config)  # the eval may swap the fusion config (expansions)
+        toks = self._token_memo.get(key)
+        if toks is None:
+            toks = self._token_memo[key] = frozenset(self._expand_tokens(query))
+            if len(self._token_memo) > 256:
+                self._token_memo.pop(next(iter(self._token_memo)))
+        return toks
+
+    def _expand_tokens(self, query: str) -> set[str]:
+        q = nfkc(query)
+        toks = set(self.retriever.tokenizer.tokenize(q))
+        exp = self.retriever.expand(q)
+        for extra in exp.extra:
+            toks |= set(self.retriever.tokenizer.tokenize(extra))
+        for term in exp.terms:
+            toks |= set(self.retriever.tokenizer.tokenize(term))
+        for word in self.thesaurus.expand(query):
+            toks |= set(self.retriever.tokenizer.tokenize(word))
+        if detect_language(query) == "en":
+            # English words cannot match Japanese text; only the glossary's Japanese terms can
+            toks = {t for t in toks if not t.isascii()} or toks
+        return toks
+
+    def _support(self, query: str, hits) -> Support:
+        qt = self._query_tokens(query)
+        cov = max((self.scorer.coverage(qt, h.chunk.text) for h in hits[:3]), default=0.0)
+        dense = max((h.components["dense"].score or 0.0 for h in hits if "dense" in h.components
+                     and h.components["dense"].score is not None), default=0.0)
+        return Support(coverage=cov, dense=dense)
+
+    def _cite(self, n: int, chunk: Chunk, start: int, end: int, score: float = 0.0) -> Citation:
+        return Citation(n=n, chunk_id=chunk.id, section_path=chunk.section_path,
+                        pages=chunk.pages_of(start, end), quote=chunk.text[start:end], score=round(score, 4))
+
+    def _figure_refs(self, text: str, named: set[int], language: str = "ja") -> str:
+        """「（図表11「…」p.25）」 for each figure the quote refers to (図表28にて…) and the answer has
+        not named yet: the reader learns what and where it is without the figure itself."""
+        out = []
+        for m in FIGURE_REF.finditer(nfkc(text)):
+            n = int(m.group(1))
+            f = self._figures.get(n)
+            if f is None or n in named:
+                continue
+            named.add(n)
+            if language == "ja":
+                out.append(f"図表{n}「{f.title}」{page_label([f.page])}")
+            else:
+                en = self.toc_en.figure(n)
+                out.append(f"Figure {n} “{en}”, {page_label([f.page])}" if en
+                           else f"Figure {n} 「{f.title}」, {page_label([f.page])}")
+        if not out:
+            return ""
+        return f"（{'、'.join(out)}）" if language == "ja" else f" ({'; '.join(out)})"
+
+    def _shown(self, c: Citation) -> str:
+        """The quote as the answer text shows it (table rows labelled; the citation stays verbatim)."""
+        chunk = self.chunks.get(c.chunk_id)
+        return rows_view(chunk, c.quote) if chunk is not None else c.quote
+
+    def _quote_ok(self, c: Citation) -> bool:
+        chunk = self.chunks.get(c.chunk_id)
+        ok = chunk is not None and bool(c.quote) and c.quote in chunk.text
+        if not ok:
+            log.error("dropped a citation whose quote is not in its chunk: %s", c.chunk_id)
+        return ok
+
+    def _pool(self, query: str, hits, extras: bool = True) -> list[tuple[Chunk, float]]:
+        """The chunks whose sentences compete for the answer, each with its rank: the hits;
+        beside the best hits, their section neighbours and footnotes; then the chunks of the
+        sentences nearest in meaning (a fact stated in one sentence can sit in a chunk whose
+        other sentences are about something else)."""
+        cfg = self.answer_cfg
+        pool: dict[str, tuple[Chunk, float]] = {}
+
+        def add(chunk: Chunk, rank: float) -> None:
+            if chunk.id not in pool or pool[chunk.id][1] > rank:
+                pool[chunk.id] = (chunk, rank)
+
+        for i, h in enumerate(hits[:cfg.max_hits]):
+            add(h.chunk, i)
+        for i, h in enumerate(hits[:cfg.neighbour_hits]):
+            for c in self.neighbours.siblings(h.chunk):
+                add(c, i + cfg.neighbour_rank)
+            for c in self.neighbours.footnotes(h.chunk):
+                add(c, i + cfg.footnote_rank)
+        if not extras:  # a part of a question: its own hits only (the extras follow the whole question)
+            return sorted(pool.values(), key=lambda p: p[1])
+        if cfg.bank_nodes:
+            for j, c in enumerate(self.retriever.question_chunks(query, cfg.bank_nodes, cfg.bank_chunks,
+                                                                 extra=self._extra(query))):
+                add(c, cfg.bank_rank + j // cfg.bank_chunks)
+        vectors = getattr(self.retriever, "sentences", None)
+        if vectors is not None and cfg.sentence_hits:
+            seen = set(pool)
+            extra = 0
+            for cid, _, _, _ in vectors.top(self.retriever.query_vector(query, self._extra(query)), cfg.sentence_hits):
+                if cid not in seen and cid in self.chunks:
+                    seen.add(cid)
+                    add(self.chunks[cid], cfg.max_hits + extra)
+                    extra += 1
+        return sorted(pool.values(), key=lambda p: p[1])
+
+    def _best_sentences(self, query: str, persona: str, exclude: set[str], n: int,
+                        hits=None, extras: bool = True) -> list[Candidate]:
+        """``extras=False`` when the caller chose the hits (a figure's section, one section of a
+        locate answer): then no chunk from elsewhere may join."""
+        hits = hits if hits is not None else self._hits(query, persona)
+        qt = self._query_tokens(query)
+        cands = [c for c in self.scorer.candidates(qt, self._pool(query, hits, extras), self.answer_cfg,
+                                                   answer_types(query), self._meaning(query))
+                 if c.chunk.id not in exclude]
+        cfg = self.answer_cfg
+        return select(cands, dataclasses.replace(cfg, max_sentences=n, per_chunk=1))
+
+    def _chunk_containing(self, text: str, prefer: tuple[str, ...]) -> Chunk | None:
+        found = [c for c in self.guide.chunks if text and text in c.text]
+        found.sort(key=lambda c: prefer.index(c.kind) if c.kind in prefer else len(prefer))
+        return found[0] if found else None
+
+    def _where_en(self, path: list[str], pages: list[int]) -> str:
+        """“English title of the deepest TOC heading on ``path``” (pages); kept short, since the
+        quotes that follow are what answers."""
+        label = f" ({page_label(pages)})" if pages else ""
+        for n in range(len(path), 0, -1):
+            en = self.toc_en.heading(path[:n])
+            if en:
+                return f"“{en}”{label}"
+        return f"{' > '.join(path[-2:])}{label}"
