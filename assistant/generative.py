@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from assistant.citation_check import check
+from assistant.citation_check import check, sentence_window
 from assistant.prompting import build_messages, sources_of
 from assistant.schema import Citation
 from ingest.models import Chunk
@@ -174,7 +174,8 @@ class LlmGenerator:
         t0 = time.monotonic()
         raw = self._complete(system, user)
         log.info("llm answer from %s/%s in %.2fs (%d chars)", self.backend, self.model, time.monotonic() - t0, len(raw))
-        result = check(raw, {s.n: s.text for s in sources}, english=english)
+        result = check(raw, {s.n: s.text for s in sources}, english=english,
+                       windows=_windows(citations, chunks, sources))
         if not result.text or not result.used:
             if result.declined:
                 return "", [], "llm_declined: the model found no answer in the sources"
@@ -209,6 +210,19 @@ class LlmGenerator:
         if not is_control_free(text) or "\ufffd" in text:
             raise LlmGarbage("the LLM returned binary or mis-encoded text")
         return text[:MAX_ANSWER_CHARS]
+
+
+def _windows(citations: list[Citation], chunks: dict[str, Chunk], sources: list) -> dict[int, str]:
+    """Per source: its heading and pages, and the quoted sentence with one neighbour either side (a
+    generated claim's facts must be there, not merely somewhere in a long chunk)."""
+    out = {}
+    by_n = {s.n: s for s in sources}
+    for c in citations:
+        chunk = chunks.get(c.chunk_id)
+        src = by_n.get(c.n)
+        head = "\n".join(src.text.split("\n")[:2]) if src is not None else ""
+        out[c.n] = head + "\n" + sentence_window(chunk.text if chunk is not None else c.quote, c.quote)
+    return out
 
 
 def _problem(kind: str, items: list[str]) -> str:

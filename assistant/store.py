@@ -5,6 +5,7 @@ on ``database is locked`` / busy with backoff so concurrent feedback is never lo
 """
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import threading
@@ -63,6 +64,25 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+def _private_file(path: Path) -> None:
+    """Conversations are personal data: the directories we create are 0700 and the database 0600
+    (SQLite gives its -wal/-shm files the database's mode). An existing database is tightened."""
+    missing = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)
+    try:
+        # create it only if missing (O_EXCL): closing any fd of an open database would drop this
+        # process's SQLite (POSIX) locks
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            pass
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except PermissionError:  # a database owned by someone else (read-only deployments): leave it
+        pass
+
+
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     msg = str(exc).lower()
     return "locked" in msg or "busy" in msg
@@ -88,7 +108,7 @@ class Store:
         return conn
 
     def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(self.path)
         conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

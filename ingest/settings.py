@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     api_keys: str = ""  # comma-separated; empty = no auth
     cors_origins: str = ""  # comma-separated; empty = CORS off
     rate_limit: str = "60/minute"
+    # Security (docs/security.md). Peers whose X-Forwarded-For is believed: IPs / CIDRs, comma-separated.
+    forwarded_allow_ips: str = ""
+    allowed_hosts: str = ""  # comma-separated Host names accepted (400 otherwise); empty = any
+    ui_secret: str = ""  # signs the UI login cookie; empty = random per process (logins end at restart)
+    ui_session_hours: float = 12.0  # lifetime of a UI login
+    max_header_bytes: int = 65536  # request line + headers; larger is cut off before parsing
+    header_timeout_s: float = 15.0  # a header block must arrive within this (slowloris)
 
     # Slack.
     slack_signing_secret: str = ""

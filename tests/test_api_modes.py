@@ -54,7 +54,10 @@ def test_open_endpoints_not_behind_keys(keyed):
         assert c.get("/readyz").status_code == 200
         assert "kanmin_http_requests_total" in c.get("/metrics").text
         assert_error(c.post("/slack/events", content=b"{}"), 503, "slack_not_configured")
-        assert c.get("/").status_code == 200  # the UI (or the JSON index when no UI is installed)
+        # the UI is behind the same keys (#18): a browser is sent to the login page, which is open
+        r = c.get("/", headers={"Accept": "text/html"})
+        assert r.status_code == 303 and r.headers["location"] == "/auth/login"
+        assert c.get("/auth/login").status_code == 200
 
 
 def wait_access_lines(server, request_ids: set[str], timeout: float = 120.0) -> None:
@@ -133,13 +136,16 @@ def test_rate_limit_per_api_key(limited):
 
 
 def test_rate_limit_per_client_without_a_valid_key(limited):
-    """No (or a wrong) key: the client's IP is the bucket, and the limit applies before auth."""
+    """Auth comes first (#18): no key is always 401; wrong keys are 401 until the client's address
+    has sent more of them than the limit allows, then 429 (guessing throttled per address)."""
     with httpx.Client(base_url=limited.url, timeout=TIMEOUT) as c:
         codes = [c.get("/v1/toc", headers=h).status_code
-                 for h in ({}, {"Authorization": "Bearer wrong"}, {})]
-        assert codes == [401] * 3
-        assert_error(c.get("/v1/toc"), 429, "rate_limited")
+                 for h in ({}, {"Authorization": "Bearer wrong"}, {}, {}, {})]
+        assert codes == [401] * 5
+        codes = [c.get("/v1/toc", headers={"Authorization": f"Bearer wrong-{i}"}).status_code for i in range(2)]
+        assert codes == [401, 401]
         assert_error(c.get("/v1/toc", headers={"Authorization": "Bearer another-wrong"}), 429, "rate_limited")
+        assert_error(c.get("/v1/toc"), 401, "unauthorized")  # a missing key is never throttled into a 429
         # a valid key is not the IP's bucket
         r = c.get("/v1/toc", headers={"Authorization": f"Bearer {RL_KEYS['spare']}"})
         assert r.status_code == 200 and r.json()

@@ -169,9 +169,15 @@ def test_failing_requests(server):
 def test_open_endpoints(server):
     with httpx.Client(base_url=server.url, timeout=TIMEOUT) as c:
         sent = []
-        for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/", "/config"):
+        for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/auth/login"):
             r = _scan(c.get(path))
             sent.append(r)
+            assert r.status_code == 200, path
+        # the web UI is behind the same keys (#18): open after the login form, scanned the same
+        assert c.get("/config").status_code == 401
+        assert _scan(c.post("/auth/login", data={"api_key": KEY_A})).status_code == 303
+        for path in ("/", "/config"):
+            r = _scan(c.get(path))
             assert r.status_code == 200, path
     _log_is_clean(server, [r for r in sent if r.request.url.path.startswith(("/healthz", "/readyz", "/metrics"))])
 

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from limits import parse_many
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Mount
 
 from assistant.schema import Answer, GlossaryNote
 from ingest.errors import InvalidInput, NotFound
@@ -23,18 +24,25 @@ from ingest.models import Chunk, TocEntry
 from ingest.settings import Settings, get_settings
 from ui import errors
 from ui.metrics import Metrics
-from ui.middleware import ApiKeyMiddleware, BodyLimitMiddleware, MethodGuardMiddleware, RequestContextMiddleware
+from ui.middleware import (
+    ANONYMOUS, ApiKeyMiddleware, BodyLimitMiddleware, MethodGuardMiddleware, RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from ui.models import (
     ANSWER_EXAMPLE, ID_PATTERN, MAX_TERM, AnnotateRequest, AnnotateResponse, AskRequest, FeedbackRequest,
     FeedbackResponse, Health, Ready, check_text, error_responses,
 )
-from ui.ratelimit import RateLimitMiddleware, build_limiter
+from ui.proxies import ProxyHeadersMiddleware, parse_networks
+from ui.ratelimit import RateLimitMiddleware, Throttle, build_limiter
 from ui.runtime import ContainerHolder
+from ui.sessions import scoped_session
 from ui.slack_bot import SlackBot
+from ui.ui_auth import UiDoor, wrap_mount
 
 log = logging.getLogger("kanmin.api")
 
 MAX_BODY_BYTES = 1 << 20
+MAX_ANNOTATIONS = 500  # the first 500 occurrences (~170 KB); X-Annotations-Total says how many there were
 
 
 def _default_factory() -> Any:
@@ -55,6 +63,7 @@ def create_app(container_factory: Callable[[], Any] | None = None, settings: Set
         parse_many(settings.rate_limit)
     except ValueError:
         raise ValueError(f"KANMIN_RATE_LIMIT {settings.rate_limit!r} is not a rate such as '60/minute'") from None
+    parse_networks(settings.forwarded_allow_ips)  # ValueError names the bad entry: fail at start-up
     holder = ContainerHolder(container_factory or _default_factory)
     metrics = Metrics()
     metrics.ready.set_function(lambda: 1.0 if getattr(holder.container, "assistant", None) is not None else 0.0)
@@ -111,12 +120,14 @@ def create_app(container_factory: Callable[[], Any] | None = None, settings: Set
     @app.post("/v1/ask", response_model=Answer, tags=["assistant"], summary="ask the guide a question",
               responses={200: {"content": {"application/json": {"example": ANSWER_EXAMPLE}}},
                          **error_responses(400, 401, 422, 429, 503)})
-    def ask(req: AskRequest) -> Answer:
+    def ask(req: AskRequest, request: Request) -> Answer:
+        # the conversation is stored under the caller's namespace; the caller sees its own id back
+        session = scoped_session(request.scope.get("state", {}).get("caller", ANONYMOUS), req.session_id)
         c = container()
-        answer = c.assistant.ask(req.question, persona=req.persona, session_id=req.session_id, mode=req.mode,
+        answer = c.assistant.ask(req.question, persona=req.persona, session_id=session, mode=req.mode,
                                  source="api")
         metrics.observe_answer(answer, "api")
-        return answer
+        return answer.model_copy(update={"session_id": req.session_id}) if session else answer
 
     @app.get("/v1/glossary", response_model=list[GlossaryNote], tags=["glossary"],
              summary="glossary notes, optionally filtered by q", responses=error_responses(401, 422, 429, 503))
@@ -134,8 +145,12 @@ def create_app(container_factory: Callable[[], Any] | None = None, settings: Set
     @app.post("/v1/glossary/annotate", response_model=AnnotateResponse, tags=["glossary"],
               summary="jargon translator: glossary terms found in free text",
               responses=error_responses(400, 401, 422, 429, 503))
-    def annotate(req: AnnotateRequest) -> Any:
-        return {"annotations": container().assistant.annotate(req.text)}
+    def annotate(req: AnnotateRequest, response: Response) -> Any:
+        found = container().assistant.annotate(req.text)
+        if len(found) > MAX_ANNOTATIONS:  # each carries its glossary note: 20 KB of terms was a 3 MB answer
+            response.headers["X-Annotations-Total"] = str(len(found))
+            found = found[:MAX_ANNOTATIONS]
+        return {"annotations": found}
 
     @app.get("/v1/toc", response_model=list[TocEntry], tags=["guide"], summary="table of contents",
              responses=error_responses(401, 429, 503))
@@ -179,21 +194,25 @@ def create_app(container_factory: Callable[[], Any] | None = None, settings: Set
     def not_found(request: Request, rest: str) -> Response:
         raise StarletteHTTPException(404)
 
-    _mount_ui(app, holder)
+    app.state.limiter = build_limiter(api_keys)
+    throttle = Throttle(app.state.limiter, settings.rate_limit, metrics)
+    _mount_ui(app, holder, settings, throttle)
 
     # -- middleware (last added = outermost) ----------------------------------------
-    app.state.limiter = build_limiter(api_keys)
     app.add_middleware(MethodGuardMiddleware, routes=own_routes)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
-    app.add_middleware(ApiKeyMiddleware, keys=api_keys)
+    # auth before the limiter: a wrong key is told 401 (wrong keys have their own throttle)
     app.add_middleware(RateLimitMiddleware, limiter=app.state.limiter, rate=settings.rate_limit, metrics=metrics)
+    app.add_middleware(ApiKeyMiddleware, keys=api_keys, throttle=throttle)
     origins = _split(settings.cors_origins)
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials="*" not in origins,
                            allow_methods=["GET", "POST", "OPTIONS"],
                            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
                            expose_headers=["X-Request-ID", "Retry-After"])
+    app.add_middleware(SecurityHeadersMiddleware, allowed_hosts=_split(settings.allowed_hosts))
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(ProxyHeadersMiddleware, trusted=settings.forwarded_allow_ips)
     return app
 
 
@@ -237,8 +256,9 @@ def check_query(value: str, name: str) -> str:
         raise InvalidInput("invalid_input", f"{name}: {exc}") from None
 
 
-def _mount_ui(app: FastAPI, holder: ContainerHolder) -> None:
-    """Mount the Gradio UI at "/" when ui.gradio_app exists; else a small JSON index at "/"."""
+def _mount_ui(app: FastAPI, holder: ContainerHolder, settings: Settings, throttle: Throttle) -> None:
+    """Mount the Gradio UI at "/" when ui.gradio_app exists, behind the UI door (ui/ui_auth.py: login
+    when API keys are set, no uploads, events rate limited); else a small JSON index at "/"."""
     try:
         gradio_app = importlib.import_module("ui.gradio_app")
     except ModuleNotFoundError as exc:
@@ -251,10 +271,15 @@ def _mount_ui(app: FastAPI, holder: ContainerHolder) -> None:
     if gradio_app is not None:
         try:
             gradio_app.mount(app, holder.wait_get)
+            if not wrap_mount(app, lambda inner: UiDoor(inner, settings.api_key_set(), throttle, settings.ui_secret,
+                                                        settings.ui_session_hours)):
+                raise RuntimeError("the UI mount at '/' was not found: refusing to serve it without its door")
             app.state.ui_mounted = True
             return
         except Exception as exc:  # noqa: BLE001
             log.error("UI mount failed", exc_info=exc)
+            # never leave a half-mounted UI without its door
+            app.router.routes[:] = [r for r in app.router.routes if not (isinstance(r, Mount) and r.path == "")]
     app.state.ui_mounted = False
 
     @app.get("/", include_in_schema=False)

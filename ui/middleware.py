@@ -1,4 +1,4 @@
-"""Request id, access log, metrics, 500 safety net, and optional API-key auth (pure ASGI)."""
+"""Request id, access log, metrics, 500 safety net, security headers, and optional API-key auth (pure ASGI)."""
 from __future__ import annotations
 
 import logging
@@ -13,9 +13,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ui.errors import error_response
 from ui.metrics import Metrics
-from ui.ratelimit import PROTECTED_PREFIX, bearer_token, valid_key
+from ui.ratelimit import (
+    AUTH_FAIL_NAMESPACE, PROTECTED_PREFIX, Throttle, address_identity, bearer_token, key_identity, valid_key,
+)
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Gradio puts the browser's session hash in some paths: whoever reads the log must not be able to replay it.
+SESSION_IN_PATH = re.compile(r"^(/gradio_api/(?:heartbeat|queue/data|stream)/)[^/]+")
+ANONYMOUS = "anon"  # the caller identity when no API keys are configured
 access_log = logging.getLogger("kanmin.access")
 log = logging.getLogger("kanmin.api")
 
@@ -63,22 +68,34 @@ class RequestContextMiddleware:
             route = route_label(scope)
             self.metrics.observe_request(scope["method"], route, int(state["status"]), seconds)
             client = scope.get("client")
-            access_log.info("request", extra={"fields": {
-                "method": scope["method"], "path": scope["path"], "route": route, "status": state["status"],
-                "latency_ms": round(seconds * 1000, 2), "request_id": rid,
-                "client": client[0] if client else None}})
+            fields = {
+                "method": scope["method"], "path": SESSION_IN_PATH.sub(r"\1…", scope["path"]), "route": route,
+                "status": state["status"], "latency_ms": round(seconds * 1000, 2), "request_id": rid,
+                "client": client[0] if client else None}
+            peer = scope["state"].get("peer")
+            if peer is not None and peer != fields["client"]:  # forwarded by a trusted proxy: keep both
+                fields["peer"] = peer
+            access_log.info("request", extra={"fields": fields})
 
 
 class ApiKeyMiddleware:
-    """When API keys are configured, ``/v1/*`` requires ``Authorization: Bearer <key>``."""
+    """When API keys are configured, ``/v1/*`` requires ``Authorization: Bearer <key>``.
 
-    def __init__(self, app: ASGIApp, keys: set[str]):
+    Sets ``scope["state"]["caller"]``: the key's identity, or ``anon`` without keys (sessions and
+    rate limits are per caller). Wrong keys are answered 401, and once an address has sent more wrong
+    keys than the rate limit allows, 429 (guessing throttled); a missing key is always a plain 401.
+    """
+
+    def __init__(self, app: ASGIApp, keys: set[str], throttle: Throttle | None = None):
         self.app = app
         self.keys = keys
+        self.throttle = throttle
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or not self.keys or not scope["path"].startswith(PROTECTED_PREFIX)
-                or scope["method"] == "OPTIONS"):
+        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX) or scope["method"] == "OPTIONS":
+            return await self.app(scope, receive, send)
+        if not self.keys:
+            scope.setdefault("state", {})["caller"] = ANONYMOUS
             return await self.app(scope, receive, send)
         token = bearer_token(Headers(scope=scope))
         if token is None:
@@ -86,10 +103,57 @@ class ApiKeyMiddleware:
                                   headers={"WWW-Authenticate": "Bearer"})
             return await resp(scope, receive, send)
         if not valid_key(token, self.keys):
+            retry = self.throttle.hit(AUTH_FAIL_NAMESPACE, address_identity(scope)) if self.throttle else None
+            if retry is not None:
+                return await self.throttle.refusal(retry)(scope, receive, send)  # type: ignore[union-attr]
             resp = error_response(401, "unauthorized", "invalid API key",
                                   headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
             return await resp(scope, receive, send)
+        scope.setdefault("state", {})["caller"] = key_identity(token)
         return await self.app(scope, receive, send)
+
+
+class SecurityHeadersMiddleware:
+    """Headers browsers need on every response (UI and API): no framing (clickjacking of the feedback
+    buttons), no MIME sniffing, no referrer leaking paths. With ``allowed_hosts`` set, any other Host
+    header is refused 400, so a forged Host never reaches Gradio's URL building."""
+
+    HEADERS = {
+        "X-Frame-Options": "DENY",
+        "Content-Security-Policy": "frame-ancestors 'none'",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str] | None = None):
+        self.app = app
+        self.allowed_hosts = {h.lower() for h in allowed_hosts or []}
+
+    def _host_ok(self, scope: Scope) -> bool:
+        if not self.allowed_hosts:
+            return True
+        host = Headers(scope=scope).get("host", "").lower()
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        return host in self.allowed_hosts or name in self.allowed_hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+                csp = headers["Content-Security-Policy"]
+                if "frame-ancestors" not in csp:  # a page's own policy (e.g. /redoc) still may not be framed
+                    headers["Content-Security-Policy"] = f"{csp}; frame-ancestors 'none'"
+            await send(message)
+
+        if not self._host_ok(scope):
+            return await error_response(400, "bad_host", "Host header not served here")(scope, receive, send_wrapper)
+        return await self.app(scope, receive, send_wrapper)
 
 
 class BodyLimitMiddleware:

@@ -1,8 +1,11 @@
-"""Per-client rate limiting for ``/v1/*`` (slowapi ``Limiter`` + its ``limits`` storage).
+"""Per-caller rate limiting (slowapi ``Limiter`` + its ``limits`` storage) for ``/v1/*`` and UI events.
 
-The key is the API key (hashed, never stored or logged in clear) when API keys are
-configured and a valid one is presented, else the client IP. One shared bucket per
-client across all ``/v1`` routes; refusals are ``429`` JSON errors with ``Retry-After``.
+The key is the caller's identity: the API key (hashed, never stored or logged in clear) when a
+valid one is presented, else the client address (the TCP peer, or the address a trusted proxy
+forwarded: ui/proxies.py). One bucket per caller for all of ``/v1``, and one at the same rate for
+the web UI's events (ui/ui_auth.py: a page load fires several, and they must not eat the API's).
+Refusals are ``429`` JSON errors with ``Retry-After``. Wrong API keys are throttled separately,
+per address (ui/middleware.ApiKeyMiddleware), after they have been answered 401.
 """
 from __future__ import annotations
 
@@ -19,6 +22,9 @@ from ui.errors import error_response
 from ui.metrics import Metrics
 
 PROTECTED_PREFIX = "/v1/"
+CALLER_NAMESPACE = "kanmin-v1"  # one bucket per caller for /v1
+UI_NAMESPACE = "kanmin-ui"  # and one, at the same rate, for the web UI's events
+AUTH_FAIL_NAMESPACE = "kanmin-authfail"  # wrong keys, per address
 
 
 def bearer_token(headers) -> str | None:
@@ -38,39 +44,63 @@ def valid_key(token: str | None, keys: set[str]) -> bool:
     return ok
 
 
+def key_identity(token: str) -> str:
+    """A stable, non-reversible name for an API key (rate-limit bucket, session namespace)."""
+    return "key:" + hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def address_identity(scope: Scope) -> str:
+    client = scope.get("client")
+    return "ip:" + (client[0] if client else "unknown")
+
+
 def make_key_func(api_keys: set[str]):
     def key_func(request: Request) -> str:
         token = bearer_token(request.headers)
         if api_keys and valid_key(token, api_keys):
-            return "key:" + hashlib.sha256(token.encode()).hexdigest()[:16]  # type: ignore[union-attr]
-        return "ip:" + (request.client.host if request.client else "unknown")
+            return key_identity(token)  # type: ignore[arg-type]
+        return address_identity(request.scope)
 
     return key_func
 
 
+class Throttle:
+    """``limits``' moving window on the limiter's storage: ``hit(namespace, key)`` → None, or the
+    seconds to wait when the caller is over the limit."""
+
+    def __init__(self, limiter: Limiter, rate: str, metrics: Metrics):
+        self.storage = limiter.limiter  # limits.strategies.RateLimiter
+        self.items = parse_many(rate)  # ValueError on a malformed setting: fail at start-up
+        self.metrics = metrics
+
+    def hit(self, namespace: str, key: str) -> int | None:
+        for item in self.items:
+            if not self.storage.hit(item, namespace, key):
+                reset_at, _remaining = self.storage.get_window_stats(item, namespace, key)
+                self.metrics.rate_limited.inc()
+                return max(1, int(reset_at - time.time()) + 1)
+        return None
+
+    def refusal(self, retry: int):
+        return error_response(429, "rate_limited", f"rate limit exceeded; retry in {retry}s",
+                              headers={"Retry-After": str(retry)})
+
+
 class RateLimitMiddleware:
-    """Pure ASGI middleware: checks the slowapi limiter's storage before the app runs."""
+    """Pure ASGI, inside ApiKeyMiddleware: only authenticated (or, without keys, anonymous) ``/v1``
+    calls reach it, so a wrong key is told 401 before any 429."""
 
     def __init__(self, app: ASGIApp, limiter: Limiter, rate: str, metrics: Metrics):
         self.app = app
         self.limiter = limiter
-        self.items = parse_many(rate)  # ValueError on a malformed setting: fail at start-up
-        self.metrics = metrics
+        self.throttle = Throttle(limiter, rate, metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX) or scope["method"] == "OPTIONS":
             return await self.app(scope, receive, send)
-        request = Request(scope)
-        key = self.limiter._key_func(request)
-        storage = self.limiter.limiter  # limits.strategies.RateLimiter
-        for item in self.items:
-            if not storage.hit(item, "kanmin-v1", key):
-                reset_at, _remaining = storage.get_window_stats(item, "kanmin-v1", key)
-                retry = max(1, int(reset_at - time.time()) + 1)
-                self.metrics.rate_limited.inc()
-                resp = error_response(429, "rate_limited", f"rate limit exceeded ({item}); retry in {retry}s",
-                                      headers={"Retry-After": str(retry)})
-                return await resp(scope, receive, send)
+        retry = self.throttle.hit(CALLER_NAMESPACE, self.limiter._key_func(Request(scope)))
+        if retry is not None:
+            return await self.throttle.refusal(retry)(scope, receive, send)
         return await self.app(scope, receive, send)
 
 
