@@ -641,29 +641,31 @@ def ui_page_assets(url: str, client: httpx.Client) -> list[str]:
 
 
 def ui_ask(url: str, client: httpx.Client, question: str, timeout: float = 60.0) -> str:
-    """Ask through the Gradio UI's own endpoints, as the page's Ask button does (the stash step, then
-    the queued answer step); returns the answer HTML."""
+    """Ask through the Gradio UI's own endpoints, as the page's Ask button does (its one queued ask
+    event, whose first output is the chat); returns the HTML of the last chat message (the answer)."""
     import uuid
 
     config = client.get(url + "/config").json()
     comps = {c["id"]: c for c in config["components"]}
     ask_btn = next(c["id"] for c in config["components"] if c["props"].get("elem_id") == "ask")
     deps = config["dependencies"]
-    stash_i = next(i for i, d in enumerate(deps) if [ask_btn, "click"] in [list(t) for t in d["targets"]])
-    answer_i = next(i for i, d in enumerate(deps) if d.get("trigger_after") == stash_i and d.get("backend_fn"))
+    answer_i = next(i for i, d in enumerate(deps)
+                    if [ask_btn, "click"] in [list(t) for t in d["targets"]] and d.get("backend_fn"))
     session = uuid.uuid4().hex[:12]
-    r = client.post(url + "/gradio_api/run/predict", json={"data": [question], "fn_index": stash_i,
-                                                           "session_hash": session, "trigger_id": ask_btn})
-    assert r.status_code == 200, r.text[:300]
     data = [comps[i]["props"].get("value") for i in deps[answer_i]["inputs"]]
+    data[0] = question  # the question box
     r = client.post(url + "/gradio_api/queue/join", json={"data": data, "fn_index": answer_i, "session_hash": session,
                                                           "trigger_id": ask_btn})
     assert r.status_code == 200, r.text[:300]
+    last = None
     with client.stream("GET", url + f"/gradio_api/queue/data?session_hash={session}", timeout=timeout) as s:
         for line in s.iter_lines():
             if line.startswith("data:"):
                 msg = json.loads(line[5:])
+                if msg.get("msg") in ("process_generating", "process_completed") and msg.get("output", {}).get("data"):
+                    last = msg["output"]["data"][0]
                 if msg.get("msg") == "process_completed":
                     assert msg.get("success"), msg
-                    return msg["output"]["data"][0]
+                    chat = last if isinstance(last, list) else []
+                    return str(chat[-1].get("content", "")) if chat and isinstance(chat[-1], dict) else str(last)
     raise AssertionError("the UI never completed the answer")

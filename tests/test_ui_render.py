@@ -1,10 +1,10 @@
-"""The web UI's HTML rendering (pure functions; no server, no browser)."""
+"""The web UI's guide views (pure functions; no server, no browser). Chat turns: test_ui_chat_render.py."""
 from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
 
-from assistant.schema import Annotation, Answer, Citation, GlossaryNote, SectionRef
+from assistant.schema import Annotation, GlossaryNote
 from ingest.models import Chunk, Node, ReadingGuide, TocEntry
 from ui import gradio_render as R
 from ui.gradio_text import EXAMPLES, PERSONAS, T, persona_choices
@@ -39,54 +39,6 @@ def balanced(html: str) -> _Tags:
     return p
 
 
-def _answer(**kw) -> Answer:
-    base = dict(id="a" * 32, question="随意契約とは？", answer="随意契約とは、…方法[1]\n使われ方: 「…」[2] [7]",
-                language="ja", route="glossary", route_reason="r", persona="any",
-                citations=[Citation(n=1, chunk_id="c1", section_path=["第5章", "④ 4号随契"], pages=[94], quote="方法"),
-                           Citation(n=2, chunk_id="c2", section_path=["第5章"], pages=[87, 88], quote="…")])
-    base.update(kw)
-    return Answer(**base)
-
-
-def test_answer_escapes_everything_and_links_only_real_citations():
-    a = _answer(question="<script>alert(1)</script>", answer="<b>x</b> & y[1][2][7]")
-    html = R.render_answer(a, "ja")
-    assert "<script>" not in html and "&lt;script&gt;" in html
-    assert "<b>" not in html and "&lt;b&gt;x&lt;/b&gt; &amp; y" in html
-    assert re.findall(r'class="kc-cite" data-n="(\d+)"', html) == ["1", "2"]
-    assert "[7]" in html and 'data-n="7"' not in html  # not a citation: left as text
-    balanced(html)
-
-
-def test_abstention_and_fallback_are_shown_honestly():
-    a = _answer(abstained=True, route="out_of_scope", citations=[], answer="ガイドにはこの質問に直接答える記載が見当たりません。",
-                nearest_sections=[SectionRef(section_id="c03.s02", section_path=["第2章", "(2) 落とし穴"], pages=[18, 19, 20])],
-                fallback="llm_error: Timeout")
-    ja = R.render_answer(a, "ja")
-    assert "ガイドに記載が見当たりません" in ja and "kc-warn" in ja
-    assert "llm_error: Timeout" in ja and "kc-info" in ja
-    assert 'data-abstained="true"' in ja
-    en = R.render_answer(a, "en")
-    assert "The guide has no passage on this" in en
-    assert R.nearest_choices(a) == [("第2章 > (2) 落とし穴 (pp.18–20)", "c03.s02")]
-
-
-def test_evidence_highlights_the_quote_and_shows_page():
-    chunk = Chunk(id="c1", kind="body", section_id="c06.s03.u04", section_path=["第5章", "④ 4号随契"], pages=[94, 95],
-                  personas=["all"], text="前文<br>です。地方公共団体が競争の方法によらないで契約する方法。後文 & 終わり",
-                  search_text="x")
-    cit = Citation(n=1, chunk_id="c1", section_path=chunk.section_path, pages=[94],
-                   quote="地方公共団体が競争の方法によらないで契約する方法。")
-    html = R.render_evidence(cit, chunk, "ja")
-    assert '<mark class="kc-quote">地方公共団体が競争の方法によらないで契約する方法。</mark>' in html
-    assert "前文&lt;br&gt;です。" in html and "後文 &amp; 終わり" in html
-    assert "p.94" in html and "第5章 &gt; ④ 4号随契" in html
-    balanced(html)
-    # a quote that is not in the chunk is reported, never faked
-    missing = R.render_evidence(cit.model_copy(update={"quote": "存在しない文"}), chunk, "ja")
-    assert "<mark" not in missing and "引用文が本文中に見つかりませんでした" in missing
-
-
 def test_annotations_mark_terms_with_rephrasing():
     text = "原課と調整し、<i>4号随契</i>で対応。"
     anns = [Annotation(term="原課", start=0, end=2, surface="原課", meaning="担当している課", rephrase="担当課"),
@@ -116,7 +68,15 @@ def test_glossary_notes_and_reading_table():
     assert R.reading_chapters(rows, "startup", toc) == ["第2章 進め方", "第4章 スタートアップ編"]
     assert R.reading_chapters(rows, "any", toc) == ["第1章 意義", "第2章 進め方", "第4章 スタートアップ編"]
     html = R.render_reading(rows, "municipality", "ja")
-    assert "首長" in html and "事業担当者" not in html and "図表3" in html
+    assert "首長" in html and "事業担当者" not in html and "図表3" in html and "読者例" in html
+    balanced(html)
+    en = R.render_reading(rows, "any", "en")
+    assert "Figure 3" in en and "Figure3" not in en and '<td class="kc-role">スタートアップ<br>実務者</td>' in en
+    # 図表2 has no readers column: no column of dashes
+    fig2 = [ReadingGuide(sector="自治体", persona="municipality", role="実務者", readers=[], wants=["w"], chapters=[], next_actions=["a"],
+                         source_figure=2)]
+    html = R.render_reading(fig2, "any", "ja")
+    assert "読者例" not in html and "—" not in html and "次のアクション" in html and "図表2" in html
     balanced(html)
 
 

@@ -1,21 +1,22 @@
-"""HTML rendering for the web UI: pure functions of the answer schema and guide models.
+"""HTML rendering for the web UI's guide views (sections, glossary, jargon, reading path, TOC):
+pure functions of the guide models. A chat turn is rendered by ui/web_chat.py.
 
 Everything that comes from the guide or the user is escaped; the only markup is ours
-(``<mark>`` around a quoted sentence or a jargon term, citation chips, notices).
+(``<mark>`` around a quoted sentence or a jargon term, section buttons, notices).
 """
 from __future__ import annotations
 
 import html
-import re
-from typing import Iterable, Sequence
+from typing import Sequence
 
-from assistant.schema import Annotation, Answer, Citation, GlossaryNote
+from assistant.schema import Annotation, GlossaryNote
 from ingest.models import Chunk, Node, ReadingGuide, TocEntry
+from ingest.glossary_search import category_label
+from ingest.page_labels import page_label
 from ingest.text import nfkc
-from ui.gradio_text import KIND_LABELS, PERSONA_LABELS, PERSONA_SECTOR, ROUTE_LABELS, t
+from ui.gradio_text import KIND_LABELS, PERSONA_SECTOR, t
 
 MAX_SECTION_CHUNKS = 80
-_MARKER = re.compile(r"\[(\d{1,2})\]")
 
 
 def esc(value: object) -> str:
@@ -23,15 +24,8 @@ def esc(value: object) -> str:
 
 
 def pages_label(pages: Sequence[int] | tuple[int, int], lang: str = "ja") -> str:
-    pages = list(pages)
-    if not pages:
-        return ""
-    first, last = min(pages), max(pages)
-    return f"p.{first}" if first == last else f"pp.{first}–{last}"
-
-
-def node_pages(node: Node) -> list[int]:
-    return list(range(node.pages[0], node.pages[1] + 1))
+    """p.94 / pp.94–95: the one page label of every front door (ingest.page_labels)."""
+    return page_label(pages)
 
 
 def _text_block(text: str) -> str:
@@ -48,75 +42,6 @@ def placeholder(text: str) -> str:
     return f'<div class="kc-placeholder">{esc(text)}</div>'
 
 
-# ---- answer ---------------------------------------------------------------------------------
-def answer_text_html(text: str, citations: Iterable[Citation]) -> str:
-    """Escape the answer and turn [n] of a real citation into a clickable chip."""
-    valid = {c.n for c in citations}
-
-    def chip(m: re.Match) -> str:
-        n = int(m.group(1))
-        if n not in valid:
-            return m.group(0)
-        return f'<button type="button" class="kc-cite" data-n="{n}" title="[{n}]">[{n}]</button>'
-
-    return _MARKER.sub(chip, esc(text))
-
-
-def render_answer(answer: Answer | None, lang: str, error: str | None = None) -> str:
-    if error:
-        return notice("error", t(lang, "error"), esc(error))
-    if answer is None:
-        return placeholder(t(lang, "answer_ph"))
-    parts = [f'<div class="kc-answer" data-answer-id="{esc(answer.id)}" data-route="{esc(answer.route)}"'
-             f' data-abstained="{str(answer.abstained).lower()}">']
-    parts.append(f'<div class="kc-q"><span class="kc-label">{esc(t(lang, "you"))}</span> {esc(answer.question)}</div>')
-    if answer.resolved_question:
-        parts.append(f'<div class="kc-meta">{esc(t(lang, "resolved"))} {esc(answer.resolved_question)}</div>')
-    if answer.abstained:
-        help_text = t(lang, "abstained_help") + (" " + t(lang, "abstained_nearest") if answer.nearest_sections else "")
-        parts.append(notice("warn", t(lang, "abstained"), esc(help_text)))
-    if answer.fallback:
-        parts.append(notice("info", t(lang, "fallback"), esc(answer.fallback)))
-    parts.append(f'<div class="kc-answer-text">{answer_text_html(answer.answer, answer.citations)}</div>')
-    route = ROUTE_LABELS.get(lang, ROUTE_LABELS["ja"]).get(answer.route, answer.route)
-    persona = PERSONA_LABELS.get(lang, PERSONA_LABELS["ja"]).get(answer.persona, answer.persona)
-    mode = "" if answer.mode == "extractive" else f" · {esc(answer.mode)}"
-    parts.append(f'<div class="kc-meta">{esc(t(lang, "route"))}: {esc(route)} · {esc(t(lang, "persona_used"))}: '
-                 f"{esc(persona)}{mode}</div>")
-    parts.append("</div>")
-    return "".join(parts)
-
-
-def citation_label(c: Citation) -> str:
-    where = c.section_path[-1] if c.section_path else ""
-    if len(where) > 34:
-        where = where[:33] + "…"
-    return f"[{c.n}] {where} ({pages_label(c.pages)})"
-
-
-def citation_choices(answer: Answer | None) -> list[tuple[str, int]]:
-    if answer is None:
-        return []
-    return [(citation_label(c), c.n) for c in answer.citations]
-
-
-def nearest_choices(answer: Answer | None) -> list[tuple[str, str]]:
-    if answer is None:
-        return []
-    return [(f"{' > '.join(s.section_path[-2:])} ({pages_label(s.pages)})", s.section_id)
-            for s in answer.nearest_sections]
-
-
-def render_history(turns: Sequence[dict], lang: str) -> str:
-    if not turns:
-        return placeholder(t(lang, "history_empty"))
-    rows = []
-    for turn in turns:
-        rows.append(f'<div class="kc-turn"><div class="kc-q"><span class="kc-label">{esc(t(lang, "you"))}</span> '
-                    f'{esc(turn["question"])}</div><div class="kc-text kc-small">{esc(turn["answer"])}</div></div>')
-    return "".join(rows)
-
-
 # ---- evidence -------------------------------------------------------------------------------
 def highlight(text: str, quote: str) -> tuple[str, bool]:
     """(HTML of ``text`` with the first occurrence of ``quote`` in <mark>, found)."""
@@ -124,26 +49,6 @@ def highlight(text: str, quote: str) -> tuple[str, bool]:
     if i < 0:
         return esc(text), False
     return (esc(text[:i]) + '<mark class="kc-quote">' + esc(quote) + "</mark>" + esc(text[i + len(quote):]), True)
-
-
-def render_evidence(citation: Citation | None, chunk: Chunk | None, lang: str) -> str:
-    if citation is None or chunk is None:
-        return placeholder(t(lang, "evidence_ph"))
-    body, found = highlight(chunk.text, citation.quote)
-    kind = KIND_LABELS.get(lang, KIND_LABELS["ja"]).get(chunk.kind, chunk.kind)
-    crumbs = " &gt; ".join(esc(p) for p in citation.section_path)
-    return (
-        f'<div class="kc-evidence" data-chunk-id="{esc(chunk.id)}" data-n="{citation.n}">'
-        f'<div class="kc-ev-head"><span class="kc-cite-n">[{citation.n}]</span> '
-        f'<span class="kc-path">{esc(t(lang, "section_path"))}: {crumbs}</span></div>'
-        f'<div class="kc-meta"><span class="kc-page">{esc(t(lang, "pages"))}: {esc(pages_label(citation.pages))}</span>'
-        f' · {esc(kind)}'
-        + (f" · {esc(t(lang, 'chunk_pages'))}: {esc(pages_label(chunk.pages))}"
-           if chunk.pages != citation.pages else "")
-        + "</div>"
-        + ("" if found else f'<div class="kc-meta">{esc(t(lang, "quote_missing"))}</div>')
-        + f'<div class="kc-text">{body}</div></div>'
-    )
 
 
 def render_section(node: Node, chunks: Sequence[Chunk], lang: str, max_chunks: int = MAX_SECTION_CHUNKS) -> str:
@@ -193,7 +98,7 @@ def _note_html(n: GlossaryNote | Annotation, lang: str) -> str:
     if n.pages:
         rows.append((t(lang, "pages"), pages_label(n.pages)))
     dl = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows if v)
-    cat = f'<span class="kc-cat">{esc(n.category)}</span>' if n.category else ""
+    cat = f'<span class="kc-cat">{esc(category_label(n.category, lang))}</span>' if n.category else ""
     return (f'<div class="kc-term" data-term="{esc(n.term)}"><div class="kc-term-head"><strong>{esc(n.term)}</strong>'
             f"{reading} {cat}</div><dl>{dl}</dl></div>")
 
@@ -247,6 +152,11 @@ def reading_chapters(rows: Sequence[ReadingGuide], persona: str | None, toc: Seq
     return ranked + sorted(wanted - set(ranked))
 
 
+def figure_label(number: object, lang: str) -> str:
+    """図表2 in Japanese, "Figure 2" in English."""
+    return f"{t(lang, 'figure')}{number}" if lang == "ja" else f"{t(lang, 'figure')} {number}"
+
+
 def render_reading(rows: Sequence[ReadingGuide], persona: str | None, lang: str) -> str:
     chosen = reading_rows(rows, persona)
     if not chosen:
@@ -255,20 +165,25 @@ def render_reading(rows: Sequence[ReadingGuide], persona: str | None, lang: str)
     for fig in sorted({r.source_figure for r in chosen}):
         fr = [r for r in chosen if r.source_figure == fig]
         with_chapters = any(r.chapters for r in fr)
-        head = [t(lang, "role"), t(lang, "readers"), t(lang, "wants")]
+        # 図表2 has no 読者例 column: leave it out rather than fill it with dashes
+        with_readers = any(r.readers for r in fr)
+        head = [t(lang, "role")] + ([t(lang, "readers")] if with_readers else []) + [t(lang, "wants")]
         head += [t(lang, "chapters")] if with_chapters else [t(lang, "next_actions")]
         body = []
         for r in fr:
-            cells = [f"{esc(r.sector)}<br>{esc(r.role)}", "<br>".join(esc(x) for x in r.readers) or "—",
-                     "<br>".join(esc(x) for x in r.wants) or "—"]
+            # the role cell never wraps inside a word (「スタートアップ」 stays whole)
+            cells = [f'<td class="kc-role">{esc(r.sector)}<br>{esc(r.role)}</td>']
+            if with_readers:
+                cells.append(f"<td>{'<br>'.join(esc(x) for x in r.readers) or '—'}</td>")
+            cells.append(f"<td>{'<br>'.join(esc(x) for x in r.wants) or '—'}</td>")
             if with_chapters:
-                cells.append("<ol>" + "".join(f"<li>{esc(c)}</li>" for c in r.chapters) + "</ol>")
+                cells.append("<td><ol>" + "".join(f"<li>{esc(c)}</li>" for c in r.chapters) + "</ol></td>")
             else:
-                cells.append("<br>".join(esc(x) for x in r.next_actions) or "—")
-            body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-        out.append(f'<div class="kc-label">{esc(t(lang, "figure"))}{fig}</div><table class="kc-table"><thead><tr>'
-                   + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>" + "".join(body)
-                   + "</tbody></table>")
+                cells.append(f"<td>{'<br>'.join(esc(x) for x in r.next_actions) or '—'}</td>")
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        ths = "".join(('<th class="kc-role">' if i == 0 else "<th>") + f"{esc(h)}</th>" for i, h in enumerate(head))
+        out.append(f'<div class="kc-label">{esc(figure_label(fig, lang))}</div><table class="kc-table"><thead><tr>'
+                   + ths + "</tr></thead><tbody>" + "".join(body) + "</tbody></table>")
     return "".join(out)
 
 
