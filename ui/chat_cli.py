@@ -3,7 +3,6 @@ so follow-ups (「それの期限は？」) resolve against the previous turns. 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import uuid
 from dataclasses import dataclass, field
