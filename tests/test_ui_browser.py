@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import ARTIFACTS, start_server, stop_server
+from helpers_reliability import cli_main
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -530,6 +531,26 @@ def test_glossary_search_and_jargon_translator(tab, ui_server):
     api = httpx.post(ui_server.url + "/v1/glossary/annotate", json={"text": memo}, timeout=60).json()["annotations"]
     assert shown == [a["term"] for a in api]  # the same logic as /v1/glossary/annotate
     shot(pg, "jargon")
+
+
+@pytest.mark.parametrize("q", ["PoC", "procurement", "ずいい"])
+def test_glossary_tab_finds_what_the_api_and_cli_find(tab, ui_server, capsys, q):
+    """Issue 17's words: the web glossary shows the same entries, in the same order, as
+    /v1/glossary and `kanmin glossary` (one matching, ingest.glossary_search)."""
+    api = [n["term"] for n in httpx.get(ui_server.url + "/v1/glossary", params={"q": q}, timeout=60).json()]
+    cli = cli_main(capsys, "glossary", q, "--json")
+    assert cli.returncode == 0, cli.stderr
+    assert api and api == [n["term"] for n in json.loads(cli.stdout)]
+    t = tab(DESKTOP)
+    pg = t.open(ui_server.url + "/")
+    pg.get_by_role("tab", name="用語集").click()
+    pg.fill("#glossary-search textarea", q)
+    pg.click("#glossary-search-btn")
+    pg.wait_for_function(f"() => document.querySelectorAll('#glossary-results .kc-term').length === {len(api)}",
+                         timeout=60_000)
+    shown = [x.get_attribute("data-term") for x in pg.locator("#glossary-results .kc-term").all()]
+    assert shown == api
+    shot(pg, f"glossary-{q}")
 
 
 def test_unavailable_index_is_reported_in_the_page(tab, tmp_path):
