@@ -322,3 +322,27 @@ def test_postgres_statement_timeout_and_pool_settings(pg):
         assert engine.pool.size() == 3 and engine.pool._max_overflow == 2
     finally:
         store.close()
+
+
+def test_slack_bot_and_container_use_the_configured_database(pg, tmp_path):
+    """The callers build their store from the settings: with KANMIN_DATABASE_URL set, two bots (two
+    replicas) claim Slack events in the one PostgreSQL database and no SQLite file appears."""
+    from assistant.container import Container
+    from ui.metrics import Metrics
+    from ui.runtime import ContainerHolder
+    from ui.slack_bot import SlackBot
+
+    settings = Settings(db_path=tmp_path / "never.sqlite3", database_url=pg.new_database())
+    bots = [SlackBot(settings, ContainerHolder(lambda: None), Metrics()) for _ in range(2)]
+    try:
+        assert [b.store().dialect for b in bots] == ["postgresql", "postgresql"]
+        assert bots[0].store() is not bots[1].store()
+        assert bots[0].store().seen_event("slack:event:Ev9") is False
+        assert bots[1].store().seen_event("slack:event:Ev9") is True
+        container = Container(settings).load()  # the session's index (tests/conftest.py)
+        assert container.store.dialect == "postgresql"
+        assert container.store.seen_event("slack:event:Ev9") is True
+    finally:
+        for b in bots:
+            b.store().close()
+    assert not (tmp_path / "never.sqlite3").exists()

@@ -229,7 +229,7 @@ class SlackBot:
             return c.store
         with self._store_lock:
             if self._store is None:
-                self._store = Store(self.settings.db_path)
+                self._store = Store.from_settings(self.settings)
             return self._store
 
     def persona_for(self, channel: str | None) -> str | None:
