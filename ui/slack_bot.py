@@ -3,8 +3,8 @@
 * Signature verification (bad / missing / older than 5 minutes → 401 JSON), url_verification.
 * Ack at once; answer in a lazy listener (a worker thread), in the thread, with Block Kit.
 * Every delivery — first or a retry (X-Slack-Retry-Num) — claims its event_id / trigger_id in
-  the store (Store.seen_event: SQLite, or PostgreSQL shared by replicas) and only the claiming delivery is answered: exactly once, whether or
-  not the first delivery arrived.
+  the store (Store.seen_event: SQLite, or PostgreSQL shared by replicas) and only the claiming
+  delivery is answered: exactly once, whether or not the first delivery arrived.
 * Edits (``edited`` / message_changed), other apps' messages (``bot_id`` / bot_message, unless
   ``slack_answer_bots``) and other subtypes are acked and counted, never answered.
 * app_mention, DMs and group DMs (message.im / message.mpim, also thread_broadcast / file_share):
