@@ -346,3 +346,95 @@ def test_slack_bot_and_container_use_the_configured_database(pg, tmp_path):
         for b in bots:
             b.store().close()
     assert not (tmp_path / "never.sqlite3").exists()
+
+
+def _poll(cond, what: str, deadline_s: float = 120.0) -> None:
+    import time
+
+    end = time.monotonic() + deadline_s
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+class _CountingStore(Store):
+    """Counts the transient errors the store decided to retry."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.transient_seen = 0
+
+    def _transient(self, exc):
+        hit = super()._transient(exc)
+        self.transient_seen += hit
+        return hit
+
+
+def test_sqlite_busy_write_is_retried_until_the_lock_goes(tmp_path):
+    path = tmp_path / "k.sqlite3"
+    store = _CountingStore(path, settings=Settings(db_busy_timeout_ms=20, db_retry_attempts=100000,
+                                                   db_retry_max_delay_s=0.02))
+    store.add_feedback("a", "up")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    done: list[int] = []
+    t = threading.Thread(target=lambda: done.append(store.add_feedback("a", "down")))
+    t.start()
+    try:
+        _poll(lambda: store.transient_seen >= 3, "three busy retries")
+        assert not done  # still waiting for the lock, not failed, not written around it
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    t.join(timeout=120)
+    assert done == [2] and [r["rating"] for r in store.feedback_rows()] == ["up", "down"]
+    store.close()
+
+
+def test_sqlite_busy_gives_up_after_the_configured_attempts(tmp_path):
+    path = tmp_path / "k.sqlite3"
+    store = _CountingStore(path, settings=Settings(db_busy_timeout_ms=10, db_retry_attempts=3,
+                                                   db_retry_max_delay_s=0.01))
+    store.add_feedback("a", "up")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(sa.exc.OperationalError, match="locked"):
+            store.add_feedback("a", "down")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert store.transient_seen == 3  # three tries, each busy; the error is reported, not swallowed
+    assert len(store.feedback_rows()) == 1
+    store.close()
+
+
+def test_postgres_serialization_failure_is_retried(pg):
+    """A real serialization failure (40001): a REPEATABLE READ transaction whose row another
+    transaction changed after its snapshot. The store's retry runs it again, and the second run wins."""
+    url = pg.new_database()
+    store = _CountingStore(url=url, settings=Settings(db_retry_attempts=5, db_retry_max_delay_s=0.01))
+    other = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    fid = store.add_feedback("a", "up")
+    runs = 0
+
+    def txn() -> None:
+        nonlocal runs
+        runs += 1
+        with store._engine().connect() as c:
+            c.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+            c.execute(sa.text("SELECT comment FROM feedback WHERE id = :i"), {"i": fid}).all()  # snapshot
+            if runs == 1:
+                with other.begin() as o:
+                    o.execute(sa.text("UPDATE feedback SET comment = 'other' WHERE id = :i"), {"i": fid})
+            c.execute(sa.text("UPDATE feedback SET comment = 'mine' WHERE id = :i"), {"i": fid})
+            c.commit()
+
+    try:
+        store._retry(txn)
+        assert runs == 2 and store.transient_seen == 1
+        assert store.feedback_rows()[0]["comment"] == "mine"
+    finally:
+        other.dispose()
+        store.close()
