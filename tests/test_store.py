@@ -438,3 +438,37 @@ def test_postgres_serialization_failure_is_retried(pg):
     finally:
         other.dispose()
         store.close()
+
+
+def test_seen_event_two_processes_fifty_ids(make_store, tmp_path):
+    """Two OS processes, each with its own Store, claim the same 50 event ids at once: each id is
+    won by exactly one process."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    store = make_store()
+    store.feedback_rows()
+    target = store.url or str(store.path)
+    go = tmp_path / "go"
+    script = Path(__file__).with_name("store_claimer.py")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent.parent),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    procs = [subprocess.Popen([sys.executable, str(script), target, str(go), "50"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    try:
+        for p in procs:
+            assert p.stdout.readline().strip() == "ready", p.stderr.read()
+        go.touch()
+        outs = [p.communicate(timeout=300) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    won = [set(o[0].split()) for o in outs]
+    assert won[0].isdisjoint(won[1])
+    assert won[0] | won[1] == {f"ev{i}" for i in range(50)}
+    assert sql(store, "SELECT COUNT(*) FROM seen_events") == [(50,)]
