@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q --upgrade pip
 	# torch first, pinned: the CPU build on local disk (unpinned, a CUDA build is pulled).
 	$(PIP) install -q "torch==2.13.0"
-	$(PIP) install -q -c constraints.txt -e ".[st,llm,dev]"
+	$(PIP) install -q -c constraints.txt -e ".[st,llm,dev,pg]"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

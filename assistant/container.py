@@ -39,7 +39,7 @@ class Container:
 
                 self.guide = self.guide or load_guide(self.settings)
                 if self.store is None:
-                    self.store = Store(self.settings.db_path)
+                    self.store = Store.from_settings(self.settings)
                     # bounded history, pruned once per start rather than on every answer
                     self.store.prune_sessions(self.settings.history_keep_turns)
                 retriever = load_index(self.settings, corpus_sha256=self.guide.corpus_sha256,

@@ -1,7 +1,19 @@
-"""SQLite state: answers (conversation history), feedback, Slack event de-duplication.
+"""State: answers (conversation history), feedback, Slack event de-duplication.
 
-One file (``settings.db_path``), WAL mode, one connection per thread. Writers retry
-on ``database is locked`` / busy with backoff so concurrent feedback is never lost.
+One state layer on SQLAlchemy Core, two engines:
+
+- **SQLite** (the default, no server): one file (``settings.db_path``), WAL mode, pooled
+  connections; every write is one ``BEGIN IMMEDIATE`` transaction and is retried with
+  jittered backoff on ``database is locked`` / busy, so concurrent feedback is never lost.
+- **PostgreSQL** (``KANMIN_DATABASE_URL=postgresql+psycopg://…``, psycopg 3): shared by
+  every replica; pooled connections with a server-side ``statement_timeout``; writes are
+  retried on serialization failures and deadlocks.
+
+The schema is owned by Alembic (``assistant/migrations``): the first use of a ``Store`` runs
+``upgrade head`` under a lock (SQLite: the write lock of ``BEGIN IMMEDIATE``; PostgreSQL: a
+transaction-scoped advisory lock), so processes starting together do not race, and a SQLite
+file written before Alembic is adopted in place. Claims (``seen_event``) and votes (``vote``)
+are single ``INSERT … ON CONFLICT DO NOTHING`` statements whose row count says who won.
 """
 from __future__ import annotations
 
@@ -14,50 +26,58 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from assistant.schema import Answer
+from sqlalchemy import (Column, Integer, MetaData, Table, Text, create_engine, delete, event, func, select,
+                        text, update)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 
-SCHEMA_VERSION = 1
-BUSY_TIMEOUT_MS = 5000
-_WRITE_ATTEMPTS = 60
+from assistant.schema import Answer
+from ingest.settings import Settings, get_settings
 
 T = TypeVar("T")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS answers (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    session_id TEXT,
-    question TEXT NOT NULL,
-    resolved_question TEXT,
-    answer TEXT NOT NULL,
-    route TEXT NOT NULL,
-    persona TEXT NOT NULL,
-    source TEXT NOT NULL DEFAULT 'api',
-    created_at TEXT NOT NULL,
-    json TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS answers_session ON answers(session_id, seq);
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    answer_id TEXT NOT NULL,
-    rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
-    comment TEXT,
-    source TEXT NOT NULL DEFAULT 'api',
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS feedback_answer ON feedback(answer_id);
-CREATE TABLE IF NOT EXISTS seen_events (
-    key TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS feedback_votes (
-    answer_id TEXT NOT NULL,
-    voter TEXT NOT NULL,
-    feedback_id INTEGER NOT NULL,
-    PRIMARY KEY (answer_id, voter)
-);
-"""
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_PG_MIGRATION_LOCK = 0x6B616E6D696E  # "kanmin": pg_advisory_xact_lock key held while migrating
+_PG_RETRY_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+# Query-side description of the tables (the DDL itself lives in the migrations).
+_meta = MetaData()
+answers = Table(
+    "answers", _meta,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("session_id", Text),
+    Column("question", Text, nullable=False),
+    Column("resolved_question", Text),
+    Column("answer", Text, nullable=False),
+    Column("route", Text, nullable=False),
+    Column("persona", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("json", Text, nullable=False),
+)
+feedback = Table(
+    "feedback", _meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("answer_id", Text, nullable=False),
+    Column("rating", Text, nullable=False),
+    Column("comment", Text),
+    Column("source", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+)
+seen_events = Table(
+    "seen_events", _meta,
+    Column("key", Text, primary_key=True),
+    Column("created_at", Text, nullable=False),
+)
+feedback_votes = Table(
+    "feedback_votes", _meta,
+    Column("answer_id", Text, primary_key=True),
+    Column("voter", Text, primary_key=True),
+    Column("feedback_id", Integer, nullable=False),
+)
 
 
 def _now() -> str:
@@ -83,199 +103,285 @@ def _private_file(path: Path) -> None:
         pass
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    msg = str(exc).lower()
-    return "locked" in msg or "busy" in msg
+def make_engine(settings: Settings, path: Path | str | None = None, url: str | None = None) -> Engine:
+    """The engine for ``url`` (default ``settings.database_url``); empty = SQLite at ``path``
+    (default ``settings.db_path``). Pool sizes and timeouts come from the settings."""
+    url = settings.database_url if url is None else url
+    pool = dict(pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                pool_timeout=settings.db_pool_timeout_s)
+    if not url:
+        db = Path(settings.db_path if path is None else path)
+        engine = create_engine(URL.create("sqlite+pysqlite", database=str(db)), **pool,
+                               connect_args={"timeout": settings.db_busy_timeout_ms / 1000,
+                                             "check_same_thread": False})
+        busy_ms = int(settings.db_busy_timeout_ms)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record) -> None:
+            dbapi_conn.isolation_level = None  # the driver's implicit BEGIN off: we emit our own
+            dbapi_conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            dbapi_conn.execute("PRAGMA synchronous = NORMAL")
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # writers take the write lock up front (no deadlock-prone lock upgrade mid-transaction)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("kanmin_write")
+                                 else "BEGIN")
+
+        return engine
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"KANMIN_DATABASE_URL: only postgresql+psycopg://… is supported, got "
+                         f"{parsed.drivername!r}")
+    connect_args: dict[str, Any] = {"connect_timeout": max(1, int(round(settings.db_connect_timeout_s)))}
+    if settings.db_statement_timeout_ms > 0:
+        connect_args["options"] = f"-c statement_timeout={int(settings.db_statement_timeout_ms)}"
+    return create_engine(parsed, **pool, pool_pre_ping=True, connect_args=connect_args)
 
 
 class Store:
-    """Thread-safe SQLite store; safe to share across threads and processes."""
+    """Thread-safe store; safe to share across threads, processes and (PostgreSQL) replicas.
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._local = threading.local()
+    ``Store(path)`` is the SQLite file at ``path``; ``Store(url="postgresql+psycopg://…")`` or
+    ``Store.from_settings(settings)`` follows ``KANMIN_DATABASE_URL``. Nothing is opened or
+    created until first use.
+    """
+
+    def __init__(self, path: Path | str | None = None, *, url: str = "", settings: Settings | None = None):
+        self.settings = settings or get_settings()
+        self.url = url or ""
+        if not self.url and path is None:
+            path = self.settings.db_path
+        self.path: Path | None = None if self.url else Path(path)  # type: ignore[arg-type]
+        self._engine_obj: Engine | None = None
+        self._writer: Engine | None = None
         self._init_lock = threading.Lock()
-        self._initialised = False
 
-    # -- connections -------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn
-        self._ensure_schema()
-        conn = self._open()
-        self._local.conn = conn
-        return conn
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> "Store":
+        s = settings or get_settings()
+        return cls(s.db_path, url=s.database_url, settings=s)
 
-    def _open(self) -> sqlite3.Connection:
-        _private_file(self.path)
-        conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.row_factory = sqlite3.Row
-        return conn
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return "sqlite" if self.path is not None else "postgresql"
 
-    def _ensure_schema(self) -> None:
-        if self._initialised:
-            return
+    # -- engine, schema ------------------------------------------------------
+    def _engine(self) -> Engine:
+        if self._engine_obj is not None:
+            return self._engine_obj
         with self._init_lock:
-            if self._initialised:
-                return
-            conn = self._open()
-            try:
-                def init() -> None:
-                    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                    if str(mode).lower() != "wal":  # pragma: no cover - e.g. exotic filesystems
-                        raise sqlite3.OperationalError(f"could not enable WAL (got {mode})")
-                    conn.executescript(_SCHEMA)
-                    conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        if conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
-                            conn.execute("INSERT INTO schema_version(version) VALUES (?)", (SCHEMA_VERSION,))
-                        conn.execute("COMMIT")
-                    except BaseException:
-                        conn.execute("ROLLBACK")
-                        raise
+            if self._engine_obj is None:
+                if self.path is not None:
+                    _private_file(self.path)  # 0600 file, 0700 new dirs: conversations are personal data
+                engine = make_engine(self.settings, path=self.path, url=self.url)
+                try:
+                    self._migrate(engine)
+                except BaseException:
+                    engine.dispose()
+                    raise
+                # preserve_rowcount: psycopg reports -1 for an INSERT's row count unless asked
+                # to keep it, and the claims below decide who won by that count
+                self._writer = engine.execution_options(kanmin_write=True, preserve_rowcount=True)
+                self._engine_obj = engine
+        return self._engine_obj
 
-                self._retry(init)
-            finally:
-                conn.close()
-            self._initialised = True
+    def _migrate(self, engine: Engine) -> None:
+        """``alembic upgrade head`` under a lock held for the whole check-and-upgrade."""
+        from alembic import command
+        from alembic.config import Config
 
-    @staticmethod
-    def _retry(fn: Callable[[], T]) -> T:
-        delay = 0.005
-        for attempt in range(_WRITE_ATTEMPTS):
+        if self.path is not None:
+            def wal() -> None:
+                raw = engine.raw_connection()
+                try:
+                    mode = raw.driver_connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                finally:
+                    raw.close()
+                if str(mode).lower() != "wal":  # pragma: no cover - e.g. exotic filesystems
+                    raise sqlite3.OperationalError(f"could not enable WAL (got {mode})")
+
+            self._retry(wal)
+
+        def upgrade() -> None:
+            with engine.execution_options(kanmin_write=True).begin() as conn:  # SQLite: BEGIN IMMEDIATE
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+                cfg = Config()
+                cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+
+        self._retry(upgrade)
+
+    def _transient(self, exc: BaseException) -> bool:
+        orig = exc.orig if isinstance(exc, DBAPIError) else exc
+        if isinstance(orig, sqlite3.OperationalError):
+            msg = str(orig).lower()
+            return "locked" in msg or "busy" in msg
+        return getattr(orig, "sqlstate", None) in _PG_RETRY_SQLSTATES
+
+    def _retry(self, fn: Callable[[], T]) -> T:
+        attempts = max(1, int(self.settings.db_retry_attempts))
+        cap = max(0.001, float(self.settings.db_retry_max_delay_s))
+        delay = min(0.005, cap)
+        for attempt in range(attempts):
             try:
                 return fn()
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or attempt == _WRITE_ATTEMPTS - 1:
+            except (DBAPIError, sqlite3.OperationalError) as exc:
+                if not self._transient(exc) or attempt == attempts - 1:
                     raise
                 time.sleep(delay + random.random() * delay)
-                delay = min(delay * 2, 0.25)
+                delay = min(delay * 2, cap)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _write(self, sql_fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._connect()
+    def _write(self, fn: Callable[[Connection], T]) -> T:
+        self._engine()
 
         def run() -> T:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = sql_fn(conn)
-                conn.execute("COMMIT")
-                return result
-            except BaseException:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.OperationalError:
-                    pass
-                raise
+            with self._writer.begin() as conn:  # type: ignore[union-attr]
+                return fn(conn)
 
         return self._retry(run)
 
-    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        conn = self._connect()
-        return self._retry(lambda: conn.execute(sql, params).fetchall())
+    def _read(self, stmt) -> list[Any]:
+        engine = self._engine()
+
+        def run() -> list[Any]:
+            with engine.connect() as conn:
+                return list(conn.execute(stmt).all())
+
+        return self._retry(run)
+
+    def _insert(self, table: Table):
+        return (sqlite_insert if self.path is not None else pg_insert)(table)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close pooled connections (the store reopens them if used again)."""
+        if self._engine_obj is not None:
+            self._engine_obj.dispose()
 
     # -- introspection -------------------------------------------------------
     def schema_version(self) -> int:
-        return int(self._read("SELECT MAX(version) FROM schema_version")[0][0])
+        """The Alembic revision the database is at (revisions are numbered 0001, 0002, …)."""
+        return int(self._read(text("SELECT version_num FROM alembic_version"))[0][0])
 
     def journal_mode(self) -> str:
-        return str(self._read("PRAGMA journal_mode")[0][0]).lower()
+        """SQLite's journal mode (``"wal"``); PostgreSQL always writes ahead, so ``"wal"`` there too."""
+        if self.path is None:
+            self._engine()
+            return "wal"
+        return str(self._read(text("PRAGMA journal_mode"))[0][0]).lower()
 
     # -- answers -------------------------------------------------------------
     def save_answer(self, answer: Answer, source: str = "api") -> None:
-        payload = answer.model_dump_json()
-        row = (answer.id, answer.session_id, answer.question, answer.resolved_question, answer.answer,
-               answer.route, answer.persona, source, _now(), payload)
-        self._write(lambda c: c.execute(
-            "INSERT OR REPLACE INTO answers(id, session_id, question, resolved_question, answer, route,"
-            " persona, source, created_at, json) VALUES (?,?,?,?,?,?,?,?,?,?)", row))
+        row = dict(id=answer.id, session_id=answer.session_id, question=answer.question,
+                   resolved_question=answer.resolved_question, answer=answer.answer, route=answer.route,
+                   persona=answer.persona, source=source, created_at=_now(), json=answer.model_dump_json())
+
+        def run(c: Connection) -> None:
+            # replace = delete + insert, so a re-saved answer becomes its session's newest turn (as
+            # SQLite's INSERT OR REPLACE did); ON CONFLICT covers a concurrent save of the same id
+            c.execute(delete(answers).where(answers.c.id == answer.id))
+            c.execute(self._insert(answers).values(**row).on_conflict_do_update(
+                index_elements=[answers.c.id], set_={k: v for k, v in row.items() if k != "id"}))
+
+        self._write(run)
 
     def recent_turns(self, session_id: str, limit: int) -> list[Answer]:
         if not session_id or limit <= 0:
             return []
-        rows = self._read("SELECT json FROM answers WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
-                          (session_id, int(limit)))
-        return [Answer.model_validate_json(r["json"]) for r in reversed(rows)]
+        rows = self._read(select(answers.c.json).where(answers.c.session_id == session_id)
+                          .order_by(answers.c.seq.desc()).limit(int(limit)))
+        return [Answer.model_validate_json(r.json) for r in reversed(rows)]
 
     def has_answer(self, answer_id: str) -> bool:
-        return bool(self._read("SELECT 1 FROM answers WHERE id = ? LIMIT 1", (answer_id,)))
+        return bool(self._read(select(answers.c.seq).where(answers.c.id == answer_id).limit(1)))
 
     def get_answer(self, answer_id: str) -> Answer | None:
-        rows = self._read("SELECT json FROM answers WHERE id = ?", (answer_id,))
-        return Answer.model_validate_json(rows[0]["json"]) if rows else None
+        rows = self._read(select(answers.c.json).where(answers.c.id == answer_id))
+        return Answer.model_validate_json(rows[0].json) if rows else None
 
     def prune_sessions(self, keep_turns: int) -> None:
         """Keep only the last ``keep_turns`` answers of every session (history stays bounded)."""
         keep = max(int(keep_turns), 0)
-        self._write(lambda c: c.execute(
-            "DELETE FROM answers WHERE session_id IS NOT NULL AND seq IN ("
-            " SELECT seq FROM (SELECT seq, ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY seq DESC) AS rn"
-            " FROM answers WHERE session_id IS NOT NULL) WHERE rn > ?)", (keep,)))
+        rn = func.row_number().over(partition_by=answers.c.session_id, order_by=answers.c.seq.desc())
+        ranked = (select(answers.c.seq, rn.label("rn")).where(answers.c.session_id.is_not(None))
+                  .subquery("ranked"))
+        old = select(ranked.c.seq).where(ranked.c.rn > keep)
+        self._write(lambda c: c.execute(delete(answers).where(answers.c.session_id.is_not(None),
+                                                              answers.c.seq.in_(old))))
 
     # -- feedback ------------------------------------------------------------
     def add_feedback(self, answer_id: str, rating: str, comment: str | None = None, source: str = "api") -> int:
         if rating not in ("up", "down"):
             raise ValueError(f"rating must be 'up' or 'down', got {rating!r}")
-        row = (answer_id, rating, comment, source, _now())
-        return int(self._write(lambda c: c.execute(
-            "INSERT INTO feedback(answer_id, rating, comment, source, created_at) VALUES (?,?,?,?,?)",
-            row).lastrowid))
+        stmt = (feedback.insert().values(answer_id=answer_id, rating=rating, comment=comment, source=source,
+                                         created_at=_now()).returning(feedback.c.id))
+        return int(self._write(lambda c: c.execute(stmt).scalar_one()))
 
     def vote(self, answer_id: str, voter: str, rating: str, source: str = "api") -> tuple[int, str]:
         """One feedback row per (answer, voter): the first vote inserts it ("new"), the same vote again
-        changes nothing ("same"), the other rating replaces it ("changed"). Returns (feedback id, what)."""
+        changes nothing ("same"), the other rating replaces it ("changed"). Returns (feedback id, what).
+
+        The (answer, voter) row is claimed with ``INSERT … ON CONFLICT DO NOTHING``: of two votes
+        arriving together (two replicas, two clicks) exactly one inserts; the other waits for it
+        and then sees its row."""
         if rating not in ("up", "down"):
             raise ValueError(f"rating must be 'up' or 'down', got {rating!r}")
+        vote_key = (feedback_votes.c.answer_id == answer_id) & (feedback_votes.c.voter == voter)
 
-        def run(c: sqlite3.Connection) -> tuple[int, str]:
-            row = c.execute("SELECT f.id, f.rating FROM feedback_votes v JOIN feedback f ON f.id = v.feedback_id"
-                            " WHERE v.answer_id = ? AND v.voter = ?", (answer_id, voter)).fetchone()
-            if row is None:
-                fid = int(c.execute("INSERT INTO feedback(answer_id, rating, comment, source, created_at)"
-                                    " VALUES (?,?,?,?,?)", (answer_id, rating, None, source, _now())).lastrowid)
-                c.execute("INSERT OR REPLACE INTO feedback_votes(answer_id, voter, feedback_id) VALUES (?,?,?)",
-                          (answer_id, voter, fid))
-                return fid, "new"
-            if row["rating"] == rating:
-                return int(row["id"]), "same"
-            c.execute("UPDATE feedback SET rating = ?, created_at = ? WHERE id = ?", (rating, _now(), row["id"]))
-            return int(row["id"]), "changed"
+        def new_row(c: Connection) -> int:
+            fid = int(c.execute(feedback.insert().values(answer_id=answer_id, rating=rating, comment=None,
+                                                         source=source, created_at=_now())
+                                .returning(feedback.c.id)).scalar_one())
+            c.execute(update(feedback_votes).where(vote_key).values(feedback_id=fid))
+            return fid
+
+        def run(c: Connection) -> tuple[int, str]:
+            claimed = c.execute(self._insert(feedback_votes)
+                                .values(answer_id=answer_id, voter=voter, feedback_id=0)
+                                .on_conflict_do_nothing(index_elements=[feedback_votes.c.answer_id,
+                                                                        feedback_votes.c.voter])).rowcount
+            if claimed == 1:
+                return new_row(c), "new"
+            row = c.execute(select(feedback.c.id, feedback.c.rating)
+                            .select_from(feedback_votes.join(feedback, feedback.c.id == feedback_votes.c.feedback_id))
+                            .where(vote_key).with_for_update(of=feedback)).first()
+            if row is None:  # a vote whose feedback row is gone: vote afresh
+                return new_row(c), "new"
+            if row.rating == rating:
+                return int(row.id), "same"
+            c.execute(update(feedback).where(feedback.c.id == row.id).values(rating=rating, created_at=_now()))
+            return int(row.id), "changed"
 
         return self._write(run)
 
     def set_feedback_comment(self, feedback_id: int, voter: str, comment: str) -> bool:
         """The comment of ``voter``'s own vote (False if that vote is not theirs / unknown)."""
-        return bool(self._write(lambda c: c.execute(
-            "UPDATE feedback SET comment = ? WHERE id = ? AND id IN"
-            " (SELECT feedback_id FROM feedback_votes WHERE voter = ?)", (comment, int(feedback_id), voter)).rowcount))
+        mine = select(feedback_votes.c.feedback_id).where(feedback_votes.c.voter == voter)
+        stmt = update(feedback).where(feedback.c.id == int(feedback_id), feedback.c.id.in_(mine)).values(comment=comment)
+        return bool(self._write(lambda c: c.execute(stmt).rowcount))
 
     def feedback_rows(self, answer_id: str | None = None) -> list[dict]:
-        if answer_id is None:
-            rows = self._read("SELECT * FROM feedback ORDER BY id")
-        else:
-            rows = self._read("SELECT * FROM feedback WHERE answer_id = ? ORDER BY id", (answer_id,))
-        return [dict(r) for r in rows]
+        stmt = select(feedback).order_by(feedback.c.id)
+        if answer_id is not None:
+            stmt = stmt.where(feedback.c.answer_id == answer_id)
+        return [dict(r._mapping) for r in self._read(stmt)]
 
     # -- Slack de-duplication -----------------------------------------------
     def seen_event(self, key: str) -> bool:
-        """Atomically record ``key``; True if it had already been recorded."""
-        cur = self._write(lambda c: c.execute(
-            "INSERT OR IGNORE INTO seen_events(key, created_at) VALUES (?, ?)", (key, _now())))
-        return cur.rowcount == 0
+        """Atomically claim ``key``; True if it had already been claimed (by any process/replica)."""
+        stmt = self._insert(seen_events).values(key=key, created_at=_now()).on_conflict_do_nothing(
+            index_elements=[seen_events.c.key])
+        return self._write(lambda c: c.execute(stmt).rowcount) == 0
 
     def prune_events(self, older_than_s: float = 86400.0) -> None:
         cutoff = datetime.fromtimestamp(time.time() - older_than_s, timezone.utc).isoformat(timespec="milliseconds")
-        self._write(lambda c: c.execute("DELETE FROM seen_events WHERE created_at < ?", (cutoff,)))
+        self._write(lambda c: c.execute(delete(seen_events).where(seen_events.c.created_at < cutoff)))
 
     def __repr__(self) -> str:
-        return f"Store({str(self.path)!r})"
+        if self.path is not None:
+            return f"Store({str(self.path)!r})"
+        return f"Store(url={make_url(self.url).render_as_string(hide_password=True)!r})"

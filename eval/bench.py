@@ -449,7 +449,8 @@ class Bench:
             from ingest.errors import KanminError
 
             raise KanminError("index_stale", f"bench needs a fresh index: {reason} (run `kanmin build --if-stale`)")
-        run_settings = settings.model_copy(update={"db_path": self.tmp / "state" / "bench.sqlite3"})
+        # the bench's answers go to a temp SQLite file, never into a configured KANMIN_DATABASE_URL
+        run_settings = settings.model_copy(update={"db_path": self.tmp / "state" / "bench.sqlite3", "database_url": ""})
         dt, container = timed(lambda: Container(run_settings).load())
         report["load_container_s"] = _r(dt)
         assistant = container.assistant
@@ -480,7 +481,8 @@ class Bench:
             log("memory: RSS after each step of a server's start (fresh interpreter)")
             from eval.bench_memory import bench_memory
 
-            report["memory"] = bench_memory(dict(os.environ, KANMIN_DB_PATH=str(self.tmp / "state" / "memory.sqlite3")))
+            report["memory"] = bench_memory(dict(os.environ, KANMIN_DB_PATH=str(self.tmp / "state" / "memory.sqlite3"),
+                                                    KANMIN_DATABASE_URL=""))
 
         log("index build (temp dirs)")
         b = bench_build(guide, settings, self.tmp, retriever, cold=not self.quick, progress=self.progress)

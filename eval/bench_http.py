@@ -36,6 +36,7 @@ def child_env(tmp: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
         "KANMIN_DB_PATH": str(tmp / "state" / f"child-{time.monotonic_ns()}.sqlite3"),
+        "KANMIN_DATABASE_URL": "",  # a temp SQLite file, never a configured PostgreSQL
         "KANMIN_API_KEYS": "",
         "HF_HUB_OFFLINE": "1",
         "GRADIO_ANALYTICS_ENABLED": "False",

@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     seed_dir: Path = DATA_DIR / "seed"
     use_seed: bool = True
     db_path: Path = DATA_DIR / "state" / "kanmin.sqlite3"
+    # State engine (assistant/store.py). Empty = the SQLite file at db_path (the embedded default,
+    # no server); "postgresql+psycopg://user:pass@host:5432/db" = PostgreSQL shared by replicas.
+    database_url: str = ""
+    db_pool_size: int = 5  # connections kept open per process (both engines)
+    db_max_overflow: int = 10  # extra connections under bursts, closed when returned
+    db_pool_timeout_s: float = 30.0  # wait for a free pooled connection before failing
+    db_connect_timeout_s: float = 10.0  # PostgreSQL: TCP/auth connect timeout
+    db_statement_timeout_ms: int = 15000  # PostgreSQL: server-side statement_timeout (0 = none)
+    db_busy_timeout_ms: int = 5000  # SQLite: wait on a locked file before "database is locked"
+    db_retry_attempts: int = 60  # tries of a write hit by SQLite busy / PG serialization or deadlock
+    db_retry_max_delay_s: float = 0.25  # cap of the jittered exponential backoff between tries
 
     embedder: str = "e5-small-int4"
     dense_index: str = Field("flat", description="flat | hnsw")

@@ -26,6 +26,7 @@ os.environ.update({
     "KANMIN_INDEX_DIR": str(STATE_DIR / "index"),
     "KANMIN_CACHE_DIR": str(STATE_DIR / "cache"),
     "KANMIN_DB_PATH": str(STATE_DIR / "state" / "kanmin.sqlite3"),
+    "KANMIN_DATABASE_URL": "",  # the session's own SQLite file, never a developer's PostgreSQL
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "GRADIO_ANALYTICS_ENABLED": "False",

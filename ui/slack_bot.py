@@ -3,8 +3,8 @@
 * Signature verification (bad / missing / older than 5 minutes → 401 JSON), url_verification.
 * Ack at once; answer in a lazy listener (a worker thread), in the thread, with Block Kit.
 * Every delivery — first or a retry (X-Slack-Retry-Num) — claims its event_id / trigger_id in
-  SQLite (Store.seen_event) and only the claiming delivery is answered: exactly once, whether or
-  not the first delivery arrived.
+  the store (Store.seen_event: SQLite, or PostgreSQL shared by replicas) and only the claiming
+  delivery is answered: exactly once, whether or not the first delivery arrived.
 * Edits (``edited`` / message_changed), other apps' messages (``bot_id`` / bot_message, unless
   ``slack_answer_bots``) and other subtypes are acked and counted, never answered.
 * app_mention, DMs and group DMs (message.im / message.mpim, also thread_broadcast / file_share):
@@ -229,7 +229,7 @@ class SlackBot:
             return c.store
         with self._store_lock:
             if self._store is None:
-                self._store = Store(self.settings.db_path)
+                self._store = Store.from_settings(self.settings)
             return self._store
 
     def persona_for(self, channel: str | None) -> str | None:
@@ -326,7 +326,7 @@ class SlackBot:
 
     def _gate(self, req, body, context, next):
         """Every delivery, first or retried (``X-Slack-Retry-Num``), is processed at most once: its
-        de-dup key (event_id / trigger_id) is claimed atomically in SQLite (``seen_events``) and
+        de-dup key (event_id / trigger_id) is claimed atomically in the store (``seen_events``) and
         only the delivery that claims it is answered. A retry whose first delivery never arrived
         claims the key and is answered; one whose first delivery did arrive is a duplicate."""
         kind = body.get("type") or ("command" if body.get("command") else "unknown")
