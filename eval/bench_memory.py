@@ -28,7 +28,7 @@ STEPS: list[tuple[str, str]] = [
      "en_aliases=g.en_aliases)"),
     ("assistant (container: router, scorer, store)",
      "from assistant.container import get_container; c = get_container()"),
-    ("HTTP app with the UI mounted", "from ui.api import create_app; app = create_app()"),
+    ("HTTP app with the UI mounted", "from ui.http.api import create_app; app = create_app()"),
     ("20 answers", "qs = ['原課とは？', '4号随契の使い方は？', 'What is PFS?', '図表28は？', '公平性はどこに書いてある？'] * 4\n"
                    "for q in qs: c.assistant.ask(q)"),
 ]

@@ -1,8 +1,8 @@
-"""CLI: kanmin build | info | search (registered by ui/cli.py).
+"""CLI: kanmin build | info | search (registered by ui/cli/main.py).
 
 Progress and status go to stderr; ``--json`` output is UTF-8 JSON on stdout
 only. Problems are raised as KanminError (one line + exit 2, handled by
-ui/cli.py).
+ui/cli/main.py).
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from index.errors import IndexUnavailable
 from ingest.settings import Settings
-from ui.api import create_app
+from ui.http.api import create_app
 
 
 class BrokenAssistant:

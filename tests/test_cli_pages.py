@@ -25,8 +25,8 @@ def test_empty_pages():
 
 @pytest.mark.parametrize("pages, label", CASES)
 def test_every_front_door_uses_the_one_label(pages, label):
-    from ui.gradio_render import pages_label
-    from ui.slack_blocks import pages_str
+    from ui.web.render import pages_label
+    from ui.slack.blocks import pages_str
 
     assert pages_label(pages) == pages_str(list(pages)) == label
 

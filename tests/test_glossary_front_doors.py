@@ -79,7 +79,7 @@ def test_api_annotate_finds_the_general_words(live_server):
 
 @pytest.mark.parametrize("lang, label", [("ja", "一般語（ガイド外）"), ("en", NOT_FROM_GUIDE)])
 def test_web_ui_cards_say_which_words_are_not_from_the_guide(session_assistant, lang, label):
-    from ui.gradio_render import render_notes
+    from ui.web.render import render_notes
 
     html = render_notes(session_assistant.glossary("庁議"), lang)
     assert f'<span class="kc-cat">{label}</span>' in html

@@ -88,7 +88,7 @@ def test_the_serving_path_does_not_import_llama_index():
 
     code = ("import sys\n"
             "from assistant.container import get_container\n"
-            "from ui.api import create_app\n"
+            "from ui.http.api import create_app\n"
             "create_app(); get_container().assistant.ask('原課とは？')\n"
             "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith('llama_index')}))\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

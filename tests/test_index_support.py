@@ -69,7 +69,7 @@ def copy_index(dest_parent: Path) -> Path:
 
 def run_kanmin(*args: str, index_dir: Path, extra_env: dict[str, str] | None = None, input_text: str | None = None,
                timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the real `kanmin` entry point (ui/cli.py) against ``index_dir``."""
+    """Run the real `kanmin` entry point (ui/cli/main.py) against ``index_dir``."""
     from ingest.settings import get_settings
 
     env = dict(os.environ)

@@ -9,12 +9,12 @@ from ingest.settings import Settings
 from ui.metrics import Metrics
 from ui.runtime import ContainerHolder
 from assistant.store import Store
-from ui.slack_blocks import (
+from ui.slack.blocks import (
     FEEDBACK_COMMENT, FEEDBACK_DOWN, FEEDBACK_UP, SHARE, answer_blocks, clip, comment_button, comment_modal,
     fallback_text, pages_str, text_only,
 )
-from ui.slack_bot import SlackBot, dedupe_key, parse_channel_personas
-from ui.slack_text import normalise
+from ui.slack.bot import SlackBot, dedupe_key, parse_channel_personas
+from ui.slack.text import normalise
 
 
 def _answer(**kw) -> Answer:

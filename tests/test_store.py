@@ -330,7 +330,7 @@ def test_slack_bot_and_container_use_the_configured_database(pg, tmp_path):
     from assistant.container import Container
     from ui.metrics import Metrics
     from ui.runtime import ContainerHolder
-    from ui.slack_bot import SlackBot
+    from ui.slack.bot import SlackBot
 
     settings = Settings(db_path=tmp_path / "never.sqlite3", database_url=pg.new_database())
     bots = [SlackBot(settings, ContainerHolder(lambda: None), Metrics()) for _ in range(2)]

@@ -1,5 +1,5 @@
-"""A chat turn of the web UI (ui/web_chat.py), suggested questions (ui/web_suggest.py) and the
-LLM-choice gate (ui/web_llm.py): pure functions and real objects, no server, no browser."""
+"""A chat turn of the web UI (ui/web/chat.py), suggested questions (ui/web/suggest.py) and the
+LLM-choice gate (ui/web/llm.py): pure functions and real objects, no server, no browser."""
 from __future__ import annotations
 
 import re
@@ -8,9 +8,9 @@ from types import SimpleNamespace
 from assistant.schema import Answer, Citation, GlossaryNote, SectionRef
 from ingest.models import Chunk, SectionQuestion
 from test_ui_render import balanced
-from ui import web_chat as W
-from ui.web_llm import llm_available
-from ui.web_suggest import QuestionBank
+from ui.web import chat as W
+from ui.web.llm import llm_available
+from ui.web.suggest import QuestionBank
 
 CHUNK = Chunk(id="c1", kind="body", section_id="c06.s03.u04.p01", section_path=["第5章", "④ 4号随契"], pages=[94, 95],
               personas=["all"], text="前文<b>です。\n\n地方公共団体が競争の方法によらないで契約する方法。後文 & 終わり",

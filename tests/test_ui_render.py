@@ -6,8 +6,8 @@ from html.parser import HTMLParser
 
 from assistant.schema import Annotation, GlossaryNote
 from ingest.models import Chunk, Node, ReadingGuide, TocEntry
-from ui import gradio_render as R
-from ui.gradio_text import EXAMPLES, PERSONAS, T, persona_choices
+from ui.web import render as R
+from ui.web.text import EXAMPLES, PERSONAS, T, persona_choices
 
 
 class _Tags(HTMLParser):

@@ -8,8 +8,8 @@ from html import escape
 import gradio as gr
 import pytest
 
-from ui.gradio_app import KanminUI, new_session_id, valid_session
-from ui.web_chat import answer_id_of
+from ui.web.app import KanminUI, new_session_id, valid_session
+from ui.web.chat import answer_id_of
 
 
 @pytest.fixture(scope="module")

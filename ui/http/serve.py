@@ -10,8 +10,8 @@ from ingest.settings import get_settings
 def cmd_serve(args) -> int:
     import uvicorn
 
-    from ui.api import create_app
-    from ui.http_limits import bounded_h11
+    from ui.http.api import create_app
+    from ui.http.limits import bounded_h11
     from ui.logs import configure_logging
 
     settings = get_settings()
@@ -26,8 +26,8 @@ def cmd_serve(args) -> int:
         raise InvalidInput("invalid_setting", str(exc)) from None
     # One worker: the container (guide + index) is built once, in a background thread, at start-up;
     # /healthz answers at once and /readyz turns 200 when it is loaded.
-    # Limits before parsing (ui/http_limits.py): h11 with a bounded header block and a header-read
-    # timeout. uvicorn's own X-Forwarded-For handling is off: ui/proxies.py trusts only
+    # Limits before parsing (ui/http/limits.py): h11 with a bounded header block and a header-read
+    # timeout. uvicorn's own X-Forwarded-For handling is off: ui/http/proxies.py trusts only
     # KANMIN_FORWARDED_ALLOW_IPS (uvicorn's default trusts 127.0.0.1).
     uvicorn.run(app, host=host, port=port, workers=1, log_config=None, access_log=False,
                 timeout_graceful_shutdown=5, server_header=False, proxy_headers=False,

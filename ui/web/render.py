@@ -1,5 +1,5 @@
 """HTML rendering for the web UI's guide views (sections, glossary, jargon, reading path, TOC):
-pure functions of the guide models. A chat turn is rendered by ui/web_chat.py.
+pure functions of the guide models. A chat turn is rendered by ui/web/chat.py.
 
 Everything that comes from the guide or the user is escaped; the only markup is ours
 (``<mark>`` around a quoted sentence or a jargon term, section buttons, notices).
@@ -14,7 +14,7 @@ from ingest.models import Chunk, Node, ReadingGuide, TocEntry
 from ingest.glossary_search import category_label
 from ingest.page_labels import page_label
 from ingest.text import nfkc
-from ui.gradio_text import KIND_LABELS, PERSONA_SECTOR, t
+from ui.web.text import KIND_LABELS, PERSONA_SECTOR, t
 
 MAX_SECTION_CHUNKS = 80
 

@@ -2,7 +2,7 @@
 
 A turn carries everything needed to read its evidence again later: each citation's passage
 (quote highlighted), section path, printed pages and a "whole section" button are rendered
-into the turn, hidden until its chip is clicked (ui/web_js.py toggles them in the browser).
+into the turn, hidden until its chip is clicked (ui/web/js.py toggles them in the browser).
 So reopening an earlier turn's evidence needs no server round trip and no per-tab state.
 
 The HTML is one line with no blank line: gr.Chatbot's markdown renderer passes an HTML block
@@ -15,8 +15,8 @@ from typing import Callable, Sequence
 
 from assistant.schema import Answer, Citation
 from ingest.models import Chunk
-from ui.gradio_render import esc, highlight, pages_label
-from ui.gradio_text import PERSONA_LABELS, ROUTE_LABELS, t
+from ui.web.render import esc, highlight, pages_label
+from ui.web.text import PERSONA_LABELS, ROUTE_LABELS, t
 
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 ANSWER_ID_RE = re.compile(r'data-answer-id="([0-9a-f]{32})"')

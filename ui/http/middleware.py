@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ui.errors import error_response
 from ui.metrics import Metrics
-from ui.ratelimit import (
+from ui.http.ratelimit import (
     AUTH_FAIL_NAMESPACE, PROTECTED_PREFIX, Throttle, address_identity, bearer_token, key_identity, valid_key,
 )
 

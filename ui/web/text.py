@@ -99,7 +99,7 @@ T: dict[str, dict[str, str]] = {
         "no_rows": "この立場についての推奨はガイドにありません。",
         "page_label": "p.",
         "kind": "種類",
-        # chat (ui/web_chat.py)
+        # chat (ui/web/chat.py)
         "chat_label": "会話",
         "chat_ph": "ガイドについて質問してください。回答の [1] [2] をクリックすると、その根拠（節・ページ・引用）が回答のすぐ下に開きます。",
         "pending": "回答を作成しています…",

@@ -24,7 +24,7 @@ from ingest.models import Chunk, TocEntry
 from ingest.settings import Settings, get_settings
 from ui import errors
 from ui.metrics import Metrics
-from ui.middleware import (
+from ui.http.middleware import (
     ANONYMOUS, ApiKeyMiddleware, BodyLimitMiddleware, MethodGuardMiddleware, RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
@@ -32,12 +32,12 @@ from ui.models import (
     ANSWER_EXAMPLE, ID_PATTERN, MAX_TERM, AnnotateRequest, AnnotateResponse, AskRequest, FeedbackRequest,
     FeedbackResponse, Health, Ready, check_text, error_responses,
 )
-from ui.proxies import ProxyHeadersMiddleware, parse_networks
-from ui.ratelimit import RateLimitMiddleware, Throttle, build_limiter
+from ui.http.proxies import ProxyHeadersMiddleware, parse_networks
+from ui.http.ratelimit import RateLimitMiddleware, Throttle, build_limiter
 from ui.runtime import ContainerHolder
-from ui.sessions import scoped_session
-from ui.slack_bot import SlackBot
-from ui.ui_auth import UiDoor, wrap_mount
+from ui.http.sessions import scoped_session
+from ui.slack.bot import SlackBot
+from ui.http.ui_door import UiDoor, wrap_mount
 
 log = logging.getLogger("kanmin.api")
 
@@ -257,12 +257,12 @@ def check_query(value: str, name: str) -> str:
 
 
 def _mount_ui(app: FastAPI, holder: ContainerHolder, settings: Settings, throttle: Throttle) -> None:
-    """Mount the Gradio UI at "/" when ui.gradio_app exists, behind the UI door (ui/ui_auth.py: login
+    """Mount the Gradio UI at "/" when ui.web.app exists, behind the UI door (ui/http/ui_door.py: login
     when API keys are set, no uploads, events rate limited); else a small JSON index at "/"."""
     try:
-        gradio_app = importlib.import_module("ui.gradio_app")
+        gradio_app = importlib.import_module("ui.web.app")
     except ModuleNotFoundError as exc:
-        if exc.name != "ui.gradio_app":
+        if exc.name != "ui.web.app":
             log.error("UI not mounted", extra={"fields": {"reason": f"{type(exc).__name__}: {exc}"}})
         gradio_app = None
     except Exception as exc:  # noqa: BLE001 - the API must come up even if the UI is broken

@@ -134,7 +134,7 @@ def answer_blocks(answer: Answer, *, feedback: bool = True, share: bool = False,
         elements.append({"type": "button", "action_id": SHARE, "value": answer.id, "style": "primary",
                          "text": {"type": "plain_text", "text": label(lang, "share"), "emoji": True}})
     if elements:
-        blocks.append({"type": "actions", "block_id": f"kanmin_actions", "elements": elements})
+        blocks.append({"type": "actions", "block_id": "kanmin_actions", "elements": elements})
     return blocks
 
 

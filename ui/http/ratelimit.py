@@ -2,8 +2,8 @@
 
 The key is the caller's identity: the API key (hashed, never stored or logged in clear) when a
 valid one is presented, else the client address (the TCP peer, or the address a trusted proxy
-forwarded: ui/proxies.py). One bucket per caller for all of ``/v1``, and one at the same rate for
-the web UI's events (ui/ui_auth.py: a page load fires several, and they must not eat the API's).
+forwarded: ui/http/proxies.py). One bucket per caller for all of ``/v1``, and one at the same rate for
+the web UI's events (ui/http/ui_door.py: a page load fires several, and they must not eat the API's).
 Refusals are ``429`` JSON errors with ``Retry-After``. Wrong API keys are throttled separately,
 per address (ui/middleware.ApiKeyMiddleware), after they have been answered 401.
 """

@@ -1,4 +1,4 @@
-"""The web UI (Gradio Blocks) mounted at "/" by ui.api: a chat with citations and inline evidence,
+"""The web UI (Gradio Blocks) mounted at "/" by ui.http.api: a chat with citations and inline evidence,
 glossary, jargon translator, reading path and table of contents. Japanese first, English switch.
 
 Works with no internet: system fonts only (no Google Fonts), no CDN assets, analytics off.
@@ -26,12 +26,12 @@ from assistant.schema import Answer  # noqa: E402
 from ingest.errors import KanminError  # noqa: E402
 from ingest.models import Chunk, Node  # noqa: E402
 from ingest.text import canonical  # noqa: E402
-from ui import gradio_render as R  # noqa: E402
-from ui import web_chat as W  # noqa: E402
-from ui.gradio_text import ERROR_MESSAGES, PERSONAS, examples, persona_choices, t  # noqa: E402
-from ui.web_js import DOWNLOAD_MD, HEAD, READER_JS  # noqa: E402
-from ui.web_llm import llm_available  # noqa: E402
-from ui.web_suggest import QuestionBank  # noqa: E402
+from ui.web import render as R  # noqa: E402
+from ui.web import chat as W  # noqa: E402
+from ui.web.text import ERROR_MESSAGES, PERSONAS, examples, persona_choices, t  # noqa: E402
+from ui.web.js import DOWNLOAD_MD, HEAD, READER_JS  # noqa: E402
+from ui.web.llm import llm_available  # noqa: E402
+from ui.web.suggest import QuestionBank  # noqa: E402
 
 log = logging.getLogger("kanmin.ui")
 
@@ -397,7 +397,7 @@ class KanminUI:
         except Exception as exc:  # noqa: BLE001
             return self.error_html(exc, lang)
         body = self.section_html(_toc_level_id(chunk.section_id), lang)
-        # mark the cited passage and its quote (ui/web_js.py scrolls to it)
+        # mark the cited passage and its quote (ui/web/js.py scrolls to it)
         head = f'<div class="kc-chunk" data-chunk-id="{R.esc(chunk.id)}">'
         at = body.find(head)
         if at < 0:
@@ -517,7 +517,7 @@ class KanminUI:
 
             # ---- events -------------------------------------------------------------------------
             # one event for the button and Enter ("once": no second send while one is pending);
-            # example and suggested questions click the same button (ui/web_js.py)
+            # example and suggested questions click the same button (ui/web/js.py)
             gr.on([ask_btn.click, question.submit], self.ask, [question, persona, mode, lang, session],
                   [chat, question, ask_btn, status, session, examples_html], concurrency_limit=4, trigger_mode="once")
 
@@ -626,7 +626,7 @@ class KanminUI:
 
     @staticmethod
     def _counter(text: str | None, lang: str) -> str:
-        # the browser keeps it current as one types (ui/web_js.py); this is its first state
+        # the browser keeps it current as one types (ui/web/js.py); this is its first state
         unit = "字" if lang == "ja" else " characters"
         return f'<div id="q-counter">{len(text or ""):,} / {MAX_QUESTION_CHARS:,}{unit}</div>'
 
@@ -681,7 +681,7 @@ def build_blocks(container_factory: Callable[[], Any], metrics: Any = None) -> g
 
 
 def mount(app: Any, container_factory: Callable[[], Any]) -> Any:
-    """Mount the UI at "/" on ``app`` (called by ui.api.create_app)."""
+    """Mount the UI at "/" on ``app`` (called by ui.http.api.create_app)."""
     metrics = getattr(getattr(app, "state", None), "metrics", None)
     demo = build_blocks(container_factory, metrics)
     # no footer links (Gradio's settings menu brings a second language selector and developer items);

@@ -29,7 +29,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ui.errors import error_response
-from ui.ratelimit import AUTH_FAIL_NAMESPACE, UI_NAMESPACE, Throttle, address_identity, key_identity, valid_key
+from ui.http.ratelimit import AUTH_FAIL_NAMESPACE, UI_NAMESPACE, Throttle, address_identity, key_identity, valid_key
 
 COOKIE = "kanmin_ui"
 LOGIN_PATH = "/auth/login"

@@ -10,7 +10,7 @@
 * app_mention, DMs and group DMs (message.im / message.mpim, also thread_broadcast / file_share):
   follow-ups in a thread share the session ``slack:<channel>:<thread_ts>``. /kanmin <question>
   answers ephemerally (quoting the question) with a share button that shares once per channel.
-* Questions are read as the reader saw them (ui.slack_text.normalise: links → labels, the bot's
+* Questions are read as the reader saw them (ui.slack.text.normalise: links → labels, the bot's
   mention removed, &amp; unescaped); answers are escaped mrkdwn.
 * Web API calls retry 429 (Retry-After) and dropped connections (slack_sdk retry handlers); a
   message Slack rejects (invalid_blocks / msg_too_long) is re-posted as text only.
@@ -49,11 +49,11 @@ from ui.errors import error_response
 from ui.metrics import Metrics
 from ui.runtime import ContainerHolder
 from ui.models import MAX_QUESTION
-from ui.slack_blocks import (
+from ui.slack.blocks import (
     COMMENT_INPUT, FEEDBACK_COMMENT, FEEDBACK_DOWN, FEEDBACK_UP, MAX_COMMENT, SHARE, answer_blocks, comment_button,
     comment_modal, escape, fallback_text, label, text_only, truncation_note,
 )
-from ui.slack_text import normalise
+from ui.slack.text import normalise
 
 log = logging.getLogger("kanmin.slack")
 

@@ -1,0 +1,1 @@
+"""The Slack front door: slack-bolt app, Block Kit answers, Slack markup."""

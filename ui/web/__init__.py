@@ -1,0 +1,1 @@
+"""The web front door: the Gradio chat UI and its guide views."""
