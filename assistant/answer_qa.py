@@ -57,7 +57,11 @@ class QaAnswers(Drafting):
             # state: quoting the topical text would read as an answer
             return self._not_stated(hits, language, detail)
         parts = question_parts(query)
-        chosen = select(cands, self.answer_cfg) if len(parts) == 1 else self._per_part(query, parts, hits, persona)
+        part_of: dict[tuple[str, int], int] = {}
+        if len(parts) == 1:
+            chosen = select(cands, self.answer_cfg)
+        else:
+            chosen, part_of = self._per_part(query, parts, hits, persona)
         if not chosen:
             return self._abstain(hits, language, None)
         if len(parts) == 1:
@@ -70,20 +74,24 @@ class QaAnswers(Drafting):
         if items:  # an item line the scorer picked is shown in the list, in the guide's order
             chosen = [c for c in chosen if not any(i.chunk.id == c.chunk.id and c.start <= i.start and i.end <= c.end
                                                    for i in items)] or chosen[:1]
-        return self._compose(chosen, language, items, lead_first=len(parts) == 1, persona=persona)
+        return self._compose(chosen, language, items, lead_first=len(parts) == 1, persona=persona,
+                             labels=(parts, part_of) if len(parts) > 1 else None)
 
-    def _per_part(self, query: str, parts: list[str], hits, persona: str) -> list[Candidate]:
+    def _per_part(self, query: str, parts: list[str], hits,
+                  persona: str) -> tuple[list[Candidate], dict[tuple[str, int], int]]:
         """Sentences for each part of a two-part question, in the order asked: one ranking
         for the whole would spend every sentence on the part with more matching words.
 
         Each part adds its own search to the whole question's hits, and its own words weigh its
         sentences. A Japanese part searches by BM25 only; an English part also searches by
-        meaning, with the whole question's vector (no second embedding)."""
+        meaning, with the whole question's vector (no second embedding). Returns the passages
+        and, for each (chunk id, start), the part it answers."""
         cfg = self.answer_cfg
         share = max(1, cfg.max_sentences // len(parts))
         meaning = self._meaning(query)
         whole = self.retriever.query_vector(query, self._extra(query))
         chosen: list[Candidate] = []
+        part_of: dict[tuple[str, int], int] = {}
         for k, part in enumerate(parts):
             # a later part may lean on the first for its subject (「…認定は？ 申請はいつでもできる？」)
             search = f"{part} {parts[0]}" if k else part
@@ -97,8 +105,10 @@ class QaAnswers(Drafting):
             cands = [c for c in self.scorer.candidates(self._query_tokens(part), pool, cfg, answer_types(part), meaning)
                      if not any(o.chunk.id == c.chunk.id and o.start < c.end and c.start < o.end for o in chosen)]
             n = share + (cfg.max_sentences - share * len(parts) if k == 0 else 0)
-            chosen += select(cands, dataclasses.replace(cfg, max_sentences=n))
-        return chosen
+            picked = select(cands, dataclasses.replace(cfg, max_sentences=n))
+            part_of.update({(c.chunk.id, c.start): k for c in picked})
+            chosen += picked
+        return chosen, part_of
 
     def _with_items(self, c: Candidate) -> Candidate:
         """A passage that ends by introducing a list (「以下を含む各内容について協議し…。」) is
@@ -132,7 +142,8 @@ class QaAnswers(Drafting):
         return best
 
     def _compose(self, chosen: list[Candidate], language: str, items: list[Item] = (),
-                 lead_first: bool = True, persona: str = "any") -> Draft:
+                 lead_first: bool = True, persona: str = "any",
+                 labels: tuple[list[str], dict[tuple[str, int], int]] | None = None) -> Draft:
         # the answer first: the best-scoring passage leads, the others follow in reading order
         # (the parts of a two-part question keep the order asked)
         if lead_first and len(chosen) > 1:
@@ -140,15 +151,24 @@ class QaAnswers(Drafting):
             chosen = [lead] + [c for c in chosen if c is not lead]
         citations, parts = [], []
         figures_named: set[int] = set()
+        current = None
         for i, c in enumerate(chosen, 1):
+            label = ""
+            if labels is not None:  # a multi-part question: each part's passages under its own words
+                k = labels[1].get((c.chunk.id, c.start))
+                if k is not None and k != current:
+                    current = k
+                    label = f"【{labels[0][k]}】\n" if language == "ja" else f"On “{labels[0][k]}”:\n"
+
             citations.append(self._cite(i, c.chunk, c.start, c.end, c.score))
             other = i > 1 and other_side(c.chunk, persona)
             shown = rows_view(c.chunk, c.text)  # table rows as 「column: value」; the citation stays verbatim
             refs = self._figure_refs(c.text, figures_named, language)  # ours, after the marker: not the quote
             if language == "ja":
-                parts.append(("（相手側の視点から）" if other else "") + f"{shown}[{i}]{refs}")
+                parts.append(label + ("（相手側の視点から）" if other else "") + f"{shown}[{i}]{refs}")
             else:
-                parts.append(("From the other side: " if other else "") + f"「{shown}」[{i}]{refs}")
+                # the label above the bullet, not inside it
+                parts.append(label + "- " + ("From the other side: " if other else "") + f"「{shown}」[{i}]{refs}")
         listed = []
         # one citation per passage: the items of one chunk are quoted as one block (their lines
         # as the guide prints them), the marker after the block's last item
@@ -162,7 +182,7 @@ class QaAnswers(Drafting):
         at = 1 if self.answer_cfg.list_after_lead else len(parts)
         if language == "en":
             block = ["The guide lists:\n" + "\n".join(listed)] if listed else []
-            body = "\n".join([f"- {p}" for p in parts[:at]] + block + [f"- {p}" for p in parts[at:]])
+            body = "\n".join(parts[:at] + block + parts[at:])
             head = self._where_en(citations[0].section_path, citations[0].pages) if citations else ""
             return Draft(f"The guide answers this in {head}:\n{body}", citations)
         # one passage per line: the reader sees where one quote ends and the next begins

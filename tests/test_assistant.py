@@ -261,6 +261,19 @@ def test_unrelated_parts_each_get_their_passage(assistant):
     assert genka < joint
 
 
+def test_the_parts_of_a_multi_part_answer_are_labelled_in_the_order_asked(assistant):
+    ans = assistant.ask("4号随契を使うには何が必要？あと、トライアル発注制度との違いは？")
+    first, second = ans.answer.find("【4号随契を使うには何が必要"), ans.answer.find("【トライアル発注制度との違いは")
+    assert 0 == first < second, ans.answer
+    # each label sits directly above a quoted passage of its part
+    assert re.search(r"【トライアル発注制度との違いは[?？]】\n[^【]+?\[\d+\]", ans.answer), ans.answer
+    en = assistant.ask("What is PFS, and which city used it to help people quit smoking?")
+    assert re.search(r"On “What is PFS”:\n- 「.+\n(.+\n)*On “which city used it to help people quit smoking\?”:\n- 「",
+                     en.answer), en.answer
+    one = assistant.ask("4号随契とトライアル発注制度はどう違う？")
+    assert "【4号随契とトライアル発注制度" not in one.answer  # a one-part question has no label
+
+
 def test_locate_opens_the_best_section_with_its_first_sentence(assistant):
     ans = assistant.ask("官民連携でありがちな失敗パターンがまとまってるのって何ページから？")
     assert ans.route == "locate"
