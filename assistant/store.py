@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from sqlalchemy import (Column, Integer, MetaData, Table, Text, create_engine, delete, event, func, select,
+from sqlalchemy import (Column, Integer, MetaData, Table, Text, bindparam, create_engine, delete, event, func, select,
                         text, update)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -78,6 +78,11 @@ feedback_votes = Table(
     Column("voter", Text, primary_key=True),
     Column("feedback_id", Integer, nullable=False),
 )
+
+
+_ANSWER_COLUMNS = ("id", "session_id", "question", "resolved_question", "answer", "route", "persona", "source",
+                   "created_at", "json")
+_DELETE_ANSWER = delete(answers).where(answers.c.id == bindparam("answer_id"))
 
 
 def _now() -> str:
@@ -156,6 +161,7 @@ class Store:
         self._engine_obj: Engine | None = None
         self._writer: Engine | None = None
         self._init_lock = threading.Lock()
+        self._upsert: Any = None  # the answer upsert, built on first save (see _answer_upsert)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> "Store":
@@ -275,17 +281,26 @@ class Store:
         return str(self._read(text("PRAGMA journal_mode"))[0][0]).lower()
 
     # -- answers -------------------------------------------------------------
+    def _answer_upsert(self):
+        """INSERT … ON CONFLICT (id) DO UPDATE with bound parameters, built once: a statement
+        rebuilt per answer (``.values(**row)``) cost ~1 ms of SQLAlchemy coercion on every save."""
+        if self._upsert is None:
+            ins = self._insert(answers)
+            self._upsert = ins.on_conflict_do_update(
+                index_elements=[answers.c.id], set_={k: ins.excluded[k] for k in _ANSWER_COLUMNS if k != "id"})
+        return self._upsert
+
     def save_answer(self, answer: Answer, source: str = "api") -> None:
         row = dict(id=answer.id, session_id=answer.session_id, question=answer.question,
                    resolved_question=answer.resolved_question, answer=answer.answer, route=answer.route,
                    persona=answer.persona, source=source, created_at=_now(), json=answer.model_dump_json())
+        upsert = self._answer_upsert()
 
         def run(c: Connection) -> None:
             # replace = delete + insert, so a re-saved answer becomes its session's newest turn (as
             # SQLite's INSERT OR REPLACE did); ON CONFLICT covers a concurrent save of the same id
-            c.execute(delete(answers).where(answers.c.id == answer.id))
-            c.execute(self._insert(answers).values(**row).on_conflict_do_update(
-                index_elements=[answers.c.id], set_={k: v for k, v in row.items() if k != "id"}))
+            c.execute(_DELETE_ANSWER, {"answer_id": answer.id})
+            c.execute(upsert, row)
 
         self._write(run)
 
