@@ -263,6 +263,14 @@ class Store:
             self._engine_obj.dispose()
 
     # -- introspection -------------------------------------------------------
+    def ping(self) -> str | None:
+        """None when the database answers ``SELECT 1``; else the error's one-line reason (for /readyz)."""
+        try:
+            self._read(text("SELECT 1"))
+            return None
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready; the reason is reported
+            return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+
     def schema_version(self) -> int:
         """The Alembic revision the database is at (revisions are numbered 0001, 0002, …)."""
         return int(self._read(text("SELECT version_num FROM alembic_version"))[0][0])
