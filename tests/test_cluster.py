@@ -282,3 +282,17 @@ def test_feedback_survives_a_killed_replica(cluster):
     assert len(failed) <= CONCURRENCY, failed
     record(feedback_posts=FEEDBACKS, feedback_acked=len(acked), feedback_failed_in_flight=len(failed),
            feedback_rows_in_pg=len(rows), rss_mib_b_after_restart=round(b.rss_mib(), 1))
+
+
+def test_migrate_command_on_the_shared_database(cluster):
+    import os
+    import subprocess
+
+    from conftest import KANMIN, ROOT
+
+    # the replicas migrated at start-up; an explicit run (before a roll) finds nothing to do
+    out = subprocess.run([KANMIN, "migrate"], capture_output=True, text=True, timeout=120, cwd=str(ROOT),
+                         env={**os.environ, "KANMIN_DATABASE_URL": cluster["db_url"]})
+    assert out.returncode == 0, out.stderr
+    head = max(p.name[:4] for p in (ROOT / "assistant" / "migrations" / "versions").glob("[0-9]*.py"))
+    assert out.stdout.strip() == f"postgresql: schema at revision {head}"

@@ -11,7 +11,7 @@ from ingest.errors import KanminError
 
 # Packages whose commands.py adds subcommands; eval and bench are optional layers on top.
 COMMAND_MODULES = [
-    "ingest.commands", "index.commands", "assistant.commands", "ui.commands", "ui.chat_cli", "eval.commands",
+    "ingest.commands", "index.commands", "assistant.commands", "assistant.migrate_command", "ui.commands", "ui.chat_cli", "eval.commands",
     "eval.bench_commands", "eval.seed_command",
 ]
 
