@@ -296,3 +296,16 @@ def test_migrate_command_on_the_shared_database(cluster):
     assert out.returncode == 0, out.stderr
     head = max(p.name[:4] for p in (ROOT / "assistant" / "migrations" / "versions").glob("[0-9]*.py"))
     assert out.stdout.strip() == f"postgresql: schema at revision {head}"
+
+
+def test_spoofed_forwarded_for_through_nginx_keeps_the_address_bucket(cluster):
+    # wrong keys are throttled per client address; nginx replaces the client's X-Forwarded-For,
+    # so a caller who invents a new one per request still fills one bucket (shared in Redis)
+    nginx = cluster["nginx"]
+    codes = []
+    for i in range(RATE + 3):
+        spoof = {"X-Forwarded-For": f"198.51.100.{i + 1}", **auth(f"wrong-{uuid.uuid4().hex}")}
+        codes.append(httpx.get(nginx.url + "/v1/toc", headers=spoof, timeout=LONG).status_code)
+    assert codes == [401] * RATE + [429] * 3, codes
+    # a valid key from the same address is not locked out by the guesses
+    assert httpx.get(nginx.url + "/v1/toc", headers=auth(SPARE_KEYS[4]), timeout=LONG).status_code == 200
