@@ -38,6 +38,7 @@ UI_NAMESPACE = "kanmin-ui"  # and one, at the same rate, for the web UI's events
 AUTH_FAIL_NAMESPACE = "kanmin-authfail"  # wrong keys, per address
 MEMORY = "memory://"
 FALLBACK_LOG_EVERY_S = 60.0  # one warning a minute while the shared storage is unreachable
+SHARED_RETRY_S = 5.0  # after a shared-storage failure, count per process this long before trying again
 
 
 def bearer_token(headers) -> str | None:
@@ -87,12 +88,18 @@ class Throttle:
         self.items = parse_many(rate)  # ValueError on a malformed setting: fail at start-up
         self.metrics = metrics
         self._warned_at = 0.0
+        self._shared_down_until = 0.0
 
     def hit(self, namespace: str, key: str) -> int | None:
+        # hits run in the event loop: after a failure, skip the shared storage for a while, so an
+        # unreachable Redis costs one timeout per SHARED_RETRY_S, not one per request
+        if time.monotonic() < self._shared_down_until:
+            return self._hit(self.fallback, namespace, key)
         try:
             return self._hit(self.storage, namespace, key)
         except Exception as exc:  # noqa: BLE001 - redis errors vary by version; any of them means "unreachable"
             now = time.monotonic()
+            self._shared_down_until = now + SHARED_RETRY_S
             if now - self._warned_at > FALLBACK_LOG_EVERY_S:
                 self._warned_at = now
                 log.warning("rate-limit storage unreachable; counting per process",
