@@ -17,6 +17,7 @@ are single ``INSERT … ON CONFLICT DO NOTHING`` statements whose row count says
 """
 from __future__ import annotations
 
+import logging
 import os
 import random
 import sqlite3
@@ -37,6 +38,7 @@ from assistant.schema import Answer
 from ingest.settings import Settings, get_settings
 
 T = TypeVar("T")
+log = logging.getLogger("kanmin.store")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = 0x6B616E6D696E  # "kanmin": pg_advisory_xact_lock key held while migrating
@@ -269,6 +271,17 @@ class Store:
             self._engine_obj.dispose()
 
     # -- introspection -------------------------------------------------------
+    def ping(self) -> str | None:
+        """None when the database answers ``SELECT 1``; else the error's one-line reason (for /readyz)."""
+        try:
+            self._read(text("SELECT 1"))
+            return None
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            # /readyz is public: the reason names the error class only; hosts and ports go to the log
+            log.warning("database unreachable", extra={"fields": {"error": str(exc).splitlines()[0][:300]
+                                                                  if str(exc) else type(exc).__name__}})
+            return f"database unreachable ({type(exc).__name__})"
+
     def schema_version(self) -> int:
         """The Alembic revision the database is at (revisions are numbered 0001, 0002, …)."""
         return int(self._read(text("SELECT version_num FROM alembic_version"))[0][0])

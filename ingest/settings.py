@@ -76,9 +76,17 @@ class Settings(BaseSettings):
     # HTTP front door.
     host: str = "127.0.0.1"
     port: int = 8000
+    # Behind a balancer without active health checks: open the port only once the guide and index
+    # are loaded (or failed), so no request meets a replica that is still starting (deploy/).
+    serve_when_ready: bool = False
+    serve_when_ready_timeout_s: float = 300.0
     api_keys: str = ""  # comma-separated; empty = no auth
     cors_origins: str = ""  # comma-separated; empty = CORS off
     rate_limit: str = "60/minute"
+    # Where rate-limit counters live (a ``limits`` storage URI). memory:// = per process; a shared
+    # "redis://host:6379/0" makes N/minute hold across replicas. Unreachable: per-process fallback.
+    rate_limit_storage: str = "memory://"
+    rate_limit_storage_timeout_s: float = 0.5  # Redis connect/read timeout: a slow Redis must not stall requests
     # Security (docs/security.md). Peers whose X-Forwarded-For is believed: IPs / CIDRs, comma-separated.
     forwarded_allow_ips: str = ""
     allowed_hosts: str = ""  # comma-separated Host names accepted (400 otherwise); empty = any

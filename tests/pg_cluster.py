@@ -15,7 +15,18 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-PG_BIN = Path(os.environ.get("KANMIN_TEST_PG_BIN", "/usr/local/bin"))
+def _pg_bin() -> Path:
+    """KANMIN_TEST_PG_BIN, else /usr/local/bin, else Debian's newest /usr/lib/postgresql/<v>/bin (not on PATH)."""
+    if os.environ.get("KANMIN_TEST_PG_BIN"):
+        return Path(os.environ["KANMIN_TEST_PG_BIN"])
+    if (Path("/usr/local/bin") / "initdb").exists():
+        return Path("/usr/local/bin")
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)
+                   if p.parent.parent.name.isdigit() else 0)
+    return found[-1].parent if found else Path("/usr/local/bin")
+
+
+PG_BIN = _pg_bin()
 RUN_AS = "postgres"
 
 

@@ -55,6 +55,10 @@ class ContainerHolder:
         finally:
             self._done.set()
 
+    def wait(self, timeout: float) -> bool:
+        """Block until the first load finished (loaded or failed); False on timeout."""
+        return self._done.wait(timeout)
+
     def _maybe_retry(self) -> None:
         if self._error is not None and time.monotonic() - self._failed_at > RETRY_AFTER_FAILURE_S:
             self.start()

@@ -11,7 +11,8 @@ from ingest.errors import KanminError
 
 # Packages whose commands.py adds subcommands; eval and bench are optional layers on top.
 COMMAND_MODULES = [
-    "ingest.commands", "index.commands", "assistant.commands", "ui.http.serve", "ui.cli.chat", "eval.commands",
+    "ingest.commands", "index.commands", "assistant.commands", "assistant.migrate_command", "ui.http.serve",
+    "ui.cli.chat", "eval.commands",
     "eval.bench_commands", "eval.seed_command",
 ]
 

@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from limits import parse_many
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Mount
 
@@ -69,11 +70,17 @@ def create_app(container_factory: Callable[[], Any] | None = None, settings: Set
     metrics.ready.set_function(lambda: 1.0 if getattr(holder.container, "assistant", None) is not None else 0.0)
     api_keys = settings.api_key_set()
     slack_bot = SlackBot(settings, holder, metrics)
+    limiter = build_limiter(api_keys, settings.rate_limit_storage, settings.rate_limit_storage_timeout_s)
+    throttle = Throttle(limiter, settings.rate_limit, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if start_loading:
             holder.start()
+            if settings.serve_when_ready:
+                # uvicorn opens the port only after this: a balancer without active health checks
+                # (nginx OSS) then never sends a request to a replica that is still loading
+                await run_in_threadpool(holder.wait, settings.serve_when_ready_timeout_s)
         slack_bot.start_socket_mode()
         yield
         slack_bot.close()
@@ -109,6 +116,13 @@ def create_app(container_factory: Callable[[], Any] | None = None, settings: Set
         ok, code, reason = holder.status()
         if not ok:
             return errors.error_response(503, code, reason)
+        # shared state: a replica that cannot reach it is taken out of rotation by the balancer
+        store = getattr(holder.container, "store", None)
+        down = store.ping() if store is not None else None
+        if down:
+            return errors.error_response(503, "database_unavailable", down)
+        if not throttle.storage_ok():
+            return errors.error_response(503, "rate_limit_storage_unavailable", "rate-limit storage unreachable")
         return {"status": "ready", "reason": reason}
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics (kanmin_*)",
@@ -194,8 +208,7 @@ def create_app(container_factory: Callable[[], Any] | None = None, settings: Set
     def not_found(request: Request, rest: str) -> Response:
         raise StarletteHTTPException(404)
 
-    app.state.limiter = build_limiter(api_keys)
-    throttle = Throttle(app.state.limiter, settings.rate_limit, metrics)
+    app.state.limiter = limiter
     _mount_ui(app, holder, settings, throttle)
 
     # -- middleware (last added = outermost) ----------------------------------------
