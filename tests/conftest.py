@@ -10,6 +10,7 @@ if it cannot be built, rather than every server fixture polling for a ready that
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -189,3 +190,25 @@ def fake_slack():
     fake = FakeSlack()
     yield fake
     fake.close()
+
+
+# ---- a real browser (Debian chromium driven by playwright; never `playwright install`) ----------
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+LOCAL_URL = re.compile(r"^(https?|wss?)://127\.0\.0\.1:\d+/|^(data|blob):")  # what a page may load
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless chromium per test module."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs chromium and fonts-ipafont-gothic with apt)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=60_000)
+        try:
+            yield b
+        finally:
+            b.close()

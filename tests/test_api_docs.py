@@ -3,17 +3,13 @@ and the bundled Swagger UI must read the OpenAPI 3.1 document FastAPI emits (Swa
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import ARTIFACTS
+from conftest import ARTIFACTS, LOCAL_URL
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-LOCAL = re.compile(r"^(https?|wss?)://127\.0\.0\.1:\d+/|^(data|blob):")
+LOCAL = LOCAL_URL
 
 
 def _local_urls(html: str) -> list[str]:
@@ -42,19 +38,6 @@ def test_openapi_is_31_and_lists_ask(live_server):
     assert spec["openapi"].startswith("3.1")  # what made Swagger UI 4 fail
     assert "/v1/ask" in spec["paths"]
 
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs chromium with apt)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=60_000)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.mark.timeout(300)

@@ -19,13 +19,10 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from conftest import ARTIFACTS, start_server, stop_server
+from conftest import ARTIFACTS, LOCAL_URL, start_server, stop_server
 from helpers_reliability import cli_main
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-LOCAL = re.compile(r"^(https?|wss?)://127\.0\.0\.1:\d+/|^(data|blob):")
+LOCAL = LOCAL_URL
 STEP_MS = 60_000  # any single UI step (generous: a busy 2-core machine)
 ANSWER_MS = 120_000  # one answer (the first one loads models)
 DESKTOP = {"width": 1280, "height": 800}
@@ -44,19 +41,6 @@ def ui_server(live_server):
     live_server.db_path = Path(live_server.log_path).parent / "kanmin.sqlite3"
     return live_server
 
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs chromium and fonts-ipafont-gothic with apt)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=60_000)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 class Tab:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from conftest import start_server, stop_server
-from test_ui_browser import ANSWER_MS, CHROMIUM, CHROMIUM_ARGS, DESKTOP, STEP_MS, TURNS, db_rows, shot
+from conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server
+from test_ui_browser import ANSWER_MS, DESKTOP, STEP_MS, TURNS, db_rows, shot
 
 pytestmark = pytest.mark.timeout(300)
 
