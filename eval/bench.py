@@ -501,6 +501,7 @@ class Bench:
                                                       requests_per_level=self.requests_per_level,
                                                       progress=self.progress))
             self.other_cpu["server_phase"] = w.other_cores
+            report["workers"] = bench_http.bench_workers(self.tmp, items, self.requests_per_level, progress=self.progress)
             report["cold_start"].update(report.pop("server_start"))
             del naive, container  # free the in-process copies before the synthetic corpora
             report["scale"] = bench_scale.bench_scale(retriever, guide, items, settings, progress=self.progress)
@@ -538,6 +539,8 @@ def evaluate_targets(r: dict, settings: Settings) -> list[dict[str, Any]]:
         ("answer p95 ÷ query-embedding p95 (same passes)", "answer_p95_over_embed_p95", "≤", 1.3, "×",
          r.get("answer_p95_over_embed_p95")),
         ("naive ÷ kanmin latency (p50, same questions)", "naive_ratio", "≥", 1.0, "×", r.get("naive_ratio")),
+        ("2 workers ÷ 1 worker, requests/s at concurrency 16", "workers.ratio", "≥", 1.6, "×",
+         _get(r, "workers", "ratio")),
         ("unchanged rebuild (build_index, warm cache)", "build.warm_s", "≤", 5.0, "s", _get(r, "build", "warm_s")),
         ("server peak RSS (VmHWM)", "rss.peak_hwm_mb", "≤", 400.0, "MB", _get(r, "rss", "peak_hwm_mb")),
         (f"100× corpus query p95 (hybrid retrieve, {kind})", f"scale.x100.hybrid_{kind}.p95_ms", "≤", 100.0, "ms",
@@ -695,6 +698,14 @@ def render_markdown(r: dict) -> str:
         L += _table(["concurrency", "requests", "errors", "wall s", "req/s", "p50 ms", "p95 ms", "p99 ms"],
                     [[t["concurrency"], t["requests"], t["errors"], t["wall_s"], t["rps"], t["p50_ms"], t["p95_ms"],
                       t["p99_ms"]] for t in r["throughput"]])
+    if "workers" in r:
+        w = r["workers"]
+        L += ["", "## Workers on one machine", "",
+              f"`kanmin serve --workers N` (KANMIN_WORKERS), {w['requests']} POST /v1/ask at concurrency "
+              f"{w['concurrency']} after a warm-up, one server after the other: 2 workers ÷ 1 = {w['ratio']}×.", ""]
+        L += _table(["workers", "requests", "errors", "wall s", "req/s", "p50 ms", "p95 ms", "p99 ms"],
+                    [[n, t["requests"], t["errors"], t["wall_s"], t["rps"], t["p50_ms"], t["p95_ms"], t["p99_ms"]]
+                     for n, t in ((1, w["workers_1"]), (2, w["workers_2"]))])
     if "rss" in r:
         s = r["rss"]
         L += ["", "## Server memory", ""]

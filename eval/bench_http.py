@@ -100,11 +100,13 @@ def read_mem_mb(pid: int) -> dict[str, float | None]:
 
 
 class Server:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, workers: int = 1):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / f"server-{self.port}.log"
-        env = child_env(tmp, {"KANMIN_RATE_LIMIT": "100000/minute"})
+        # several workers: each opens the shared port only once loaded (no ask meets a starting one)
+        env = child_env(tmp, {"KANMIN_RATE_LIMIT": "100000/minute", "KANMIN_WORKERS": str(workers),
+                              "KANMIN_SERVE_WHEN_READY": "1" if workers > 1 else "0"})
         self._log = open(self.log_path, "w", encoding="utf-8")
         self.t0 = time.perf_counter()
         self.proc = subprocess.Popen(kanmin_cmd() + ["serve", "--host", "127.0.0.1", "--port", str(self.port)],
@@ -297,3 +299,23 @@ def bench_server(tmp: Path, items: Sequence, *, passes: int, requests_per_level:
                 "unit": "MB = 10^6 bytes (MiB = 2^20 bytes)",
                 "pid_measured": "the `kanmin serve` process (uvicorn, 1 worker)"},
     }
+
+
+def bench_workers(tmp: Path, items: Sequence, requests: int, concurrency: int = 16,
+                  progress: bool = True) -> dict[str, Any]:
+    """Throughput of POST /v1/ask at ``concurrency`` with `kanmin serve --workers 1` and `--workers 2`,
+    back to back on the same questions: does a second process use the second core?"""
+    out: dict[str, Any] = {"concurrency": concurrency, "requests": requests}
+    for workers in (1, 2):
+        if progress:
+            log(f"workers: {workers} worker(s), concurrency {concurrency}, {requests} requests")
+        server = Server(tmp, workers=workers)
+        try:
+            server.wait()
+            load_level(server.url, items, concurrency, min(requests, 64))  # warm every worker's caches
+            out[f"workers_{workers}"] = load_level(server.url, items, concurrency, requests)
+        finally:
+            server.stop()
+    one, two = out["workers_1"]["rps"], out["workers_2"]["rps"]
+    out["ratio"] = _r(two / one, 3) if one else None
+    return out

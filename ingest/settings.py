@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     # HTTP front door.
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 1  # kanmin serve processes on one machine (each loads the guide and index)
     # Behind a balancer without active health checks: open the port only once the guide and index
     # are loaded (or failed), so no request meets a replica that is still starting (deploy/).
     serve_when_ready: bool = False

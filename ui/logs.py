@@ -32,6 +32,7 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,  # which worker, when `kanmin serve --workers N` runs several
             "msg": record.getMessage(),
         }
         fields = getattr(record, "fields", None)
@@ -94,10 +95,16 @@ def configure_logging(settings, level: int = logging.INFO) -> None:
         root.removeHandler(h)
     root.addHandler(handler)
     root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         lg = logging.getLogger(name)
         lg.handlers.clear()
         lg.propagate = True
+    # uvicorn's own access lines carry raw paths (Gradio session hashes): ui/http/middleware.py writes
+    # the access log, masked. Off here, not only by uvicorn's access_log=False, because each worker
+    # configures its logging after uvicorn has applied its own settings.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False
     # Libraries that log request headers (tokens) at DEBUG stay at INFO or above.
     for name in ("slack_sdk", "slack_bolt", "httpx", "httpcore", "urllib3"):
         logging.getLogger(name).setLevel(max(level, logging.INFO))

@@ -34,7 +34,7 @@ from ui.models import (
     FeedbackResponse, Health, Ready, check_text, error_responses,
 )
 from ui.http.proxies import ProxyHeadersMiddleware, parse_networks
-from ui.http.ratelimit import RateLimitMiddleware, Throttle, build_limiter
+from ui.http.ratelimit import MEMORY, RateLimitMiddleware, Throttle, build_limiter, storage_options
 from ui.runtime import ContainerHolder
 from ui.http.sessions import scoped_session
 from ui.slack.bot import SlackBot
@@ -56,15 +56,22 @@ def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def create_app(container_factory: Callable[[], Any] | None = None, settings: Settings | None = None,
-               start_loading: bool = True) -> FastAPI:
-    """Build the app. The container is built in a background thread at start-up (lifespan)."""
-    settings = settings or get_settings()
+def check_settings(settings: Settings) -> None:
+    """The server settings that would make it fail (ValueError naming the setting), checked before
+    anything starts: `kanmin serve` reports them once, not from every worker."""
     try:
         parse_many(settings.rate_limit)
     except ValueError:
         raise ValueError(f"KANMIN_RATE_LIMIT {settings.rate_limit!r} is not a rate such as '60/minute'") from None
-    parse_networks(settings.forwarded_allow_ips)  # ValueError names the bad entry: fail at start-up
+    parse_networks(settings.forwarded_allow_ips)  # ValueError names the bad entry
+    storage_options(settings.rate_limit_storage.strip() or MEMORY, settings.rate_limit_storage_timeout_s)
+
+
+def create_app(container_factory: Callable[[], Any] | None = None, settings: Settings | None = None,
+               start_loading: bool = True) -> FastAPI:
+    """Build the app. The container is built in a background thread at start-up (lifespan)."""
+    settings = settings or get_settings()
+    check_settings(settings)
     holder = ContainerHolder(container_factory or _default_factory)
     metrics = Metrics()
     metrics.ready.set_function(lambda: 1.0 if getattr(holder.container, "assistant", None) is not None else 0.0)

@@ -15,6 +15,8 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ingest.settings import get_settings
+
 
 def bounded_h11(header_timeout_s: float) -> type[H11Protocol]:
     """An H11Protocol subclass with the given header-read timeout (uvicorn takes a class, not options)."""
@@ -63,3 +65,12 @@ def bounded_h11(header_timeout_s: float) -> type[H11Protocol]:
                 self.transport.close()
 
     return BoundedH11Protocol
+
+
+
+def __getattr__(name: str) -> Any:
+    """``ui.http.limits:FromSettings``: the protocol with the settings' timeout, by import string, as
+    uvicorn's worker processes need it (a class made in the parent cannot be sent to them)."""
+    if name == "FromSettings":
+        return bounded_h11(get_settings().header_timeout_s)
+    raise AttributeError(name)

@@ -1,0 +1,78 @@
+"""`kanmin serve --workers 2` (KANMIN_WORKERS): both worker processes answer, the shared SQLite store
+stays correct under concurrent writes from both (WAL, one writer at a time), and a follow-up whose
+first turn one worker answered is resolved by whichever worker gets the second."""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from conftest import start_server, stop_server
+from helpers_reliability import wait_until
+
+ASKS = 120
+QUESTIONS = ["原課とは？", "4号随契とは何ですか？", "トライアル発注制度について教えて", "What is PFS?",
+             "官民連携の3つの出口は？", "予算化はいつまでに相談すべき？"]
+
+
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("workers")
+    # each worker opens its port only once its guide and index are loaded, so no ask meets a
+    # worker that is still starting
+    srv = start_server(tmp, {"KANMIN_WORKERS": "2", "KANMIN_SERVE_WHEN_READY": "1", "KANMIN_RATE_LIMIT": "10000/minute"},
+                       timeout=300)
+    try:
+        yield srv
+    finally:
+        stop_server(srv)
+
+
+def _pids(server, path: str) -> set[int]:
+    """Worker pids of the access-log lines for ``path``."""
+    out = set()
+    for line in server.log().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if rec.get("logger") == "kanmin.access" and rec.get("path") == path:
+            out.add(rec["pid"])
+    return out
+
+
+def test_both_workers_answer_and_every_answer_is_stored(workers, tmp_path_factory):
+    def ask(i: int) -> httpx.Response:
+        return httpx.post(workers.url + "/v1/ask", json={"question": QUESTIONS[i % len(QUESTIONS)]}, timeout=120)
+
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(ask, range(ASKS)))
+    assert [r.status_code for r in replies] == [200] * ASKS
+    ids = {r.json()["id"] for r in replies}
+    assert len(ids) == ASKS
+    # the access log says which process answered: both did
+    pids = wait_until(lambda: p if len(p := _pids(workers, "/v1/ask")) >= 2 else None, timeout=120,
+                      what="access-log lines from two workers")
+    assert len(pids) == 2 and workers.proc.pid not in pids  # two workers, neither the supervisor
+    # every answer went to the one shared store, whichever worker wrote it
+    import sqlite3
+
+    db = sqlite3.connect(str(workers.log_path.parent / "kanmin.sqlite3"))
+    stored = {row[0] for row in db.execute("SELECT id FROM answers")}
+    db.close()
+    assert ids <= stored
+
+
+def test_a_follow_up_is_resolved_by_whichever_worker_answers_it(workers):
+    session = "workers-follow-up"
+    first = httpx.post(workers.url + "/v1/ask", json={"question": "4号随契とは何ですか？", "session_id": session},
+                       timeout=120)
+    assert first.status_code == 200
+    # several follow-ups in a row: with two workers and new connections, both get some of them
+    for _ in range(6):
+        r = httpx.post(workers.url + "/v1/ask", json={"question": "それはどんな場合に使える？", "session_id": session},
+                       timeout=120)
+        assert r.status_code == 200
+        assert "4号随契" in (r.json()["resolved_question"] or ""), r.json()
