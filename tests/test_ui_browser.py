@@ -528,10 +528,15 @@ def test_glossary_tab_finds_what_the_api_and_cli_find(tab, ui_server, capsys, q)
     t = tab(DESKTOP)
     pg = t.open(ui_server.url + "/")
     pg.get_by_role("tab", name="用語集").click()
+    # the page fills the tab with the whole glossary when it loads: search after that, or the
+    # late full list replaces the results
+    everything = len(httpx.get(ui_server.url + "/v1/glossary", timeout=60).json())
+    pg.wait_for_function(f"() => document.querySelectorAll('#glossary-results .kc-term').length === {everything}",
+                         timeout=STEP_MS)
     pg.fill("#glossary-search textarea", q)
     pg.click("#glossary-search-btn")
     pg.wait_for_function(f"() => document.querySelectorAll('#glossary-results .kc-term').length === {len(api)}",
-                         timeout=60_000)
+                         timeout=STEP_MS)
     shown = [x.get_attribute("data-term") for x in pg.locator("#glossary-results .kc-term").all()]
     assert shown == api
     shot(pg, f"glossary-{q}")
