@@ -13,10 +13,12 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from conftest import ARTIFACTS, LOCAL_URL, start_server, stop_server
@@ -528,15 +530,19 @@ def test_glossary_tab_finds_what_the_api_and_cli_find(tab, ui_server, capsys, q)
     t = tab(DESKTOP)
     pg = t.open(ui_server.url + "/")
     pg.get_by_role("tab", name="用語集").click()
-    # the page fills the tab with the whole glossary when it loads: search after that, or the
-    # late full list replaces the results
-    everything = len(httpx.get(ui_server.url + "/v1/glossary", timeout=60).json())
-    pg.wait_for_function(f"() => document.querySelectorAll('#glossary-results .kc-term').length === {everything}",
-                         timeout=STEP_MS)
     pg.fill("#glossary-search textarea", q)
-    pg.click("#glossary-search-btn")
-    pg.wait_for_function(f"() => document.querySelectorAll('#glossary-results .kc-term').length === {len(api)}",
-                         timeout=STEP_MS)
+    # the page also fills this tab with the whole glossary when it loads; that list can arrive after a
+    # search made meanwhile and replace it (a known UI race), so search again until the results stay
+    want = f"() => document.querySelectorAll('#glossary-results .kc-term').length === {len(api)}"
+    deadline = time.monotonic() + 180
+    while True:
+        pg.click("#glossary-search-btn")
+        try:
+            pg.wait_for_function(want, timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                raise
     shown = [x.get_attribute("data-term") for x in pg.locator("#glossary-results .kc-term").all()]
     assert shown == api
     shot(pg, f"glossary-{q}")

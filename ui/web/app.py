@@ -568,13 +568,8 @@ class KanminUI:
                         self.toc_html(lang_v), self.glossary_html(None, lang_v), html,
                         gr.update(choices=chapters, value=None), self.reader_html(nav, lang_v) if nav else "")
 
-            loaded = demo.load(on_load, [session, persona, lang],
-                               [session, chat, status, mode, examples_html, toc, g_results, reading, reading_chapters,
-                                reader])
-            # a search typed while the page was still loading: the full list that load brings must
-            # not replace its results
-            loaded.then(lambda q, lang_v: self.glossary_html(q, lang_v) if (q or "").strip() else gr.skip(),
-                        [g_search, lang], g_results)
+            demo.load(on_load, [session, persona, lang],
+                      [session, chat, status, mode, examples_html, toc, g_results, reading, reading_chapters, reader])
 
             # language switch: relabel everything and re-render what is on screen
             relabel_outputs = [
