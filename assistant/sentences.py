@@ -11,8 +11,6 @@ from typing import Callable, Iterable, Mapping
 from ingest.models import Chunk
 from ingest.text import URLISH, quotable_spans, sentence_spans
 
-_BIGRAM_CACHE_LIMIT = 4096
-
 
 @dataclass
 class AnswerConfig:

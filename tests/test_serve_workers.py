@@ -4,6 +4,7 @@ first turn one worker answered is resolved by whichever worker gets the second."
 from __future__ import annotations
 
 import json
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -43,7 +44,7 @@ def _pids(server, path: str) -> set[int]:
     return out
 
 
-def test_both_workers_answer_and_every_answer_is_stored(workers, tmp_path_factory):
+def test_both_workers_answer_and_every_answer_is_stored(workers):
     def ask(i: int) -> httpx.Response:
         return httpx.post(workers.url + "/v1/ask", json={"question": QUESTIONS[i % len(QUESTIONS)]}, timeout=120)
 
@@ -57,8 +58,6 @@ def test_both_workers_answer_and_every_answer_is_stored(workers, tmp_path_factor
                       what="access-log lines from two workers")
     assert len(pids) == 2 and workers.proc.pid not in pids  # two workers, neither the supervisor
     # every answer went to the one shared store, whichever worker wrote it
-    import sqlite3
-
     db = sqlite3.connect(str(workers.log_path.parent / "kanmin.sqlite3"))
     stored = {row[0] for row in db.execute("SELECT id FROM answers")}
     db.close()

@@ -8,7 +8,6 @@ from assistant.schema import Answer, Citation, GlossaryNote, SectionRef
 from ingest.settings import Settings
 from ui.metrics import Metrics
 from ui.runtime import ContainerHolder
-from assistant.store import Store
 from ui.slack.blocks import (
     FEEDBACK_COMMENT, FEEDBACK_DOWN, FEEDBACK_UP, SHARE, answer_blocks, clip, comment_button, comment_modal,
     fallback_text, pages_str, text_only,
@@ -118,23 +117,6 @@ def test_not_configured_and_socket_mode_construction(tmp_path: Path):
     # the Web API client retries 429s (Retry-After) and dropped connections itself
     kinds = {type(h).__name__: h.max_retry_count for h in http.app.client.retry_handlers}
     assert kinds["RateLimitErrorRetryHandler"] >= 2 and kinds["ConnectionErrorRetryHandler"] >= 1
-
-
-def test_store_one_vote_per_voter(tmp_path: Path):
-    store = Store(tmp_path / "v.sqlite3")
-    fid, what = store.vote("a1", "U1", "up", source="slack")
-    assert what == "new"
-    assert store.vote("a1", "U1", "up", source="slack") == (fid, "same")
-    assert store.vote("a1", "U1", "down", source="slack") == (fid, "changed")
-    fid2, what2 = store.vote("a1", "U2", "down", source="slack")
-    assert what2 == "new" and fid2 != fid
-    assert store.vote("a2", "U1", "up")[1] == "new"  # another answer: another vote
-    assert [(r["answer_id"], r["rating"]) for r in store.feedback_rows("a1")] == [("a1", "down"), ("a1", "down")]
-    assert store.set_feedback_comment(fid, "U1", "p.20 が違う")
-    assert not store.set_feedback_comment(fid, "U2", "not theirs")  # only the voter's own vote
-    assert not store.set_feedback_comment(99999, "U1", "unknown")
-    assert [r["comment"] for r in store.feedback_rows("a1")] == ["p.20 が違う", None]
-    assert store.schema_version() == 1
 
 
 def test_comment_button_and_modal_shape():

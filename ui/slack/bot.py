@@ -507,18 +507,15 @@ class SlackBot:
             log.info("slack slow-down notice not delivered", extra={"fields": {"error": type(exc).__name__}})
 
     def _on_mention(self, event, body, context, client) -> None:
-        channel = event.get("channel")
-        ts = event.get("thread_ts") or event.get("ts")
-        if not channel or not ts:
-            return
-        if self._take_capped(body):
-            self._tell_capped(client, channel, ts)
-            return
-        self._reply_in_thread(client, channel, ts, event.get("text", ""), bot_ids(body, context), event.get("ts"))
+        self._answer_event(event, body, context, client)
 
     def _on_message(self, event, body, context, client) -> None:
         if self._skip_reason(event, body, context):
             return  # filtered (and counted) in _gate already; channel mentions come as app_mention
+        self._answer_event(event, body, context, client)
+
+    def _answer_event(self, event, body, context, client) -> None:
+        """A mention or a message: answered in its thread, unless its sender is over the per-user cap."""
         channel = event.get("channel")
         ts = event.get("thread_ts") or event.get("ts")
         if not channel or not ts:
