@@ -1,11 +1,15 @@
-"""The figure route: 図表N's title, page and section, the body sentence that introduces it,
-its first table rows, and what the text around it says to the question as asked."""
+"""The figure route: 図表N's title and page, its first table rows, what the text around it
+says to the question as asked, and the body sentences that introduce it."""
 from __future__ import annotations
 
 import re
 
 from assistant.drafting import Draft, Drafting, sentences_of, toc_id
 from assistant.schema import Citation
+from ingest.models import Chunk
+
+# a sentence that only announces a figure: 「…について解説していきます（図表 11）。」
+ANNOUNCES = re.compile(r"(解説|紹介|示し|整理|まとめ)(し)?(て)?(いき|おり)?(ます|ました)[(（\s]*[)）]?[。．]?\s*$")
 
 
 class FigureAnswers(Drafting):
@@ -22,53 +26,63 @@ class FigureAnswers(Drafting):
         parts = [c for c in self.guide.chunks if c.figure == number]
         caption = next((c for c in parts if c.kind == "figure"), None)
         tables = [c for c in parts if c.kind in ("table", "glossary")]
+        # the figure's own content first (its table rows), then what the text around it says to
+        # the question as asked, then the body sentences that introduce it: measured on the eval
+        # set's figure questions, key phrases in the first 250 characters 0.34 → 0.74 (intro before
+        # the text around it: 0.68)
+        body: list[tuple[Chunk, int, int, float]] = []
+        intro = self._figure_intro(number)
+        if tables:
+            t = tables[0]
+            body.append((t, 0, len("\n".join(t.text.split("\n")[:4])), 0.0))
+        if caption is not None and query:
+            near = [h for h in self._hits(query, persona, k=12)
+                    if toc_id(h.chunk.section_id) == toc_id(caption.section_id)]
+            # the intro's chunk is quoted below: the text around the figure adds other passages
+            taken = {caption.id} | {b[0].id for b in body} | ({intro[0].id} if intro else set())
+            for c in self._best_sentences(query, persona, taken, 2, hits=near, extras=False):
+                body.append((c.chunk, c.start, c.end, c.score))
+        if intro is not None:
+            body.append((*intro, 0.0))
         citations: list[Citation] = []
         if caption is not None:
             citations.append(self._cite(1, caption, 0, len(caption.text)))
-            where = " > ".join(caption.section_path)
-        else:
-            where = ""
-        # the body sentence that introduces the figure (…（図表 N）)
-        pat = re.compile(rf"図表\s*{number}(?!\d)")
-        intro = None
-        for c in self.guide.chunks:
-            if c.kind in ("body", "case", "column") and pat.search(c.text):
-                spans = sentences_of(c.text)
-                for i, (a, b) in enumerate(spans):
-                    if pat.search(c.text[a:b]):
-                        # with what follows it, within a quote window: the figure's explanation
-                        for _, nb in spans[i + 1:]:
-                            if nb - a > self.answer_cfg.extend_chars:
-                                break
-                            b = nb
-                        intro = (c, a, b)
-                        break
-            if intro:
-                break
-        if intro:
-            citations.append(self._cite(len(citations) + 1, *intro))
-        if tables:
-            t = tables[0]
-            first = t.text.split("\n")
-            snippet = "\n".join(first[:4])
-            citations.append(self._cite(len(citations) + 1, t, 0, len(snippet)))
+        for chunk, a, b, score in body:
+            citations.append(self._cite(len(citations) + 1, chunk, a, b, score))
+        # the head names the figure and its page; the section path is in the citation below
         if language == "ja":
-            head = f"図表{number}「{entry.title}」はp.{entry.page}に掲載されています" + (f"（{where}）。" if where else "。")
+            head = f"図表{number}「{entry.title}」（p.{entry.page}）。"
             if caption is None:
                 head += "ただし本文テキストには図表そのものが含まれていません（抽出時に欠落）。"
         else:
             title_en = self.toc_en.figure(number)
-            head = (f"Figure {number}" + (f", “{title_en}”" if title_en else "") + f" (「{entry.title}」), is on "
-                    f"p.{entry.page}" + (f", in {self._where_en(caption.section_path, [])}." if caption else "."))
+            # the Japanese title stays: it is what the reader finds printed in the guide
+            head = f"Figure {number}" + (f", “{title_en}”" if title_en else "") + f" (「{entry.title}」), is on p.{entry.page}."
             if caption is None:
                 head += " The figure itself is missing from the guide's text."
-        # what the text around the figure says in answer to the question as asked
-        if caption is not None and query:
-            near = [h for h in self._hits(query, persona, k=12)
-                    if toc_id(h.chunk.section_id) == toc_id(caption.section_id)]
-            for c in self._best_sentences(query, persona, {c.chunk_id for c in citations}, 2, hits=near, extras=False):
-                citations.append(self._cite(len(citations) + 1, c.chunk, c.start, c.end, c.score))
-        lines = [head] + [f"「{self._shown(c)}」[{c.n}]" for c in citations[1:]]
         if caption is not None:
-            lines[0] += "[1]"
-        return Draft("\n".join(lines), citations)
+            head += "[1]"
+        shown = citations[1:] if caption is not None else citations
+        return Draft("\n".join([head] + [f"「{self._shown(c)}」[{c.n}]" for c in shown]), citations)
+
+    def _figure_intro(self, number: int) -> tuple[Chunk, int, int] | None:
+        """The body sentence that introduces 図表N (…（図表 N）), with what follows it within a
+        quote window: the figure's explanation. A sentence that only announces the figure
+        (「…を解説していきます（図表 11）。」) gives way to the sentences after it."""
+        pat = re.compile(rf"図表\s*{number}(?!\d)")
+        for c in self.guide.chunks:
+            if c.kind not in ("body", "case", "column") or not pat.search(c.text):
+                continue
+            spans = sentences_of(c.text)
+            for i, (a, b) in enumerate(spans):
+                if not pat.search(c.text[a:b]):
+                    continue
+                rest = spans[i + 1:]
+                if rest and ANNOUNCES.search(pat.sub("", c.text[a:b])):
+                    a = rest[0][0]
+                for _, nb in rest:
+                    if nb - a > self.answer_cfg.extend_chars:
+                        break
+                    b = nb
+                return c, a, b
+        return None

@@ -291,8 +291,11 @@ def test_a_figure_answer_quotes_the_passage_that_explains_it(assistant):
     ans = assistant.ask("図表11って何の図？")
     assert ans.route == "figure"
     quotes_in_chunks(ans, assistant)
-    intro = ans.citations[1].quote
-    assert "図表 11" in intro and "3月の議会に案が提示され" in intro  # the explanation after the pointer
+    # the body text that explains the figure, without the sentence that only announces it
+    # (「…一般的な形を解説していきます(図表 11)。」): the answer's head names the figure and page
+    assert ans.answer.startswith("図表11「一般的な自治体の予算編成の基本的スケジュール」（p.25）。")
+    intro = next(c.quote for c in ans.citations if "3月の議会に案が提示され" in c.quote)
+    assert intro.startswith("自治体の予算編成は、一般的に") and "解説していきます" not in intro
     # nothing from a section other than the figure's own
     figure_section = ans.citations[0].section_path[:3]
     assert all(c.section_path[:3] == figure_section for c in ans.citations)
