@@ -184,16 +184,18 @@ class Drafting:
         return sorted(pool.values(), key=lambda p: p[1])
 
     def _best_sentences(self, query: str, persona: str, exclude: set[str], n: int,
-                        hits=None, extras: bool = True) -> list[Candidate]:
+                        hits=None, extras: bool = True, window: bool = True) -> list[Candidate]:
         """``extras=False`` when the caller chose the hits (a figure's section, one section of a
-        locate answer): then no chunk from elsewhere may join."""
+        locate answer): then no chunk from elsewhere may join. ``window=False``: each sentence
+        alone, without the neighbours a quote window would add."""
         hits = hits if hits is not None else self._hits(query, persona)
         qt = self._query_tokens(query)
         cands = [c for c in self.scorer.candidates(qt, self._pool(query, hits, extras), self.answer_cfg,
                                                    answer_types(query), self._meaning(query))
                  if c.chunk.id not in exclude]
         cfg = self.answer_cfg
-        return select(cands, dataclasses.replace(cfg, max_sentences=n, per_chunk=1))
+        return select(cands, dataclasses.replace(cfg, max_sentences=n, per_chunk=1,
+                                                 **({} if window else {"extend_chars": 0})))
 
     def _chunk_containing(self, text: str, prefer: tuple[str, ...]) -> Chunk | None:
         found = [c for c in self.guide.chunks if text and text in c.text]

@@ -337,3 +337,13 @@ def test_the_best_word_match_earns_a_place(guide):
     chosen = select(weak + [match], AnswerConfig(max_sentences=5, min_ratio=0.1, per_chunk=9, coverage_slots=1))
     assert match in chosen and len(chosen) == 5
     assert "窓口を設置した" not in [c.text for c in chosen]  # the weakest made way
+
+
+def test_a_locate_answer_names_the_place_before_it_quotes(assistant):
+    ans = assistant.ask("スタートアップと組むときの公平性の考え方って、ガイドのどこに書いてある？")
+    assert ans.route == "locate"
+    quotes_in_chunks(ans, assistant)
+    place = ans.answer.split("\n")[1]
+    assert place == "・第5章 官民連携編 > (4) 出口②自治体“を介して”広める（共同プロモーション等） > ③ 公平性の考え方（pp.113–114）"
+    # each passage is the sentence that matched, without a window of neighbours around it
+    assert all(c.quote.count("。") == 1 and c.quote.endswith("。") for c in ans.citations)
