@@ -52,6 +52,18 @@ class AbstainAnswers(Drafting):
         draft.route = None  # the question is in scope; only its detail is missing
         return draft
 
+    def _unmentioned(self, hits, language: str, names: list[str]) -> Draft:
+        """The question names something the guide never mentions: say so, and where the rest
+        of the question's topic is."""
+        shown = "」「".join(names)
+        draft = self._abstain(hits, language, None, f"ガイドに一度も出てこない「{shown}」についての質問",
+                              kind="not_stated")
+        first = (f"ガイドには「{shown}」についての記載はありません。" if language == "ja"
+                 else f"The guide does not mention 「{shown}」.")
+        draft.answer = first + "\n" + draft.answer.split("\n", 1)[1]
+        draft.route = None  # in scope as a topic; the guide just never names it
+        return draft
+
     def _abstain(self, hits, language: str, support: Support | None, why: str | None = None,
                  kind: str = "weak_support") -> Draft:
         seen: dict[str, SectionRef] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from assistant.asked_detail import asked_detail, states
+from assistant.asked_detail import asked_detail, stated_among
 from assistant.drafting import Draft, Drafting
 from assistant.enumerations import LIST_QUESTION, Item
 from assistant.language import detect_language
@@ -52,7 +52,7 @@ class QaAnswers(Drafting):
         cands = self.scorer.candidates(qt, self._pool(query, hits), self.answer_cfg,
                                        answer_types(query), self._meaning(query))
         detail = asked_detail(query)
-        if detail is not None and not any(states(detail, c.text) for c in sorted(cands, key=lambda c: -c.score)[:10]):
+        if detail is not None and not stated_among(detail, cands):
             # asked for a detail (a fee, a name, a date, a contact) the guide's passages do not
             # state: quoting the topical text would read as an answer
             return self._not_stated(hits, language, detail)

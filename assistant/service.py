@@ -31,6 +31,7 @@ from assistant.schema import Annotation, Answer, Citation, GlossaryNote
 from assistant.sentences import AnswerConfig, IdfTable, SentenceScorer
 from assistant.terms import TermMatcher, note_of
 from assistant.thesaurus import Thesaurus
+from assistant.unmentioned import Unmentioned
 from ingest.errors import NotFound
 from ingest.models import Chunk, Guide, Node
 from ingest.toc_en import TocEnglish
@@ -79,6 +80,9 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         self.chunks = {c.id: c for c in guide.chunks}
         self._token_memo: dict[tuple[str, object], frozenset[str]] = {}
         self.exclusions = exclusions(guide.chunks)
+        proper = getattr(retriever.tokenizer, "proper_nouns", None)
+        self.unmentioned = Unmentioned("\n".join(c.text for c in guide.chunks), proper,
+                                       [*self.thesaurus.ja, *(e.term for e in guide.glossary)]) if proper else None
         # every English word of the glossary's translations counts as on-topic too
         self.en_words = frozenset(w.lower() for e in guide.glossary for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", e.en)
                                   if w.lower() not in EN_STOP)
@@ -166,6 +170,9 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         excluded = self._excluded(query, language, hits)
         if excluded is not None:
             return excluded
+        names = self.unmentioned.find(query) if self.unmentioned is not None and language == "ja" else []
+        if names:
+            return self._unmentioned(hits, language, names)
         query = topic
         if language == "en" and not on_topic_en(query, self.en_words) and not self.matcher.find(query):
             return self._abstain(hits, language, None, "英語の質問にガイドの主題に関わる語がない", kind="off_topic")

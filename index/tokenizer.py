@@ -154,6 +154,18 @@ class SudachiTokenizer:
                         out.extend(f for s in subs if not self._drop(s) and (f := _form(s)))
         return out
 
+    def proper_nouns(self, text: str) -> list[str]:
+        """Proper nouns in ``text`` other than person and place names (ふるさと納税, an
+        organisation), as written: what a question names that the guide might never mention."""
+        from sudachipy import SplitMode
+
+        out = []
+        for m in self._dict.tokenizer(mode=SplitMode.C).tokenize(unicodedata.normalize("NFKC", text)[:_MAX_PIECE_CHARS]):
+            pos = m.part_of_speech()
+            if pos[0] == "名詞" and pos[1] == "固有名詞" and pos[2] not in ("人名", "地名") and not m.surface().isascii():
+                out.append(m.surface())
+        return out
+
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
         return [self.tokenize(t) for t in texts]
 
