@@ -94,6 +94,8 @@ def exclusions(chunks) -> list[Exclusion]:
             inner = re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹]+", "", m.group(1))
             terms = {t.strip() for part in re.split(r"や|、|及び|および", inner) for t in [part, *part.split("/")]}
             start = c.text.rfind("。", 0, m.start()) + 1
+            while start < m.start() and c.text[start].isspace():  # the quote starts at the sentence
+                start += 1
             end = c.text.find("。", m.end())
             out.append(Exclusion(tuple(sorted(t for t in terms if len(t) >= 3)), c.id, start, end + 1 if end >= 0 else len(c.text)))
     return out

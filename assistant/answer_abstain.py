@@ -33,7 +33,7 @@ class AbstainAnswers(Drafting):
                                   kind="excluded_topic")
             cite = self._cite(1, chunk, ex.start, ex.end)
             note = (f"ガイドは{term}を扱わない方針です: 「{cite.quote}」[1]" if language == "ja"
-                    else f"The guide states that it does not cover {term}: 「{cite.quote}」[1]")
+                    else f"The guide states ({page_label(cite.pages)}) that it does not cover {term}: 「{cite.quote}」[1]")
             draft.answer = note + "\n" + draft.answer
             draft.citations = [cite]
             if ASKS_COVERAGE.search(q):

@@ -8,6 +8,11 @@ from assistant.schema import Citation, ReadingStep
 from ingest.text import canonical, nfkc
 
 
+# 図表2/3's reader groups, for the English first line (the Japanese labels follow in 「」)
+SECTOR_EN = {"自治体": "municipalities", "スタートアップ": "startups", "中間支援団体": "intermediary organisations"}
+ROLE_EN = {"意思決定者": "decision makers", "実務者": "practitioners"}
+
+
 class ReadingAnswers(Drafting):
     """Answers "where should I start reading" for a reader's sector and role."""
 
@@ -49,11 +54,19 @@ class ReadingAnswers(Drafting):
             a = table.text.find(line)
             citations.append(self._cite(1, table, a, a + len(line)))
         who = "・".join(row.readers) or row.sector
+        fig = self._figures.get(row.source_figure)
+        at = f"p.{fig.page}" if fig is not None else ""
         if language == "ja":
-            head = f"図表{row.source_figure}の推奨閲覧箇所では、{row.sector}の{row.role}（{who}）には次の順に読むことを勧めています" + ("[1]。" if citations else "。")
+            head = (f"図表{row.source_figure}" + (f"（{at}）" if at else "") + f"の推奨閲覧箇所では、{row.sector}の{row.role}"
+                    f"（{who}）には次の順に読むことを勧めています" + ("[1]。" if citations else "。"))
             body = [f"{s.order}. {s.heading}（p.{s.pages[0]}〜）" if s.pages else f"{s.order}. {s.heading}" for s in steps]
         else:
-            head = (f"Figure {row.source_figure} recommends this reading order for {row.sector} {row.role} ({who})"
+            # the figure's page and the reader in English on the first line; the guide's own words follow
+            reader = " ".join(x for x in (ROLE_EN.get(row.role, ""), "at", SECTOR_EN.get(row.sector, row.sector)) if x)
+            if not ROLE_EN.get(row.role):
+                reader = SECTOR_EN.get(row.sector, row.sector)
+            head = (f"Figure {row.source_figure}" + (f" ({at})" if at else "") + f" recommends this reading order for "
+                    f"{reader} (「{' '.join(x for x in (row.sector, row.role) if x.strip('—'))}」: {who})"
                     + ("[1]:" if citations else ":"))
             body = [f"{s.order}. {s.heading} (from p.{s.pages[0]})" if s.pages else f"{s.order}. {s.heading}" for s in steps]
         return Draft("\n".join([head] + body), citations, reading_path=steps,

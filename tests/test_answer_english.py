@@ -33,6 +33,9 @@ def test_every_toc_heading_and_figure_has_a_reviewed_english_title(guide):
     ("Where does the guide discuss fairness toward other companies?", "locate", "The guide covers this mainly in “"),
     ("What does Figure 28 show?", "figure", "Figure 28, “"),
     ("What does genka mean?", "glossary", "原課"),
+    ("Which chapters should a startup CEO read first?", "reading_path",
+     "Figure 3 (p.7) recommends this reading order for decision makers at startups"),
+    ("Does the guide cover PFI?", "qa", "The guide states (p.10) that it does not cover PFI"),
 ])
 def test_an_english_answer_opens_in_english_with_the_pages(assistant, question, route, first):
     a = assistant.ask(question)
