@@ -20,7 +20,7 @@ _READING = re.compile(
     r"(最初|まず|先)に(目を通す|読む)|目を通すべき|読んでもらう|勧めれば|"
     r"what should (i|we) read|where should (i|we) start|which chapters?|reading (path|order)|read first|prioriti[sz]e", re.I)
 _LOCATE = re.compile(
-    r"どこ(に|で|を見れば|か(に|で)?)?(書|載|記載|説明|解説|扱|触れ|まとめ|紹介|手に入)|何ページ|何頁|どのページ|ページ(は|を)?(どこ|教え)|"
+    r"どこ(に|で|を見れば|か(に|で)?)?(書|載|記載|説明|解説|扱|触れ|まとめ|紹介|手に入)|どこを見れば|何ページ|何頁|どのページ|ページ(は|を)?(どこ|教え)|"
     r"どの(章|節|部分|セクション|あたり)|(箇所|ところ|部分|ページ)を教え|ガイドのどこ|どこに(ある|あります)|"
     r"(書いて|載って|説明して|まとめて)(ある|い)る?の?は?どこ|"
     r"which (page|section|chapter|part)|what page|where (does|do|in|is|can i find)", re.I)
@@ -32,11 +32,11 @@ _LOCATE_HEAD = re.compile(
     r"^(which (page|section|chapter|part)s?( of the guide)?|what page|where (in the guide )?(does|do|is|can i find)"
     r"( the guide)?)\s*(explains?|covers?|talks? about|discuss(es)?|describes?|deals? with|mentions?)?\s*", re.I)
 # A definition cue must ask what the term IS: 「…って何円まで使える？」 and 「…ってどんなパターンがあるの？」
-# ask something else about it, and 「…ことは何？」 is not 「…とは何？」.
+# ask something else about it, and 「…ことは何？」 / 「…いいことって何？」 are not 「…とは何？」.
 _DEF_END = r"(?=\s*(ですか|でしょう|だっけ|なの|のこと|を指|か[？?]|[？?。]|$))"
 _DEFINE = re.compile(
     r"(?<!こ)とは(何|なに|どういう|どんな)?(?!.{0,3}(ある|する|すべき|できる))|"
-    r"って(何|なに|なん)" + _DEF_END + r"|って(どういう|どんな)(意味|もの|こと|用語|言葉|制度|仕組み)|"
+    r"(?<!こと)(?<!もの)って(何|なに|なん)" + _DEF_END + r"|って(どういう|どんな)(意味|もの|こと|用語|言葉|制度|仕組み)|"
     r"の意味|意味(は|を|って)|言い換え|言いかえ|平たく言う|"
     r"どういう(意味|こと)|どういう\S{1,4}のこと|何のこと|を指して|何を(求め|意味)|正式(に|名称)|の略|"
     r"what (does|do|is|are)\b.*\b(mean|stand for)\b|what is meant by|meaning of|what is (an?|that|it)\b|what's an?\b|define|"

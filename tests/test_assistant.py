@@ -44,6 +44,7 @@ def quotes_in_chunks(answer, assistant) -> None:
     ("図表31には何が書いてある？", "figure"),
     ("What does figure 45 show?", "figure"),
     ("公平性の考え方はガイドのどこに書いてある？", "locate"),
+    ("官民連携の窓口を持ってる自治体の一覧はどこを見ればいい？", "locate"),
     ("Which section covers joint procurement?", "locate"),
     ("自治体の実務者は何から読めばいい？", "reading_path"),
     ("スタートアップから入札なしで購入する方法は？", "qa"),

@@ -17,6 +17,7 @@ def assistant(session_assistant):
     "4号随契って何円まで使えるの？",  # asks for an amount
     "実証実験で大事なことは何？",  # 「ことは何」 is not 「とは何」
     "スタートアップが原課と話すときに気をつけることは何？",
+    "予算要求の前に、同じサービスを入れている他の自治体に聞いておくといいことって何？",  # nor 「ことって何」
     "I meant the budget side: how does a city plan money for a pilot?",  # "meant" is not "mean"
     "自治体がスタートアップと官民連携を進めるとき、最初に決めることは？",  # ubiquitous words are no focus
 ])
