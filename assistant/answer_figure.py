@@ -8,6 +8,8 @@ from assistant.drafting import Draft, Drafting, sentences_of, toc_id
 from assistant.schema import Citation
 from ingest.models import Chunk
 
+SHOWN_ROWS = 4  # a figure's table: its first lines (the header and the first rows) are shown
+ROW_MIN_COVERAGE = 0.15  # a later row joins them when the question names it
 # a sentence that only announces a figure: 「…について解説していきます（図表 11）。」
 ANNOUNCES = re.compile(r"(解説|紹介|示し|整理|まとめ)(し)?(て)?(いき|おり)?(ます|ました)[(（\s]*[)）]?[。．]?\s*$")
 
@@ -34,7 +36,10 @@ class FigureAnswers(Drafting):
         intro = self._figure_intro(number)
         if tables:
             t = tables[0]
-            body.append((t, 0, len("\n".join(t.text.split("\n")[:4])), 0.0))
+            row = self._asked_row(t, query) if query else None
+            if row is not None:  # the row the question names answers it: it leads
+                body.append((t, *row, 0.0))
+            body.append((t, 0, len("\n".join(t.text.split("\n")[:SHOWN_ROWS])), 0.0))
         if caption is not None and query:
             near = [h for h in self._hits(query, persona, k=12)
                     if toc_id(h.chunk.section_id) == toc_id(caption.section_id)]
@@ -64,6 +69,22 @@ class FigureAnswers(Drafting):
             head += "[1]"
         shown = citations[1:] if caption is not None else citations
         return Draft("\n".join([head] + [f"「{self._shown(c)}」[{c.n}]" for c in shown]), citations)
+
+    def _asked_row(self, table: Chunk, query: str) -> tuple[int, int] | None:
+        """A row past the ones shown that the question names (「スピード感」の違いには…): the
+        row that shares most of the question's words, when it shares clearly more than any
+        shown row."""
+        qt = self._query_tokens(query)
+        lines = table.text.split("\n")
+        shown = max((self.scorer.coverage(qt, ln) for ln in lines[2:SHOWN_ROWS]), default=0.0)
+        best, at = 0.0, None
+        pos = len("\n".join(lines[:SHOWN_ROWS])) + 1
+        for ln in lines[SHOWN_ROWS:]:
+            cov = self.scorer.coverage(qt, ln)
+            if ln.strip() and cov > best:
+                best, at = cov, (pos, pos + len(ln))
+            pos += len(ln) + 1
+        return at if at is not None and best >= ROW_MIN_COVERAGE and best > shown else None
 
     def _figure_intro(self, number: int) -> tuple[Chunk, int, int] | None:
         """The body sentence that introduces 図表N (…（図表 N）), with what follows it within a

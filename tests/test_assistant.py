@@ -348,3 +348,14 @@ def test_a_locate_answer_names_the_place_before_it_quotes(assistant):
     assert place == "・第5章 官民連携編 > (4) 出口②自治体“を介して”広める（共同プロモーション等） > ③ 公平性の考え方（pp.113–114）"
     # each passage is the sentence that matched, without a window of neighbours around it
     assert all(c.quote.count("。") == 1 and c.quote.endswith("。") for c in ans.citations)
+
+
+def test_a_figure_question_naming_a_row_gets_that_row_first(assistant):
+    ans = assistant.ask("図表12の歩み寄りのポイントで、「スピード感」の違いに対してはどんな工夫が書かれてる？")
+    assert ans.route == "figure"
+    quotes_in_chunks(ans, assistant)
+    first = ans.answer.split("\n")[1]
+    assert first.startswith("「スピード感 | ") and "プロセスや役割分担の認識を合わせる" in first
+    # a question about the figure as a whole keeps the table's first rows instead
+    whole = assistant.ask("図表12には何が書いてある？")
+    assert whole.answer.split("\n")[1].startswith("「自治体・ISUの違い | 連携に向けた工夫")
