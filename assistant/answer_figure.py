@@ -25,7 +25,7 @@ class FigureAnswers(Drafting):
         citations: list[Citation] = []
         if caption is not None:
             citations.append(self._cite(1, caption, 0, len(caption.text)))
-            where = " > ".join(caption.section_path)
+            where = " > ".join(caption.section_path[-1:])  # its own heading: the answer is the figure, not the path
         else:
             where = ""
         # the body sentence that introduces the figure (…（図表 N）)
@@ -45,13 +45,14 @@ class FigureAnswers(Drafting):
                         break
             if intro:
                 break
-        if intro:
-            citations.append(self._cite(len(citations) + 1, *intro))
+        # the figure's own rows first (what it shows), then the body text that introduces it
         if tables:
             t = tables[0]
             first = t.text.split("\n")
             snippet = "\n".join(first[:4])
             citations.append(self._cite(len(citations) + 1, t, 0, len(snippet)))
+        if intro:
+            citations.append(self._cite(len(citations) + 1, *intro))
         if language == "ja":
             head = f"図表{number}「{entry.title}」はp.{entry.page}に掲載されています" + (f"（{where}）。" if where else "。")
             if caption is None:

@@ -316,6 +316,20 @@ def test_a_figure_answer_quotes_the_passage_that_explains_it(assistant):
     assert all(c.section_path[:3] == figure_section for c in ans.citations)
 
 
+def test_a_figure_answer_shows_the_figure_before_the_text_around_it(assistant):
+    """What the figure shows (its own rows) comes right after where it is; the body passage that
+    introduces it follows. The where-line names the figure's own heading, the citation its path."""
+    ans = assistant.ask("図表9で、市区町村はどんな役割と整理されていますか？")
+    assert ans.route == "figure"
+    quotes_in_chunks(ans, assistant)
+    rows, intro = ans.citations[1], ans.citations[2]
+    assert assistant.chunk(rows.chunk_id).kind == "table" and "自治事務を担い" in rows.quote
+    assert "図表9" in intro.quote.replace(" ", "")
+    assert ans.answer.index("自治事務を担い") < ans.answer.index(intro.quote[:20]) < 600
+    head = ans.answer.split("\n", 1)[0]
+    assert "第2章 官民連携の進め方 >" not in head and ans.citations[0].section_path[0] == "第2章 官民連携の進め方"
+
+
 def test_locate_quotes_sit_under_their_own_section(assistant):
     ans = assistant.ask("自治体の予算がどういうスケジュールで決まるのか、説明している箇所を教えてください。", persona="startup")
     assert ans.route == "locate"
