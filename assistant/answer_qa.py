@@ -18,6 +18,8 @@ from ingest.text import nfkc
 
 # a sentence that introduces the items after it
 LEAD_IN = re.compile(r"(以下|次|下記)の|以下(を|に|が|は)|次のとおり|[0-9０-９一二三四五六七八九]+\s*(つ|点|種類|項目)|ポイント(として|は)")
+FORWARD = re.compile(r"以下|次の|下記")
+PARAGRAPH_CHARS = 400  # a forward lead-in brings the paragraph after it up to this length
 LIST_SLOT = object()  # where the list goes among the passages
 SIDES = ("municipality", "startup")
 SIDE_MARGIN = 0.8  # the asker's side leads when its passage scores at least this share of the best
@@ -133,6 +135,16 @@ class QaAnswers(Drafting):
             if run and run[0].start >= c.end and not re.search(r"[^\s\-・●■◆□①-⑳]", c.chunk.text[c.end:run[0].start]):
                 end = run[-1].end
                 return dataclasses.replace(c, end=end, text=c.chunk.text[c.start:end])
+        # 「具体的には、以下のようなステップを踏むことが考えられます。」 ending its line, with the
+        # steps as the next paragraph of prose (「まず、…。次に、…。」) and no list of items: the
+        # paragraph is what it introduces
+        rest = c.chunk.text[c.end:]
+        if (FORWARD.search(last[-1] if last[-1] else "。".join(last)) and rest.startswith("\n")
+                and not self.enumerations.following(c.chunk, c.end, 2)):
+            para = rest[1:].split("\n", 1)[0]
+            if para.strip() and len(para) <= PARAGRAPH_CHARS and not para.lstrip().startswith(("-", "・", "図表")):
+                end = c.end + 1 + len(para.rstrip())
+                return dataclasses.replace(c, end=end, text=c.chunk.text[c.start:end])
         return c
 
     def _list_items(self, query: str, chosen: list[Candidate]) -> tuple[list[Item], Candidate | None]:
@@ -148,7 +160,8 @@ class QaAnswers(Drafting):
             text = c.text.rstrip()
             last = text.rsplit("。", 2)[-2] if text.endswith("。") else text.rsplit("。", 1)[-1]
             if LEAD_IN.search(last):
-                items = self.enumerations.following(c.chunk, c.end)
+                # 「以下の…」 points forward past a figure or a table; 「N つの…」 only at what follows
+                items = self.enumerations.following(c.chunk, c.end, None if FORWARD.search(last) else 2)
                 if items:
                     return items, c
         if not LIST_QUESTION.search(nfkc(query)):

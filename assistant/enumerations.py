@@ -80,14 +80,27 @@ class Enumerations:
             if len(items) >= 2:
                 self.lists.setdefault(section, []).append(items)
 
-    def following(self, chunk: Chunk, end: int) -> list[Item]:
+    def following(self, chunk: Chunk, end: int, max_lines: int | None = None) -> list[Item]:
         """The list of ``chunk``'s section whose first item comes next after position ``end`` of
         ``chunk`` (later in the chunk or in a later chunk of the section), else nothing: what a
-        lead-in sentence ending there introduces."""
+        lead-in sentence ending there introduces. With ``max_lines``, only a list whose first item
+        follows within that many lines of prose (a sentence that says 「…2つの観点が挙げられます」
+        three paragraphs before a list introduces something else)."""
         here = (self.position.get(chunk.id, -1), end)
         after = [items for items in self.lists.get(chunk.section_id, [])
                  if (self.position.get(items[0].chunk.id, -1), items[0].start) >= here]
-        return min(after, key=lambda items: (self.position.get(items[0].chunk.id, -1), items[0].start), default=[])
+        found = min(after, key=lambda items: (self.position.get(items[0].chunk.id, -1), items[0].start), default=[])
+        if not found or max_lines is None:
+            return found
+        first = found[0]
+        if first.chunk.id == chunk.id:
+            between = chunk.text[end:first.start]
+        elif self.position.get(first.chunk.id, -1) == self.position.get(chunk.id, -1) + 1:
+            between = chunk.text[end:] + "\n" + first.chunk.text[:first.start]
+        else:
+            return []
+        lines = [line for line in between.split("\n") if re.search(r"[^\s\-・●■◆□✓*]", line)]
+        return found if len(lines) <= max_lines else []
 
     def for_chunk(self, chunk: Chunk) -> list[Item]:
         """The item list of the chunk's section that the chunk takes part in (or the section's

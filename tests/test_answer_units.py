@@ -181,3 +181,25 @@ def test_ordinal_prose_items_are_a_list(assistant):
     a = assistant.ask("Why does the guide think municipalities should partner with startups? It mentions two reasons.")
     assert "課題解決に向けたアプローチの「幅」" in a.answer and "「深さ」を付加することができる" in a.answer, a.answer
     assert a.answer.index("1つ目は") < a.answer.index("2つ目の理由は")
+
+
+def test_the_issues_two_lead_ins_bring_what_they_introduce(assistant):
+    """「具体的には、以下のようなステップを踏むことが考えられます。」 brings the paragraph of steps
+    after it (prose: まず…次に…); 「官民連携のポイントとして次の7点があるとのこと。」 its seven items."""
+    from assistant.sentences import Candidate
+
+    def unit(sentence):
+        chunk = next(c for c in assistant.guide.chunks if sentence in c.text)
+        a = chunk.text.index(sentence)
+        return Candidate(chunk, 0, a, a + len(sentence), sentence, score=1.0)
+
+    steps = assistant._with_items(unit("具体的には、以下のようなステップを踏むことが考えられます。"))
+    assert steps.text.startswith("具体的には、以下のようなステップ") and steps.text.endswith("連携の際に生じる混乱や誤解を防ぎます。")
+    assert steps.text in steps.chunk.text  # verbatim
+    seven = unit("官民連携のポイントとして次の7点があるとのこと。")
+    items, host = assistant._list_items("何かポイントはある？", [seven])
+    assert host is seven and len(items) == 7 and items[0].text.startswith("①")
+    assert all(i.chunk.section_id == seven.chunk.section_id for i in items)
+    # a sentence that introduces nothing after it brings nothing
+    plain = unit("この指針は、各部門が一丸となって取り組むべき目標や方針を示し、連携の重要性を全庁的に共有するための基盤となります。")
+    assert assistant._with_items(plain) is plain and assistant._list_items("指針とは？", [plain]) == ([], None)
