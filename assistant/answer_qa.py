@@ -13,7 +13,7 @@ from assistant.router import question_parts
 from assistant.sentences import Candidate, answer_types, select, units
 from assistant.table_rows import rows_view
 from ingest.models import Chunk
-from ingest.text import nfkc
+from ingest.text import nfkc, sentence_spans
 
 
 # a sentence that introduces the items after it
@@ -66,7 +66,7 @@ class QaAnswers(Drafting):
         part_of: dict[tuple[str, int], int] = {}
         if len(parts) == 1:
             chosen = units(cands, self.answer_cfg, lambda picked: self._pick_lead(picked, cands, persona),
-                           lambda text: not POINTER.search(text))
+                           lambda text: not POINTER.search(text), answer_types(query))
         else:
             chosen, part_of = self._per_part(query, parts, hits, persona)
         if not chosen:
@@ -211,6 +211,8 @@ class QaAnswers(Drafting):
             citations.append(self._cite(n, c.chunk, c.start, c.end, c.score))
             other = i > 0 and other_side(c.chunk, persona)
             shown = rows_view(c.chunk, c.text)  # table rows as 「column: value」; the citation stays verbatim
+            if c.start not in {a for a, _ in sentence_spans(c.chunk.text)}:
+                shown = "…" + shown  # a clause of a sentence: the omission is marked, outside the quote
             refs = self._figure_refs(c.text, figures_named, language)  # ours, after the marker: not the quote
             if language == "ja":
                 lines.append(label + ("（相手側の視点から）" if other else "") + f"{shown}[{n}]{refs}")

@@ -82,6 +82,9 @@ _ASK_TYPES = [
     (re.compile(r"何(件|社|人|団体|自治体|か所|カ所)|いくつ|どれくらい|どのくらい|how many|number of", re.I),
      re.compile(r"\d[\d,，]*\s*(件|社|人|団体|自治体|か所|カ所|%|％|名)")),
     (re.compile(r"いくら|金額|費用|how much|cost", re.I), re.compile(r"\d[\d,，.]*\s*(万|億|千)?円")),
+    # a duration: 「何か月かかる？」 wants 「2～3か月を要します」
+    (re.compile(r"何(か|ヶ|カ|ケ)月|何日|何週間|期間|how long", re.I),
+     re.compile(r"\d[\d〜～~\-－]*\s*(か月|ヶ月|カ月|ケ月|週間|日間|年間)")),
 ]
 
 
@@ -225,7 +228,8 @@ def select(cands: list[Candidate], cfg: AnswerConfig) -> list[Candidate]:
 
 def units(cands: list[Candidate], cfg: AnswerConfig,
           lead_of: Callable[[list[Candidate]], Candidate] | None = None,
-          stands_alone: Callable[[str], bool] | None = None) -> list[Candidate]:
+          stands_alone: Callable[[str], bool] | None = None,
+          wants: list[re.Pattern[str]] | None = None) -> list[Candidate]:
     """A qa answer's passages, the answer first: the best-scoring sentence (``lead_of`` may prefer
     another of the picked ones: a passage for the asker's side, one that points at nothing unseen),
     then up to ``cfg.supports`` others by score, each widened to its window (the sentence after
@@ -244,19 +248,50 @@ def units(cands: list[Candidate], cfg: AnswerConfig,
     scores = {(c.chunk.id, c.start): c.score for c in cands}
     out: list[Candidate] = []
     for k, c in enumerate(ordered):
-        w = _extend([c], cfg.extend_chars, scores, cfg.extend_ratio, cfg.back_ratio)[0]
+        if k == 0 and wants and any(w.search(c.text) for w in wants):
+            w = _clause(c, wants)  # the sentence with the date / count / sum asked for answers on its own
+        else:
+            w = _extend([c], cfg.extend_chars, scores, cfg.extend_ratio, cfg.back_ratio)[0]
         if k == 0 and stands_alone is not None and not stands_alone(w.text) and stands_alone(c.text):
             w = c
         prev = next((o for o in out if o.chunk.id == w.chunk.id and w.start <= o.end and o.start <= w.end), None)
-        if (prev is not None and prev is out[0] and stands_alone is not None and stands_alone(prev.text)
-                and not stands_alone(w.text)):
-            continue  # it would bring 「前述の…」 into the lead
+        if prev is not None and prev is out[0] and (w.start < prev.start or (
+                stands_alone is not None and stands_alone(prev.text) and not stands_alone(w.text))):
+            continue  # it would put text before the answer, or bring 「前述の…」 into the lead
         if prev is not None:  # meets an earlier window: one passage, at the earlier (better) place
             prev.start, prev.end = min(prev.start, w.start), max(prev.end, w.end)
             prev.text = prev.chunk.text[prev.start:prev.end]
             continue
         out.append(w)
     return out
+
+
+CLAUSE_CHARS = 120  # a longer sentence with the asked fact is quoted from the fact's clause
+MIN_CLAUSE = 25
+
+
+def _clause(c: Candidate, wants: list[re.Pattern[str]]) -> Candidate:
+    """From the clause (after a 、 outside brackets) that holds the first match of what the
+    question asks for to the sentence's end, when the sentence is long: the fact, not the 80
+    characters of procedure before it, opens the answer."""
+    if len(c.text) <= CLAUSE_CHARS:
+        return c
+    at = min(m.start() for w in wants for m in [w.search(c.text)] if m)
+    depth, cut = 0, 0
+    for i, ch in enumerate(c.text[:at]):
+        if ch in "「『（(":
+            depth += 1
+        elif ch in "」』）)":
+            depth = max(0, depth - 1)
+        elif ch == "、" and depth == 0:
+            cut = i + 1
+    while cut and len(c.text) - cut < MIN_CLAUSE:  # a clause too short to read alone: one more back
+        prev = c.text.rfind("、", 0, cut - 1)
+        cut = prev + 1 if prev >= 0 else 0
+    if not cut:
+        return c
+    start = c.start + cut
+    return Candidate(c.chunk, c.rank, start, c.end, c.chunk.text[start:c.end], c.score, c.coverage)
 
 
 def _extend(chosen: list[Candidate], limit: int, scores: dict[tuple[str, int], float] | None = None,

@@ -203,3 +203,24 @@ def test_the_issues_two_lead_ins_bring_what_they_introduce(assistant):
     # a sentence that introduces nothing after it brings nothing
     plain = unit("この指針は、各部門が一丸となって取り組むべき目標や方針を示し、連携の重要性を全庁的に共有するための基盤となります。")
     assert assistant._with_items(plain) is plain and assistant._list_items("指針とは？", [plain]) == ([], None)
+
+
+@pytest.mark.parametrize("question", ["公示から事業者決定まで何か月かかる？",
+                                      "How long does it take from the public notice until the contractor is decided?"])
+def test_a_sentence_with_the_asked_duration_leads_on_its_own(assistant, question):
+    """「何か月？」 wants 「…（公示から事業者決定まで2～3か月を要します）。」: that sentence leads, from
+    the clause that holds the duration (the sentence runs ~190 characters), with no window and no
+    passage merged in before it, within the first 250 characters; the omission is marked."""
+    from eval.metrics import lead_text
+    from ingest.text import sentence_spans
+
+    a = assistant.ask(question)
+    lead = a.citations[0]
+    assert "2～3か月を要します" in lead.quote, a.answer
+    text = assistant.chunk(lead.chunk_id).text
+    start = text.index(lead.quote)
+    end = start + len(lead.quote)
+    assert any(a0 < start and end == b0 for a0, b0 in sentence_spans(text))  # the end of one sentence
+    assert lead.quote.startswith("契約相手となる事業者が決定する流れが一般的です")
+    assert "…" + lead.quote in a.answer
+    assert "2～3か月を要します" in lead_text(a.answer)
