@@ -191,7 +191,8 @@ class QaAnswers(Drafting):
         # the list right after its lead-in, else after the first passage of its section
         own = next((k for k, c in enumerate(chosen) if c is host), None)
         if own is None:
-            own = next((k for k, c in enumerate(chosen) if items and c.chunk.section_id == items[0].chunk.section_id), 0)
+            own = next((k for k, c in enumerate(chosen)
+                        if items and c.chunk.section_id == items[0].chunk.section_id), 0)
         at = own + 1 if self.answer_cfg.list_after_lead else len(chosen)
         citations, lines = [], []
         figures_named: set[int] = set()

@@ -234,9 +234,11 @@ def units(cands: list[Candidate], cfg: AnswerConfig,
     another of the picked ones: a passage for the asker's side, one that points at nothing unseen),
     then up to ``cfg.supports`` others by score, each widened to its window (the sentence after
     or before it when they score nearly as well); weaker sentences are dropped, not padded.
-    The lead's window takes in no sentence that fails ``stands_alone`` (「上記の…」 pointing at text
-    the reader cannot see) when its own sentence does not. Windows of one chunk that meet are
-    quoted as one passage (one citation per passage)."""
+    A lead that holds what the question ``wants`` (a date, a count, a sum, a duration) stands
+    alone, from that fact's clause when the sentence is long. The lead's window takes in no
+    sentence that fails ``stands_alone`` (「上記の…」 pointing at text the reader cannot see) when
+    its own sentence does not, and no support is merged into it from before it. Windows of one
+    chunk that meet are quoted as one passage (one citation per passage)."""
     picked = select(cands, dataclasses.replace(cfg, max_sentences=cfg.supports + 1, extend_chars=0))
     if not picked:
         return []
@@ -248,7 +250,7 @@ def units(cands: list[Candidate], cfg: AnswerConfig,
     scores = {(c.chunk.id, c.start): c.score for c in cands}
     out: list[Candidate] = []
     for k, c in enumerate(ordered):
-        if k == 0 and wants and any(w.search(c.text) for w in wants):
+        if k == 0 and wants and any(p.search(c.text) for p in wants):
             w = _clause(c, wants)  # the sentence with the date / count / sum asked for answers on its own
         else:
             w = _extend([c], cfg.extend_chars, scores, cfg.extend_ratio, cfg.back_ratio)[0]
