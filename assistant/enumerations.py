@@ -11,11 +11,18 @@ import re
 from dataclasses import dataclass
 
 from ingest.models import Chunk, Guide
+from ingest.text import sentence_spans
 
 # an item line: a label (an optional word + a circled number: 観点①, パターン②, ①) and a short title
 _ITEM = re.compile(r"^(?:-\s*)?(?P<label>(?P<word>[一-龥ぁ-んァ-ヴー]{1,12})?\s?[①-⑳])\s*(?P<title>\S.{1,58})$")
 # a bullet line (「- ・経費等の分担」): the item is what follows the bullet
 _BULLET = re.compile(r"^(?:-\s*)?[・●■◆□]\s*(?P<title>\S.{1,58})$")
+# a ✓ heading (「✓ ディスカッションペーパー」, 「✓ **「Ⅰ. 社会・地域が抱える課題」：…**」) or a STEP heading
+# (「STEP1：連携協定締結による関係性づくり」): each item is followed by its own paragraphs, so the
+# items of one section form one list however much prose (and however many page breaks) lies between
+_HEADING = re.compile(r"^(?:-\s*)?(?:✓\s*(?:\*\*)?(?P<check>\S.{1,58}?)(?:\*\*)?|(?P<step>STEP\s*[0-9０-９]+\s*[：:].{1,50}))$")
+# prose items: 「1つ目は、…点です。」「2つ目の理由は、…」 (the sentence is the item)
+_ORDINAL = re.compile(r"^[0-9０-９一二三四五六七八九]\s*つ目(は|の|に)")
 # questions that ask for a set of things rather than one fact
 LIST_QUESTION = re.compile(
     r"どんな|どのような|何を|なにを|[0-9０-９]\s*つ(の|って|は)|それぞれ|どう[^。？?]{0,6}(ば|たら)|どうやって|ポイント|方法|打開策|手は|観点|パターン|種類|"
@@ -38,6 +45,7 @@ class Enumerations:
     def __init__(self, guide: Guide):
         # section id → the item lists in it, each keyed by its label word (観点, パターン, …)
         self.lists: dict[str, list[list[Item]]] = {}
+        self.position = {c.id: i for i, c in enumerate(guide.chunks)}
         groups: dict[tuple[str, str], list[Item]] = {}
         for c in guide.chunks:
             if c.kind not in ("body", "case", "column"):
@@ -50,6 +58,16 @@ class Enumerations:
                     item = line.strip()[m.start("label"):]  # without a leading "- "
                     a = c.text.index(item, pos)
                     groups.setdefault((c.section_id, m.group("word") or ""), []).append(Item(c, a, a + len(item)))
+                h = _HEADING.match(line.strip())
+                if h:
+                    title = h.group("check") or h.group("step")
+                    a = c.text.index(title, pos)
+                    groups.setdefault((c.section_id, "✓" if h.group("check") else "STEP"), []).append(
+                        Item(c, a, a + len(title)))
+                if _ORDINAL.match(line.strip()):
+                    a = c.text.index(line.strip(), pos)
+                    end = next(e for s0, e in sentence_spans(c.text) if s0 <= a < e)
+                    groups.setdefault((c.section_id, "つ目"), []).append(Item(c, a, end))
                 b = _BULLET.match(line.strip())
                 if b and not re.search(r"https?:|- ・", b.group("title")):
                     a = c.text.index(b.group("title"), pos)
@@ -61,6 +79,28 @@ class Enumerations:
         for (section, _), items in groups.items():
             if len(items) >= 2:
                 self.lists.setdefault(section, []).append(items)
+
+    def following(self, chunk: Chunk, end: int, max_lines: int | None = None) -> list[Item]:
+        """The list of ``chunk``'s section whose first item comes next after position ``end`` of
+        ``chunk`` (later in the chunk or in a later chunk of the section), else nothing: what a
+        lead-in sentence ending there introduces. With ``max_lines``, only a list whose first item
+        follows within that many lines of prose (a sentence that says 「…2つの観点が挙げられます」
+        three paragraphs before a list introduces something else)."""
+        here = (self.position.get(chunk.id, -1), end)
+        after = [items for items in self.lists.get(chunk.section_id, [])
+                 if (self.position.get(items[0].chunk.id, -1), items[0].start) >= here]
+        found = min(after, key=lambda items: (self.position.get(items[0].chunk.id, -1), items[0].start), default=[])
+        if not found or max_lines is None:
+            return found
+        first = found[0]
+        if first.chunk.id == chunk.id:
+            between = chunk.text[end:first.start]
+        elif self.position.get(first.chunk.id, -1) == self.position.get(chunk.id, -1) + 1:
+            between = chunk.text[end:] + "\n" + first.chunk.text[:first.start]
+        else:
+            return []
+        lines = [line for line in between.split("\n") if re.search(r"[^\s\-・●■◆□✓*]", line)]
+        return found if len(lines) <= max_lines else []
 
     def for_chunk(self, chunk: Chunk) -> list[Item]:
         """The item list of the chunk's section that the chunk takes part in (or the section's

@@ -213,6 +213,24 @@ def test_enumerations_found_in_the_guide(guide):
     # bullet lists too, item text without the bullet
     assert lists["c06.s05.u02"][0] == ["実験の内容", "役割及び責任分担等", "経費等の分担", "成果及び権利の帰属・譲渡等", "成果等の公表"]
     assert not any("http" in x for ls in lists.values() for items in ls for x in items)
+    # ✓ headings, each followed by its own paragraphs, one list per section across a page break (pp.57–58)
+    assert lists["c05.s01.u05"] == [["ディスカッションペーパー", "事業概要資料", "企画書・提案書"]]
+    assert [x[:5] for x in lists["c05.s02.u01.p02"][0]] == ["「Ⅰ. 社", "「Ⅱ. 受", "「Ⅲ. 課", "「Ⅷ. 既"]  # without the ** marks
+    assert [x[:5] for x in lists["c06.s04.u01.e01"][0]] == ["STEP1", "STEP2"]
+    # 「1つ目は、…点です。」「2つ目の理由は、…点です。」: prose items, one sentence each
+    assert lists["c02.s03"][0] == ["1つ目は、課題解決に向けたアプローチの「幅」が広がる点です。",
+                                   "2つ目の理由は、課題解決に向けたアプローチに「深さ」を付加することができる点です。"]
+
+
+def test_a_lead_in_finds_the_list_that_follows_it_in_its_section(guide):
+    from assistant.enumerations import Enumerations
+
+    e = Enumerations(guide)
+    chunk = guide.chunk("c05.s01.u05-b01")
+    end = chunk.text.index("以下の 3 種類に分類されると考えられます。") + len("以下の 3 種類に分類されると考えられます。")
+    assert [i.text for i in e.following(chunk, end)] == ["ディスカッションペーパー", "事業概要資料", "企画書・提案書"]
+    assert e.following(chunk, len(chunk.text)) == []  # after the list's first item: no list follows
+    assert e.following(guide.chunk("c06.s04.u01.e01-e02"), 0) == []  # nor from a later chunk
 
 
 def test_a_list_question_gets_the_guides_items_in_order(assistant):
@@ -300,6 +318,20 @@ def test_a_figure_answer_quotes_the_passage_that_explains_it(assistant):
     # nothing from a section other than the figure's own
     figure_section = ans.citations[0].section_path[:3]
     assert all(c.section_path[:3] == figure_section for c in ans.citations)
+
+
+def test_a_figure_answer_shows_the_figure_before_the_text_around_it(assistant):
+    """What the figure shows (its own rows) comes right after where it is; the body passage that
+    introduces it follows. The head names the figure and its page, the citation its path."""
+    ans = assistant.ask("図表9で、市区町村はどんな役割と整理されていますか？")
+    assert ans.route == "figure"
+    quotes_in_chunks(ans, assistant)
+    rows = ans.citations[1]
+    assert assistant.chunk(rows.chunk_id).kind == "table" and "自治事務を担い" in rows.quote
+    intro = next(c for c in ans.citations[1:] if "図表9" in c.quote.replace(" ", ""))
+    assert ans.answer.index("自治事務を担い") < ans.answer.index(intro.quote[:20])
+    head = ans.answer.split("\n", 1)[0]
+    assert "第2章 官民連携の進め方 >" not in head and ans.citations[0].section_path[0] == "第2章 官民連携の進め方"
 
 
 def test_locate_quotes_sit_under_their_own_section(assistant):
