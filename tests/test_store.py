@@ -1,6 +1,6 @@
 """Store tests, each against both engines: a real SQLite file and a real PostgreSQL cluster.
 
-The PostgreSQL half starts a throwaway cluster (tests/pg_cluster.py) once for this module and
+The PostgreSQL half starts a throwaway cluster (eval/local_servers.py) once for this module and
 removes it at the end, also when tests fail; it is skipped only when the binaries are missing.
 """
 from __future__ import annotations
@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-import pg_cluster
 from assistant.schema import Answer
 from assistant.store import Store
+from eval.local_servers import PgCluster, pg_missing
 from ingest.settings import Settings
 
 
@@ -25,10 +25,10 @@ def _answer(i: int, session: str | None = "s1") -> Answer:
 
 @pytest.fixture(scope="module")
 def pg():
-    reason = pg_cluster.missing()
+    reason = pg_missing()
     if reason:
         pytest.skip(reason)
-    cluster = pg_cluster.PgCluster()
+    cluster = PgCluster()
     try:
         cluster.start()
         yield cluster
