@@ -63,6 +63,10 @@ class Answer(BaseModel):
     session_id: str | None = None
     resolved_question: str | None = None  # the follow-up rewritten against history
     latency_ms: float = 0.0
+    # False when the state database was unreachable: the answer is still given (a follow-up then
+    # without its earlier turns) but is not stored, so a follow-up cannot build on it and feedback
+    # on its id is refused. Answers never depend on the database being up (docs/deploy.md).
+    saved: bool = True
 
 
 class Annotation(BaseModel):
