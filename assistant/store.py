@@ -7,7 +7,8 @@ One state layer on SQLAlchemy Core, two engines:
   jittered backoff on ``database is locked`` / busy, so concurrent feedback is never lost.
 - **PostgreSQL** (``KANMIN_DATABASE_URL=postgresql+psycopg://…``, psycopg 3): shared by
   every replica; pooled connections with a server-side ``statement_timeout``; writes are
-  retried on serialization failures and deadlocks.
+  retried on serialization failures and deadlocks. Answers (history) commit without waiting for
+  the WAL flush (``db_async_answer_commit``); feedback and claims wait for it.
 
 The schema is owned by Alembic (``assistant/migrations``): the first use of a ``Store`` runs
 ``upgrade head`` under a lock (SQLite: the write lock of ``BEGIN IMMEDIATE``; PostgreSQL: a
@@ -347,8 +348,11 @@ class Store:
                    resolved_question=answer.resolved_question, answer=answer.answer, route=answer.route,
                    persona=answer.persona, source=source, created_at=_now(), json=answer.model_dump_json())
         upsert = self._answer_upsert()
+        no_flush_wait = self.path is None and self.settings.db_async_answer_commit
 
         def run(c: Connection) -> None:
+            if no_flush_wait:  # this transaction only (settings.db_async_answer_commit says why)
+                c.exec_driver_sql("SET LOCAL synchronous_commit = off")
             # replace = delete + insert, so a re-saved answer becomes its session's newest turn (as
             # SQLite's INSERT OR REPLACE did); ON CONFLICT covers a concurrent save of the same id
             c.execute(_DELETE_ANSWER, {"answer_id": answer.id})

@@ -324,6 +324,24 @@ def test_postgres_statement_timeout_and_pool_settings(pg):
         store.close()
 
 
+def test_postgres_answers_commit_without_flush_wait_only_in_their_transaction(pg):
+    """db_async_answer_commit: SET LOCAL in the answer's transaction, never left on the pooled
+    connection for the feedback that follows (which must wait for the WAL flush)."""
+    url = pg.new_database()
+    store = Store(url=url, settings=Settings(db_pool_size=1, db_max_overflow=0))
+    try:
+        with store._engine().connect() as conn:  # the test cluster runs with it off: this database, on
+            conn.execute(sa.text(f"ALTER DATABASE {url.rsplit('/', 1)[1]} SET synchronous_commit = on"))
+            conn.commit()
+        store._engine().dispose()
+        store.save_answer(_answer(1))
+        with store._engine().connect() as conn:  # the one pooled connection the save used
+            assert conn.execute(sa.text("SHOW synchronous_commit")).scalar_one() == "on"
+        assert store.recent_turns("s1", 5)[0].id == "a1"
+    finally:
+        store.close()
+
+
 def test_slack_bot_and_container_use_the_configured_database(pg, tmp_path):
     """The callers build their store from the settings: with KANMIN_DATABASE_URL set, two bots (two
     replicas) claim Slack events in the one PostgreSQL database and no SQLite file appears."""
