@@ -78,6 +78,7 @@ def cluster(tmp_path_factory):
             "KANMIN_FORWARDED_ALLOW_IPS": "127.0.0.1",
             "KANMIN_LLM_BACKEND": "none",
             "KANMIN_SERVE_WHEN_READY": "true",
+            "KANMIN_EMBED_THREADS": "1",  # two replicas on one 2-core box, as deploy/systemd/kanmin.env.example
             "KANMIN_SLACK_SIGNING_SECRET": SECRET,
             "KANMIN_SLACK_BOT_TOKEN": TOKEN,
             "KANMIN_SLACK_API_BASE_URL": slack.url,
