@@ -7,6 +7,8 @@ replica is never restarted. While it is down:
 - /readyz is 503 JSON ``database_unavailable`` (the balancer takes the replica out of rotation);
 - POST /v1/ask still answers (200) and says ``"saved": false`` — given, not stored;
 - POST /v1/feedback is 503 JSON ``database_unavailable`` (the caller knows to retry), never a 500;
+- a Slack event is 503 (not claimed, not answered), so Slack delivers it again; its retry after the
+  restart is answered exactly once (a fake, local Slack Web API counts the replies);
 
 and afterwards everything works again and the feedback rows in PostgreSQL are exactly the
 acknowledged ones. Every wait polls with a generous deadline; nothing asserts speed.
@@ -21,6 +23,8 @@ import pytest
 
 from cluster_procs import Replica
 from eval.local_servers import PgCluster, pg_missing
+from fake_slack import FakeSlack
+from test_slack_events import SECRET, TOKEN, event_payload, mention, post_json
 
 pytestmark = pytest.mark.skipif(pg_missing() is not None, reason=str(pg_missing()))
 
@@ -37,20 +41,25 @@ def stack(tmp_path_factory):
         parts.append(pg)
         pg.start()
         db_url = pg.new_database()
+        slack = FakeSlack()
+        parts.append(slack)
         replica = Replica("outage", tmp_path_factory.mktemp("outage"), {
             "KANMIN_DATABASE_URL": db_url,
             "KANMIN_RATE_LIMIT": "100000/minute",
             "KANMIN_API_KEYS": "",
             "KANMIN_LLM_BACKEND": "none",
             "KANMIN_DB_CONNECT_TIMEOUT_S": "2",
+            "KANMIN_SLACK_SIGNING_SECRET": SECRET,
+            "KANMIN_SLACK_BOT_TOKEN": TOKEN,
+            "KANMIN_SLACK_API_BASE_URL": slack.url,
         })
         parts.append(replica)
         replica.start()
-        yield {"pg": pg, "db_url": db_url, "replica": replica}
+        yield {"pg": pg, "db_url": db_url, "replica": replica, "slack": slack}
     finally:
         for part in reversed(parts):
             try:
-                part.stop()
+                part.close() if isinstance(part, FakeSlack) else part.stop()
             except Exception as exc:  # noqa: BLE001 - stop the rest anyway
                 print(f"cleanup of {type(part).__name__} failed: {exc}")
         for part in parts:
@@ -81,7 +90,7 @@ def feedback_comments(pg: PgCluster, db_url: str) -> set[str]:
 
 
 def test_answers_without_the_database_and_no_write_lost_silently(stack):
-    pg, replica = stack["pg"], stack["replica"]
+    pg, replica, slack = stack["pg"], stack["replica"], stack["slack"]
     url = replica.url
     tag = uuid.uuid4().hex[:8]
     with httpx.Client(base_url=url, timeout=LONG) as c:
@@ -112,6 +121,11 @@ def test_answers_without_the_database_and_no_write_lost_silently(stack):
                                                  "comment": f"during-{tag}"})
                 assert r.status_code == 503, r.text
                 assert r.json()["error"]["code"] == "database_unavailable", r.text
+            # a Slack event cannot be claimed: 503, so Slack retries it; not answered now
+            ev = mention("実証実験の予算はどう確保しますか？")
+            payload = event_payload(ev)
+            r = post_json(replica, payload)
+            assert r.status_code == 503 and r.json()["error"]["code"] == "database_unavailable", r.text
             unsaved = c.get("/metrics").text
             assert 'kanmin_answers_unsaved_total{source="api"} 2.0' in unsaved
         finally:
@@ -124,6 +138,16 @@ def test_answers_without_the_database_and_no_write_lost_silently(stack):
         r = c.post("/v1/feedback", json={"answer_id": again.json()["id"], "rating": "up", "comment": f"after-{tag}"})
         assert r.status_code == 200, r.text
         acked.add(f"after-{tag}")
+        # Slack's retry of the refused event is claimed and answered, once
+        retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"}
+        assert post_json(replica, payload, retry).status_code == 200
+        assert slack.wait_for("chat.postMessage", thread_ts=ev["ts"])
+        retry["X-Slack-Retry-Num"] = "2"
+        assert post_json(replica, payload, retry).status_code == 200  # a duplicate now: acknowledged only
+        sentinel = mention("原課とは何ですか？")  # answered after the duplicate would have been
+        assert post_json(replica, event_payload(sentinel)).status_code == 200
+        assert slack.wait_for("chat.postMessage", thread_ts=sentinel["ts"])
+        assert len(slack.of("chat.postMessage", thread_ts=ev["ts"])) == 1
 
     # every acknowledged row is there, and only those: the refused ones were not written behind our back
     assert feedback_comments(pg, stack["db_url"]) == acked
