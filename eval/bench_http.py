@@ -100,13 +100,13 @@ def read_mem_mb(pid: int) -> dict[str, float | None]:
 
 
 class Server:
-    def __init__(self, tmp: Path, workers: int = 1):
+    def __init__(self, tmp: Path, workers: int = 1, extra_env: dict[str, str] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / f"server-{self.port}.log"
         # several workers: each opens the shared port only once loaded (no ask meets a starting one)
         env = child_env(tmp, {"KANMIN_RATE_LIMIT": "100000/minute", "KANMIN_WORKERS": str(workers),
-                              "KANMIN_SERVE_WHEN_READY": "1" if workers > 1 else "0"})
+                              "KANMIN_SERVE_WHEN_READY": "1" if workers > 1 else "0", **(extra_env or {})})
         self._log = open(self.log_path, "w", encoding="utf-8")
         self.t0 = time.perf_counter()
         self.proc = subprocess.Popen(kanmin_cmd() + ["serve", "--host", "127.0.0.1", "--port", str(self.port)],
