@@ -150,6 +150,13 @@ def render_markdown(r: dict) -> list[str]:
     sep = r.get("measured_separately")
     if sep:  # sections re-measured after the full run, by the same functions (eval/bench_cluster.py)
         L += ["", f"*{sep}*"]
+    w = r.get("workers") or {}
+    shares = [(n, w.get(f"workers_{n}") or {}) for n in (1, 2)]
+    if all("other_cores" in t for _, t in shares):
+        L += ["", "CPU during the worker runs above (`/proc`): " + "; ".join(
+            f"{n} worker{'s' if n > 1 else ''}: server {_f(t['server_cores'])} cores, load generator "
+            f"{_f(t['load_generator_cores'])}, other work on the machine {_f(t['other_cores'])}" for n, t in shares)
+            + ". The ratio says what a second worker adds only when the other work stays near 0."]
     rep = r.get("replicas")
     if rep and "skipped" in rep:
         L += ["", "## 2 replicas behind nginx with PostgreSQL", "", f"Not measured: {rep['skipped']}."]
