@@ -63,6 +63,10 @@ class Answer(BaseModel):
     session_id: str | None = None
     resolved_question: str | None = None  # the follow-up rewritten against history
     latency_ms: float = 0.0
+    # shown in the API docs: a client must know that feedback on an unsaved answer will be refused
+    saved: bool = Field(True, description=(
+        "false when the state database was unreachable: the answer is given (a follow-up then without its "
+        "earlier turns) but not stored, so a follow-up cannot build on it and feedback on its id is refused"))
 
 
 class Annotation(BaseModel):

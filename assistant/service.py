@@ -29,6 +29,7 @@ from assistant.persona import infer_persona
 from assistant.router import RouteDecision, Router, locate_topic
 from assistant.schema import Annotation, Answer, Citation, GlossaryNote
 from assistant.sentences import AnswerConfig, IdfTable, SentenceScorer
+from assistant.store import StoreUnavailable
 from assistant.terms import TermMatcher, note_of
 from assistant.thesaurus import Thesaurus
 from assistant.unmentioned import Unmentioned
@@ -101,7 +102,13 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         mode_s = inputs.check_mode(mode) or "extractive"
         session = inputs.check_session(session_id)
         language = detect_language(q)
-        history = self.store.recent_turns(session, self.history_turns) if (self.store and session) else []
+        history: list[Answer] = []
+        saved = True
+        if self.store is not None and session:
+            try:
+                history = self.store.recent_turns(session, self.history_turns)
+            except StoreUnavailable:  # an answer needs no state: answer as a first question, say so
+                saved = False
         resolved = resolve(q, history)
         query = resolved or q
         if explicit and explicit != "any":
@@ -128,7 +135,14 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
             latency_ms=round((time.perf_counter() - t0) * 1000, 2),
         )
         if self.store is not None:
-            self.store.save_answer(ans, source=source)
+            try:
+                self.store.save_answer(ans, source=source)
+            except StoreUnavailable:
+                saved = False
+        if not saved:
+            # not silent: the caller sees saved=false, the log names the answer (the store logged why)
+            log.warning("answer not saved", extra={"fields": {"answer_id": ans.id, "source": source}})
+            ans.saved = False
         return ans
 
     def glossary(self, q: str | None = None) -> list[GlossaryNote]:

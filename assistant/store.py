@@ -7,7 +7,8 @@ One state layer on SQLAlchemy Core, two engines:
   jittered backoff on ``database is locked`` / busy, so concurrent feedback is never lost.
 - **PostgreSQL** (``KANMIN_DATABASE_URL=postgresql+psycopg://…``, psycopg 3): shared by
   every replica; pooled connections with a server-side ``statement_timeout``; writes are
-  retried on serialization failures and deadlocks.
+  retried on serialization failures and deadlocks. Answers (history) commit without waiting for
+  the WAL flush (``db_async_answer_commit``); feedback and claims wait for it.
 
 The schema is owned by Alembic (``assistant/migrations``): the first use of a ``Store`` runs
 ``upgrade head`` under a lock (SQLite: the write lock of ``BEGIN IMMEDIATE``; PostgreSQL: a
@@ -32,9 +33,11 @@ from sqlalchemy import (Column, Integer, MetaData, Table, Text, bindparam, creat
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from assistant.schema import Answer
+from ingest.errors import KanminError
 from ingest.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -43,6 +46,32 @@ log = logging.getLogger("kanmin.store")
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = 0x6B616E6D696E  # "kanmin": pg_advisory_xact_lock key held while migrating
 _PG_RETRY_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+class StoreUnavailable(KanminError):
+    """The state database cannot be reached (down, restarting, pool exhausted): HTTP 503, the caller
+    may try again. Raised instead of the driver's error so that no front door answers 500."""
+
+    status = 503
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Connection-level failures (refused, dropped, admin shutdown, pool timeout), not bad SQL."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return not _is_sqlite_busy(exc)
+    return False
+
+
+def _is_sqlite_busy(exc: BaseException) -> bool:
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(orig, sqlite3.OperationalError):
+        msg = str(orig).lower()
+        return "locked" in msg or "busy" in msg
+    return False
+
 
 # Query-side description of the tables (the DDL itself lives in the migrations).
 _meta = MetaData()
@@ -85,6 +114,10 @@ feedback_votes = Table(
 _ANSWER_COLUMNS = ("id", "session_id", "question", "resolved_question", "answer", "route", "persona", "source",
                    "created_at", "json")
 _DELETE_ANSWER = delete(answers).where(answers.c.id == bindparam("answer_id"))
+
+
+def _one_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
 
 
 def _now() -> str:
@@ -224,24 +257,31 @@ class Store:
         self._retry(upgrade)
 
     def _transient(self, exc: BaseException) -> bool:
+        if _is_sqlite_busy(exc):
+            return True
         orig = exc.orig if isinstance(exc, DBAPIError) else exc
-        if isinstance(orig, sqlite3.OperationalError):
-            msg = str(orig).lower()
-            return "locked" in msg or "busy" in msg
         return getattr(orig, "sqlstate", None) in _PG_RETRY_SQLSTATES
 
     def _retry(self, fn: Callable[[], T]) -> T:
+        """``fn`` retried on busy / serialization failures. A database that cannot be reached is
+        not retried here (a write whose COMMIT was lost in flight might have landed: the caller
+        decides) but reported as ``StoreUnavailable``; after it, the pool's pre-ping reconnects."""
         attempts = max(1, int(self.settings.db_retry_attempts))
         cap = max(0.001, float(self.settings.db_retry_max_delay_s))
         delay = min(0.005, cap)
         for attempt in range(attempts):
             try:
                 return fn()
-            except (DBAPIError, sqlite3.OperationalError) as exc:
-                if not self._transient(exc) or attempt == attempts - 1:
-                    raise
-                time.sleep(delay + random.random() * delay)
-                delay = min(delay * 2, cap)
+            except (DBAPIError, sqlite3.OperationalError, PoolTimeout) as exc:
+                if self._transient(exc) and attempt < attempts - 1:
+                    time.sleep(delay + random.random() * delay)
+                    delay = min(delay * 2, cap)
+                    continue
+                if _unreachable(exc):
+                    log.warning("database unreachable", extra={"fields": {"error": _one_line(exc)}})
+                    raise StoreUnavailable("database_unavailable",
+                                           "the state database is unreachable; try again shortly") from exc
+                raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _write(self, fn: Callable[[Connection], T]) -> T:
@@ -278,9 +318,9 @@ class Store:
             return None
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
             # /readyz is public: the reason names the error class only; hosts and ports go to the log
-            log.warning("database unreachable", extra={"fields": {"error": str(exc).splitlines()[0][:300]
-                                                                  if str(exc) else type(exc).__name__}})
-            return f"database unreachable ({type(exc).__name__})"
+            cause = exc.__cause__ if isinstance(exc, StoreUnavailable) and exc.__cause__ else exc
+            log.warning("database unreachable", extra={"fields": {"error": _one_line(cause)}})
+            return f"database unreachable ({type(cause).__name__})"
 
     def schema_version(self) -> int:
         """The Alembic revision the database is at (revisions are numbered 0001, 0002, …)."""
@@ -308,8 +348,11 @@ class Store:
                    resolved_question=answer.resolved_question, answer=answer.answer, route=answer.route,
                    persona=answer.persona, source=source, created_at=_now(), json=answer.model_dump_json())
         upsert = self._answer_upsert()
+        no_flush_wait = self.path is None and self.settings.db_async_answer_commit
 
         def run(c: Connection) -> None:
+            if no_flush_wait:  # this transaction only (settings.db_async_answer_commit says why)
+                c.exec_driver_sql("SET LOCAL synchronous_commit = off")
             # replace = delete + insert, so a re-saved answer becomes its session's newest turn (as
             # SQLite's INSERT OR REPLACE did); ON CONFLICT covers a concurrent save of the same id
             c.execute(_DELETE_ANSWER, {"answer_id": answer.id})

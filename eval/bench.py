@@ -502,6 +502,7 @@ class Bench:
                                                       progress=self.progress))
             self.other_cpu["server_phase"] = w.other_cores
             report["workers"] = bench_http.bench_workers(self.tmp, items, self.requests_per_level, progress=self.progress)
+            report.update(self._cluster(assistant, items, report["workers"]))
             report["cold_start"].update(report.pop("server_start"))
             del naive, container  # free the in-process copies before the synthetic corpora
             report["scale"] = bench_scale.bench_scale(retriever, guide, items, settings, progress=self.progress)
@@ -518,6 +519,16 @@ class Bench:
         report["embed_query_p50_ms"] = report["stages"]["embed_query"]["p50_ms"]
         report["targets"] = evaluate_targets(report, settings)
         return report
+
+    def _cluster(self, assistant, items, workers: dict) -> dict[str, Any]:
+        """Issue 14's scale-out numbers (eval/bench_cluster.py): store engines, replicas behind nginx."""
+        from eval import bench_cluster
+
+        log("store engines: answers with SQLite vs PostgreSQL (throwaway local cluster)")
+        engines = bench_cluster.bench_store_engines(assistant, items, self.tmp, progress=self.progress)
+        replicas = bench_cluster.bench_replicas(self.tmp, items, self.requests_per_level, workers,
+                                                progress=self.progress)
+        return {"store_engines": engines, "replicas": replicas}
 
 
 # ---- targets ----------------------------------------------------------------------------------
@@ -541,6 +552,8 @@ def evaluate_targets(r: dict, settings: Settings) -> list[dict[str, Any]]:
         ("naive ÷ kanmin latency (p50, same questions)", "naive_ratio", "≥", 1.0, "×", r.get("naive_ratio")),
         ("2 workers ÷ 1 worker, requests/s at concurrency 16", "workers.ratio", "≥", 1.6, "×",
          _get(r, "workers", "ratio")),
+        ("PostgreSQL store: answer p50 above SQLite's (same questions)", "store_engines.p50_cost_pct", "≤", 10.0,
+         "%", _get(r, "store_engines", "p50_cost_pct")),
         ("unchanged rebuild (build_index, warm cache)", "build.warm_s", "≤", 5.0, "s", _get(r, "build", "warm_s")),
         ("server peak RSS (VmHWM)", "rss.peak_hwm_mb", "≤", 400.0, "MB", _get(r, "rss", "peak_hwm_mb")),
         (f"100× corpus query p95 (hybrid retrieve, {kind})", f"scale.x100.hybrid_{kind}.p95_ms", "≤", 100.0, "ms",
@@ -706,6 +719,9 @@ def render_markdown(r: dict) -> str:
         L += _table(["workers", "requests", "errors", "wall s", "req/s", "p50 ms", "p95 ms", "p99 ms"],
                     [[n, t["requests"], t["errors"], t["wall_s"], t["rps"], t["p50_ms"], t["p95_ms"], t["p99_ms"]]
                      for n, t in ((1, w["workers_1"]), (2, w["workers_2"]))])
+    from eval.bench_cluster import render_markdown as cluster_markdown
+
+    L += cluster_markdown(r)
     if "rss" in r:
         s = r["rss"]
         L += ["", "## Server memory", ""]

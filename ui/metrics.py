@@ -22,6 +22,8 @@ class Metrics:
         self.abstentions = Counter("kanmin_abstentions", "Answers that abstained", ["source"], registry=r)
         self.fallbacks = Counter("kanmin_fallbacks", "Generative answers that fell back to extractive",
                                  ["source"], registry=r)
+        self.unsaved = Counter("kanmin_answers_unsaved", "Answers given while the state database was unreachable "
+                               "(not stored; the response says saved=false)", ["source"], registry=r)
         self.feedback = Counter("kanmin_feedback", "Feedback received", ["rating", "source"], registry=r)
         self.rate_limited = Counter("kanmin_rate_limited", "Requests refused by the rate limiter", registry=r)
         self.slack_events = Counter("kanmin_slack_events", "Slack requests by kind and outcome",
@@ -38,6 +40,8 @@ class Metrics:
             self.abstentions.labels(source).inc()
         if answer.fallback:
             self.fallbacks.labels(source).inc()
+        if not answer.saved:
+            self.unsaved.labels(source).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

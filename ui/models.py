@@ -135,7 +135,7 @@ ANSWER_EXAMPLE = {
     "glossary": [{"term": "原課", "reading": "げんか", "category": "自治体語",
                   "meaning": "政策分野を所管する担当課", "rephrase": "担当課", "en": "line division", "pages": [3]}],
     "reading_path": [], "nearest_sections": [], "mode": "extractive", "fallback": None,
-    "session_id": None, "resolved_question": None, "latency_ms": 12.3,
+    "session_id": None, "resolved_question": None, "latency_ms": 12.3, "saved": True,
 }
 
 

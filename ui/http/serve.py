@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from ingest.errors import InvalidInput
 from ingest.settings import get_settings
@@ -26,6 +27,12 @@ def cmd_serve(args) -> int:
     except ValueError as exc:
         raise InvalidInput("invalid_setting", str(exc)) from None
     configure_logging(settings)
+    # Every worker (a fresh process) reads its settings from the environment: hand it the worker
+    # count of --workers and its share of the cores for the embedder's threads, so N workers on a
+    # box with C cores run C/N OpenMP threads each instead of N × C (measured: docs/deploy.md).
+    os.environ["KANMIN_WORKERS"] = str(workers)
+    os.environ["KANMIN_EMBED_THREADS"] = str(settings.model_copy(update={"workers": workers}).embed_threads_for_process())
+    get_settings.cache_clear()
     # Each worker builds its container (guide + index) once, in a background thread, at start-up;
     # /healthz answers at once and /readyz turns 200 when it is loaded. Several workers share the
     # store (SQLite in WAL with one writer at a time, or PostgreSQL); rate limits are per worker

@@ -42,7 +42,7 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 
 from assistant.schema import Answer
-from assistant.store import Store
+from assistant.store import Store, StoreUnavailable
 from ingest.errors import KanminError
 from ingest.settings import Settings
 from ui.errors import error_response
@@ -267,6 +267,8 @@ class SlackBot:
         except Exception as exc:  # noqa: BLE001 - bolt's own error path can fail on a malformed (signed) payload
             log.warning("slack request not processed", extra={"fields": {"error": type(exc).__name__}})
             bolt_resp = BoltResponse(status=500, body="")
+        if bolt_resp.status == 503:  # the gate could not claim it (state database unreachable): Slack retries
+            return error_response(503, "database_unavailable", "the state database is unreachable; deliver again later")
         if bolt_resp.status >= 500:  # a listener/middleware failed on this payload (logged above / by _on_error)
             return error_response(400, "invalid_payload", "Slack request could not be processed")
         if bolt_resp.status == 401:
@@ -344,7 +346,14 @@ class SlackBot:
             self.metrics.slack_events.labels(kind, "ignored_user").inc()
             return BoltResponse(status=200, body=label("ja", "user_not_allowed"))  # the ack: shown to them only
         key = dedupe_key(body)
-        if key is not None and self.store().seen_event(key):
+        try:
+            seen = key is not None and self.store().seen_event(key)
+        except StoreUnavailable:
+            # unclaimed, so not answered here: a 503 makes Slack deliver it again later, and
+            # whichever replica gets that retry claims and answers it once the database is back
+            self.metrics.slack_events.labels(kind, "database_unavailable").inc()
+            return BoltResponse(status=503, body="")
+        if seen:
             self.metrics.slack_events.labels(kind, "duplicate").inc()
             return BoltResponse(status=200, body="")
         if key is not None and self._over_cap(kind, body):
