@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from assistant.asked_detail import asked_detail, stated_among
+from assistant.asked_detail import asked_detail, states, stating
 from assistant.drafting import Draft, Drafting
 from assistant.enumerations import LIST_QUESTION, Item
 from assistant.language import detect_language
@@ -69,7 +69,8 @@ class QaAnswers(Drafting):
         cands = self.scorer.candidates(qt, self._pool(query, hits), self.answer_cfg,
                                        answer_types(query), self._meaning(query))
         detail = asked_detail(query)
-        if detail is not None and not stated_among(detail, cands):
+        stated = stating(detail, cands) if detail is not None else None
+        if detail is not None and stated is None:
             # asked for a detail (a fee, a name, a date, a contact) the guide's passages do not
             # state: quoting the topical text would read as an answer
             return self._not_stated(hits, language, detail)
@@ -78,6 +79,10 @@ class QaAnswers(Drafting):
         if len(parts) == 1:
             chosen = units(cands, self.answer_cfg, lambda picked: self._pick_lead(picked, cands, persona),
                            lambda text: not POINTER.search(text), answer_types(query))
+            if stated is not None and not any(c.chunk.id == stated.chunk.id and c.start < stated.end
+                                              and stated.start < c.end and states(detail, c.text) for c in chosen):
+                # the sentence that holds the asked detail (273件, 4.7%) is what answers: it leads
+                chosen = [stated] + chosen[:self.answer_cfg.supports]
         else:
             chosen, part_of = self._per_part(query, parts, hits, persona)
         if not chosen:

@@ -90,7 +90,8 @@ def states(kind: DetailKind, text: str) -> bool:
     return bool(kind.fill.search(text))
 
 
-def stated_among(kind: DetailKind, candidates) -> bool:
-    """Whether one of the best-scoring candidate sentences (``.text``, ``.score``) states it."""
+def stating(kind: DetailKind, candidates):
+    """The best-scoring candidate sentence (``.text``, ``.score``) that states it, among those
+    scoring near the best; None when none does (the guide does not state it)."""
     top = sorted(candidates, key=lambda c: -c.score)[:STATED_IN_TOP]
-    return any(states(kind, c.text) for c in top if c.score >= STATED_RATIO * top[0].score)
+    return next((c for c in top if c.score >= STATED_RATIO * top[0].score and states(kind, c.text)), None)
