@@ -62,9 +62,8 @@ class ReadingAnswers(Drafting):
             body = [f"{s.order}. {s.heading}（p.{s.pages[0]}〜）" if s.pages else f"{s.order}. {s.heading}" for s in steps]
         else:
             # the figure's page and the reader in English on the first line; the guide's own words follow
-            reader = " ".join(x for x in (ROLE_EN.get(row.role, ""), "at", SECTOR_EN.get(row.sector, row.sector)) if x)
-            if not ROLE_EN.get(row.role):
-                reader = SECTOR_EN.get(row.sector, row.sector)
+            role, sector = ROLE_EN.get(row.role), SECTOR_EN.get(row.sector, row.sector)
+            reader = f"{role} at {sector}" if role else sector
             head = (f"Figure {row.source_figure}" + (f" ({at})" if at else "") + f" recommends this reading order for "
                     f"{reader} (「{' '.join(x for x in (row.sector, row.role) if x.strip('—'))}」: {who})"
                     + ("[1]:" if citations else ":"))

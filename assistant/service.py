@@ -81,9 +81,8 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         self.chunks = {c.id: c for c in guide.chunks}
         self._token_memo: dict[tuple[str, object], frozenset[str]] = {}
         self.exclusions = exclusions(guide.chunks)
-        proper = getattr(retriever.tokenizer, "proper_nouns", None)
-        self.unmentioned = Unmentioned("\n".join(c.text for c in guide.chunks), proper,
-                                       [*self.thesaurus.ja, *(e.term for e in guide.glossary)]) if proper else None
+        self.unmentioned = Unmentioned("\n".join(c.text for c in guide.chunks), retriever.tokenizer.proper_nouns,
+                                       [*self.thesaurus.ja, *(e.term for e in guide.glossary)])
         # every English word of the glossary's translations counts as on-topic too
         self.en_words = frozenset(w.lower() for e in guide.glossary for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", e.en)
                                   if w.lower() not in EN_STOP)
@@ -184,7 +183,7 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         excluded = self._excluded(query, language, hits)
         if excluded is not None:
             return excluded
-        names = self.unmentioned.find(query) if self.unmentioned is not None and language == "ja" else []
+        names = self.unmentioned.find(query) if language == "ja" else []
         if names:
             return self._unmentioned(hits, language, names)
         query = topic
