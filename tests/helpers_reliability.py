@@ -208,16 +208,23 @@ def no_secrets(text: str, secrets: Iterable[str], where: str = "") -> None:
                 assert s[4:-4] not in text, f"fragment of secret {s[:6]}… leaked {where}"
 
 
-def wait_until(pred, timeout: float = 120.0, interval: float = 0.05, what: str = "condition"):
+def wait_until(pred, timeout: float = 120.0, interval: float = 0.05, what: str = "condition",
+               tolerate: tuple[type[BaseException], ...] = ()):
     """Poll ``pred`` until it returns something truthy (returned); a generous deadline, never a bound
-    the test asserts on."""
+    the test asserts on. ``tolerate``: errors that mean "not yet" (a server restarting)."""
     deadline = time.monotonic() + timeout
+    last: object = None
     while time.monotonic() < deadline:
-        v = pred()
-        if v:
+        try:
+            v = pred()
+        except tolerate as exc:
+            v = last = exc
+        else:
+            last = v
+        if v and not isinstance(v, BaseException):
             return v
         time.sleep(interval)
-    raise AssertionError(f"{what} not reached in {timeout}s")
+    raise AssertionError(f"{what} not reached in {timeout}s (last: {last!r})")
 
 
 def wait_log(server, pattern: str, count: int = 1, timeout: float = 120.0) -> list[str]:

@@ -15,7 +15,6 @@ acknowledged ones. Every wait polls with a generous deadline; nothing asserts sp
 """
 from __future__ import annotations
 
-import time
 import uuid
 
 import httpx
@@ -24,6 +23,7 @@ import pytest
 from cluster_procs import Replica
 from eval.local_servers import PgCluster, pg_missing
 from fake_slack import FakeSlack
+from helpers_reliability import wait_until
 from test_slack_events import SECRET, TOKEN, event_payload, mention, post_json
 
 pytestmark = pytest.mark.skipif(pg_missing() is not None, reason=str(pg_missing()))
@@ -67,18 +67,8 @@ def stack(tmp_path_factory):
                 assert not part.tmp.exists(), f"{part.tmp} was not removed"
 
 
-def poll(check, what: str, deadline_s: float = DEADLINE_S):
-    deadline = time.monotonic() + deadline_s
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.25)
-    raise AssertionError(f"{what}: not within {deadline_s:.0f} s (last: {last!r})")
+def poll(check, what: str):
+    return wait_until(check, DEADLINE_S, 0.25, what, tolerate=(httpx.HTTPError,))
 
 
 def feedback_comments(pg: PgCluster, db_url: str) -> set[str]:
