@@ -22,7 +22,8 @@ def cmd_eval(args) -> int:
     if thresholds and thresholds["config"] in report["configs"]:
         gate = check(report["configs"][thresholds["config"]], thresholds)
     if not args.no_write:
-        paths = write_reports(report, Path(args.out) if args.out else default_out_dir(), gate)
+        paths = write_reports(report, Path(args.out) if args.out else default_out_dir(), gate,
+                              thresholds=str(th_path.resolve()))
         if not args.json:
             print("wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
     if args.json:
@@ -87,3 +88,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--write", action="store_true", help="write data/abstention.json")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_calibrate)
+

@@ -71,7 +71,8 @@ def render_markdown(report: dict, gate: list[str] | None = None) -> str:
         lines.append(f"\nkanmin quotes verified verbatim: {km['quotes_checked'] - len(report.get('quote_problems', []))}"
                      f"/{km['quotes_checked']}.")
     if gate is not None:
-        lines.append("\nCI gate (eval/thresholds.yaml): " + ("**pass**" if not gate else "**FAIL** — " + "; ".join(gate)))
+        where = (report.get("gate") or {}).get("thresholds", "eval/thresholds.yaml")
+        lines.append(f"\nCI gate ({where}): " + ("**pass**" if not gate else "**FAIL** — " + "; ".join(gate)))
     lines += ["", "How to read: kanmin ranks the ≤3 citations of its answer; bm25/dense/hybrid rank 10 chunks and "
               "cite the top 3 (answer = top chunk); naive = llama-index VectorStoreIndex over the whole guide "
               "(default SentenceSplitter, same embedder), 10 nodes ranked, top 3 cited with pages estimated from "
@@ -181,12 +182,13 @@ def dump_json(report: dict) -> str:
     return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
-def write_reports(report: dict, out_dir: Path, gate: list[str] | None = None, name: str = "latest") -> dict[str, Path]:
+def write_reports(report: dict, out_dir: Path, gate: list[str] | None = None, name: str = "latest",
+                  thresholds: str = "eval/thresholds.yaml") -> dict[str, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / f"{name}.json", "md": out_dir / f"{name}.md", "png": out_dir / f"{name}.png"}
     if gate is not None:
-        report = {**report, "gate": {"passed": not gate, "violations": gate}}
+        report = {**report, "gate": {"passed": not gate, "violations": gate, "thresholds": _rel(thresholds)}}
     tmp = paths["json"].with_suffix(".json.tmp")
     tmp.write_text(dump_json(report), encoding="utf-8")
     tmp.replace(paths["json"])

@@ -14,6 +14,7 @@ import pytest
 
 from eval.gate import THRESHOLDS_PATH, check, load_thresholds
 from eval.runner import run_eval
+from ingest.settings import PROJECT_ROOT
 from ingest.text import canonical
 
 
@@ -88,3 +89,9 @@ def test_report_shape_and_files(run, tmp_path):
     md = paths["md"].read_text(encoding="utf-8")
     assert "## Configurations side by side" in md and "## English subset" in md and "## Failures" in md
     assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "CI gate (eval/thresholds.yaml): **pass**" in md
+    # a hold-out report names the floors it was gated with, not the tuning set's
+    held = write_reports(report, tmp_path / "h", gate=["x: 0 < minimum 1"],
+                         thresholds=str(PROJECT_ROOT / "eval" / "thresholds_holdout.yaml"))
+    assert "CI gate (eval/thresholds_holdout.yaml): **FAIL** — x: 0 < minimum 1" in held["md"].read_text(encoding="utf-8")
+    assert json.loads(held["json"].read_text(encoding="utf-8"))["gate"]["thresholds"] == "eval/thresholds_holdout.yaml"
