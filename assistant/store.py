@@ -196,7 +196,7 @@ class Store:
         self._engine_obj: Engine | None = None
         self._writer: Engine | None = None
         self._init_lock = threading.Lock()
-        self._upsert: Any = None  # the answer upsert, built on first save (see _answer_upsert)
+        self._upsert: Any = None  # the answer statements, built on first save (see _answer_statements)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> "Store":
@@ -334,27 +334,31 @@ class Store:
         return str(self._read(text("PRAGMA journal_mode"))[0][0]).lower()
 
     # -- answers -------------------------------------------------------------
-    def _answer_upsert(self):
-        """INSERT … ON CONFLICT (id) DO UPDATE with bound parameters, built once: a statement
-        rebuilt per answer (``.values(**row)``) cost ~1 ms of SQLAlchemy coercion on every save."""
+    def _answer_statements(self):
+        """(INSERT … ON CONFLICT DO NOTHING, INSERT … ON CONFLICT (id) DO UPDATE), bound parameters,
+        built once: a statement rebuilt per answer (``.values(**row)``) cost ~1 ms of SQLAlchemy
+        coercion on every save."""
         if self._upsert is None:
             ins = self._insert(answers)
-            self._upsert = ins.on_conflict_do_update(
-                index_elements=[answers.c.id], set_={k: ins.excluded[k] for k in _ANSWER_COLUMNS if k != "id"})
+            self._upsert = (ins.on_conflict_do_nothing(index_elements=[answers.c.id]),
+                            ins.on_conflict_do_update(index_elements=[answers.c.id],
+                                                      set_={k: ins.excluded[k] for k in _ANSWER_COLUMNS if k != "id"}))
         return self._upsert
 
     def save_answer(self, answer: Answer, source: str = "api") -> None:
         row = dict(id=answer.id, session_id=answer.session_id, question=answer.question,
                    resolved_question=answer.resolved_question, answer=answer.answer, route=answer.route,
                    persona=answer.persona, source=source, created_at=_now(), json=answer.model_dump_json())
-        upsert = self._answer_upsert()
+        insert_new, upsert = self._answer_statements()
         no_flush_wait = self.path is None and self.settings.db_async_answer_commit
 
         def run(c: Connection) -> None:
             if no_flush_wait:  # this transaction only (settings.db_async_answer_commit says why)
                 c.exec_driver_sql("SET LOCAL synchronous_commit = off")
-            # replace = delete + insert, so a re-saved answer becomes its session's newest turn (as
-            # SQLite's INSERT OR REPLACE did); ON CONFLICT covers a concurrent save of the same id
+            # a new id (every ask) is one statement; a re-saved answer is replaced (delete + insert),
+            # so it becomes its session's newest turn, and ON CONFLICT covers a concurrent save of it
+            if c.execute(insert_new, row).rowcount == 1:
+                return
             c.execute(_DELETE_ANSWER, {"answer_id": answer.id})
             c.execute(upsert, row)
 
