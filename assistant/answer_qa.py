@@ -26,6 +26,12 @@ SIDES = ("municipality", "startup")
 # answer units, on the eval set asked as each side: own-side leads 0.46 → 0.56 for officials, 0.43 →
 # 0.52 for startups; first-250 key phrases 0.608 → 0.607, page hit@3 0.912 → 0.918)
 SIDE_MARGIN = 0.7
+# A fitted lead order was tried in place of the score for choosing the lead (a linear score over 15
+# sentence features, fitted listwise on the tuning questions' key phrases; top sentence holding a
+# key phrase 0.39 → 0.43 cross-validated). First-250 key phrases rose 0.579 → 0.60 only by letting
+# the other side's passage lead more often (own-side leads 0.55 → 0.35–0.39): with the side rule
+# kept as strong as here it gained nothing (0.578 at own-side 0.48–0.51), and for askers without
+# a side +0.002. Not kept (2026-11-29).
 # a quote that points at text the reader cannot see (上記の / 前述の / 以下にまとめ / 下記の)
 POINTER = re.compile(r"上記|前述|下記|以下に(まとめ|示|整理)|次のとおり|こちらを参照")
 POINTER_MARGIN = 0.8
