@@ -169,7 +169,8 @@ def parse_configs(config: str, compare: str | None) -> list[str]:
 
 
 def run_eval(dataset: str | None = None, configs: Sequence[str] = ("kanmin",), *,
-             ctx: EvalContext | None = None, progress: bool = True, strict_dataset: bool = True) -> EvalRun:
+             ctx: EvalContext | None = None, progress: bool = True, strict_dataset: bool = True,
+             sides: bool = True) -> EvalRun:
     t_start = time.perf_counter()
     items = load_dataset(dataset)
     ctx = ctx or EvalContext(progress=progress)
@@ -188,7 +189,7 @@ def run_eval(dataset: str | None = None, configs: Sequence[str] = ("kanmin",), *
             _log(f"eval: {config}: {len(items)} questions in {timings[config]:.1f} s")
     quote_issues = quote_problems(ctx, results["kanmin"]) if "kanmin" in results else []
     report = build_report(ctx, items, results, problems, timings, quote_issues, dataset or DEFAULT_GLOB,
-                          round(time.perf_counter() - t_start, 2))
+                          round(time.perf_counter() - t_start, 2), sides)
     return EvalRun(items, results, report, quote_issues)
 
 
@@ -205,7 +206,9 @@ def _item_row(r: ItemResult) -> dict:
 
 def build_report(ctx: EvalContext, items: list[EvalItem], results: dict[str, list[ItemResult]],
                  problems: dict[str, list[str]], timings: dict[str, float], quote_issues: list[dict],
-                 dataset: str, runtime_s: float) -> dict:
+                 dataset: str, runtime_s: float, sides: bool = True) -> dict:
+    """``sides``: also ask every answerable qa question as each side (eval.persona_sides), which
+    doubles the run; the gate tests, which check no side metric, leave it out."""
     main = next(iter(results))
     configs = {}
     for name, rs in results.items():
@@ -241,7 +244,7 @@ def build_report(ctx: EvalContext, items: list[EvalItem], results: dict[str, lis
         "failures": {name: failure_rows(rs, detail=(name == main)) for name, rs in results.items()},
         "quote_problems": quote_issues,
         "items": {"kanmin": [_item_row(r) for r in results["kanmin"]]} if "kanmin" in results else {},
-        "persona_sides": lead_sides(ctx.assistant, items) if "kanmin" in results else None,
+        "persona_sides": lead_sides(ctx.assistant, items) if sides and "kanmin" in results else None,
         "setup": setup,
     }
 

@@ -22,7 +22,7 @@ HOLDOUT_FILES = {"qa_holdout.jsonl": (40, 1.0), "fresh_2026-11.jsonl": (85, 0.72
 @pytest.fixture(scope="module")
 def holdout_run():
     """The kanmin configuration on the 125 hold-out questions (seconds, on the shared eval context)."""
-    return run_eval(HOLDOUT, configs=("kanmin",), ctx=eval_context(), progress=False)
+    return run_eval(HOLDOUT, configs=("kanmin",), ctx=eval_context(), progress=False, sides=False)
 
 
 @pytest.fixture(scope="module")

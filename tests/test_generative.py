@@ -30,6 +30,7 @@ TIMEOUT_S = 10.0  # the LLM client's deadline: far above a good fake answer even
 # comes back in under half of it did not wait for them: the deadline fired. No bound here is
 # near the real times (10 s, 0.5 s), so a slow, busy machine cannot miss it.
 STALL_S = 120.0
+SLOW_DEADLINE_S = 3.0  # the deadline the "slow" case waits for (nothing else of that case takes long)
 Q_JA = "随意契約はどのような場合に使えますか"
 Q_JA2 = "実証実験の費用は誰が負担しますか"
 Q_EN = "What should a city prepare before a pilot project with a startup?"
@@ -166,8 +167,9 @@ def fake():
 
 
 def llm_settings(tmp: Path, port: int, **kw) -> Settings:
+    kw.setdefault("llm_timeout_s", TIMEOUT_S)
     return Settings(llm_backend="openai", llm_base_url=f"http://127.0.0.1:{port}/v1", llm_model="fake",
-                    llm_timeout_s=TIMEOUT_S, db_path=tmp / "kanmin.sqlite3", **kw)
+                    db_path=tmp / "kanmin.sqlite3", **kw)
 
 
 @pytest.fixture(scope="module")
@@ -275,8 +277,15 @@ def test_declined_answer_falls_back(assistant, fake):
     ("html_content", "HTML"),
     ("empty", "empty"),
 ])
-def test_failures_fall_back_to_extractive_every_time(assistant, fake, behaviour, expect):
+def test_failures_fall_back_to_extractive_every_time(assistant, fake, behaviour, expect, tmp_path, monkeypatch):
     fake.behaviour = behaviour
+    if behaviour == "slow":
+        # the deadline itself is under test: a shorter one than the module's (the fake stalls for
+        # STALL_S whatever it is), so three questions do not wait 3 × TIMEOUT_S
+        from assistant.container import make_generator
+
+        monkeypatch.setattr(assistant, "generator",
+                            make_generator(llm_settings(tmp_path, fake.port, llm_timeout_s=SLOW_DEADLINE_S)))
     for question in (Q_JA, Q_EN, Q_JA):
         extractive = assistant.ask(question)
         t0 = time.perf_counter()
