@@ -182,6 +182,27 @@ def live_server(tmp_path_factory):
     stop_server(server)
 
 
+@pytest.fixture(scope="session")
+def no_index_server(tmp_path_factory):
+    """One real server whose index directory is empty (not ready), shared by the API and UI tests
+    of that state: a server start costs seconds, the state is the same."""
+    tmp = tmp_path_factory.mktemp("no-index-server")
+    empty = tmp / "no-index"
+    empty.mkdir()
+    server = start_server(tmp, {"KANMIN_INDEX_DIR": str(empty), "KANMIN_LLM_BACKEND": "none"}, wait_ready=False)
+    from helpers_reliability import wait_until
+
+    try:
+        # past "starting": the load has failed and says why
+        wait_until(lambda: httpx.get(server.url + "/readyz", timeout=30).json()["error"]["code"] != "starting",
+                   120, 0.3, "the index-less server's load to fail")
+    except BaseException:
+        stop_server(server)
+        raise
+    yield server
+    stop_server(server)
+
+
 @pytest.fixture(scope="module")
 def fake_slack():
     """A fake Slack Web API on 127.0.0.1 that records what the bot posts."""

@@ -156,26 +156,16 @@ def test_bad_rate_limit_setting_fails_fast(tmp_path):
         start_server(tmp_path, {"KANMIN_RATE_LIMIT": "lots"}, timeout=120)
 
 
-def test_index_missing_not_ready(tmp_path):
-    empty = tmp_path / "no-index"
-    empty.mkdir()
-    srv = start_server(tmp_path, {"KANMIN_INDEX_DIR": str(empty)}, wait_ready=False)
-    try:
-        with httpx.Client(base_url=srv.url, timeout=TIMEOUT) as c:
-            assert c.get("/healthz").status_code == 200
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                r = c.get("/readyz")
-                if r.json()["error"]["code"] != "starting":
-                    break
-                time.sleep(0.3)
-            assert r.status_code == 503
-            err = r.json()["error"]
-            assert err["code"] != "starting" and "\n" not in err["message"] and err["message"]
-            r = c.post("/v1/ask", json={"question": "原課とは"})
-            assert r.status_code == 503 and r.json()["error"]["message"] == err["message"]
-            assert c.get("/v1/toc").status_code == 503
-            assert c.get("/healthz").status_code == 200
-        assert srv.alive()
-    finally:
-        stop_server(srv)
+def test_index_missing_not_ready(no_index_server):
+    srv = no_index_server
+    with httpx.Client(base_url=srv.url, timeout=TIMEOUT) as c:
+        assert c.get("/healthz").status_code == 200
+        r = c.get("/readyz")
+        assert r.status_code == 503
+        err = r.json()["error"]
+        assert err["code"] != "starting" and "\n" not in err["message"] and err["message"]
+        r = c.post("/v1/ask", json={"question": "原課とは"})
+        assert r.status_code == 503 and r.json()["error"]["message"] == err["message"]
+        assert c.get("/v1/toc").status_code == 503
+        assert c.get("/healthz").status_code == 200
+    assert srv.alive()

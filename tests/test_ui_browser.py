@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from conftest import ARTIFACTS, LOCAL_URL, start_server, stop_server
+from conftest import ARTIFACTS, LOCAL_URL
 from helpers_reliability import cli_main
 
 LOCAL = LOCAL_URL
@@ -548,23 +548,18 @@ def test_glossary_tab_finds_what_the_api_and_cli_find(tab, ui_server, capsys, q)
     shot(pg, f"glossary-{q}")
 
 
-def test_unavailable_index_is_reported_in_the_page(tab, tmp_path):
+def test_unavailable_index_is_reported_in_the_page(tab, no_index_server):
     """With no index the UI still loads, and says why it cannot answer (no stack trace, no hang)."""
-    empty = tmp_path / "no-index"
-    empty.mkdir()
-    srv = start_server(tmp_path, {"KANMIN_INDEX_DIR": str(empty), "KANMIN_LLM_BACKEND": "none"}, wait_ready=False)
-    try:
-        assert httpx.get(srv.url + "/readyz", timeout=60).status_code == 503
-        t = tab(DESKTOP)
-        pg = t.open(srv.url + "/")
-        pg.fill("#question textarea", "随意契約とは何ですか？")
-        pg.click("#ask")
-        err = pg.locator("#status .kc-error")
-        expect(err).to_be_visible(timeout=ANSWER_MS)
-        text = err.inner_text()
-        assert "現在は回答できません" in text and "manifest" in text and "Traceback" not in text
-        assert pg.input_value("#question textarea") == "随意契約とは何ですか？"  # kept, to retry
-        expect(pg.locator("#ask")).to_be_enabled()
-        shot(pg, "not-ready")
-    finally:
-        stop_server(srv)
+    srv = no_index_server
+    assert httpx.get(srv.url + "/readyz", timeout=60).status_code == 503
+    t = tab(DESKTOP)
+    pg = t.open(srv.url + "/")
+    pg.fill("#question textarea", "随意契約とは何ですか？")
+    pg.click("#ask")
+    err = pg.locator("#status .kc-error")
+    expect(err).to_be_visible(timeout=ANSWER_MS)
+    text = err.inner_text()
+    assert "現在は回答できません" in text and "manifest" in text and "Traceback" not in text
+    assert pg.input_value("#question textarea") == "随意契約とは何ですか？"  # kept, to retry
+    expect(pg.locator("#ask")).to_be_enabled()
+    shot(pg, "not-ready")
