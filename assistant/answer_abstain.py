@@ -59,7 +59,7 @@ class AbstainAnswers(Drafting):
         draft = self._abstain(hits, language, None, f"ガイドに一度も出てこない「{shown}」についての質問",
                               kind="not_stated")
         first = (f"ガイドには「{shown}」についての記載はありません。" if language == "ja"
-                 else f"The guide does not mention 「{shown}」.")
+                 else "The guide does not mention " + ", ".join(f"“{n}”" for n in names) + ".")
         draft.answer = first + "\n" + draft.answer.split("\n", 1)[1]
         draft.route = None  # in scope as a topic; the guide just never names it
         return draft

@@ -26,8 +26,12 @@ KINDS: tuple[DetailKind, ...] = (
     DetailKind(
         "amount",
         re.compile(r"いくら|何円|何万円|金額|(どれ|どの)くらいの(予算|費用|お金|金額)|(費用|料金|報酬|年収|給与)は(どれ|どの|いくら|かか)|"
-                   r"費用がかか|会費|参加費|料金|手数料|利用料|上限額|年収|給与|how much|what does it cost|\bfees?\b|"
-                   r"\bcharges?\b|\bprice\b|\byen\b|\bsalary\b",
+                   r"費用がかか|会費|参加費|料金|手数料|利用料|(登録|掲載|審査|申込|出展|出店|年|月)料|初期費用|月額|年額|"
+                   r"上限額|年収|給与|how much|what does it cost|"
+                   # a fee asked about, not a price named as a criterion (「bidding that weighs price and quality」)
+                   r"(what|which|any)\b[^?.]{0,30}\b(fees?|charges?|prices?|costs?)\b|"
+                   r"\b(fees?|charges?|prices?|costs?)\b[^?.]{0,20}\b(charged|required|payable|paid)\b|"
+                   r"\byen\b|\bsalary\b",
                    re.I),
         re.compile(r"\d[\d,，.]*\s*(?:万|億|千)?円|[一二三四五六七八九十百千万億]+円|無料|無償|有償"),
         "具体的な金額", "the amount"),
@@ -40,7 +44,7 @@ KINDS: tuple[DetailKind, ...] = (
         "その名称", "the name"),
     DetailKind(
         "date",
-        re.compile(r"何月何日|何日まで|何日から|日付|締め?切り?|応募期限|申請期限|開催日|いつ開催|"
+        re.compile(r"何月何日|何日まで|何日から|日付|締め?切り?|応募期限|申請期限|開催日|いつ.{0,6}開催|開催(時期|場所)|"
                    r"what date|which date|deadline|by what day", re.I),
         # a date as a calendar names it (「翌々年度末まで」 is a validity period, not a deadline)
         re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}\s*年\s*\d{1,2}\s*月|令和\s*\d+\s*年\s*\d{1,2}\s*月|"
@@ -48,7 +52,7 @@ KINDS: tuple[DetailKind, ...] = (
         "具体的な日付・期限", "the date or deadline"),
     DetailKind(
         "ratio",
-        re.compile(r"何対何|何割|何パーセント|何%|比率|割合|配分|what (percentage|share|proportion|ratio)", re.I),
+        re.compile(r"何対何|何割|何パーセント|何[%％]|比率|割合|配分|what (percentage|share|proportion|ratio)", re.I),
         re.compile(r"\d+(\.\d+)?\s*(%|％|割|パーセント)|\d+\s*(対|:|：)\s*\d+"),
         "具体的な割合・配分", "the ratio or share"),
     DetailKind(

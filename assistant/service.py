@@ -82,7 +82,8 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         self._token_memo: dict[tuple[str, object], frozenset[str]] = {}
         self.exclusions = exclusions(guide.chunks)
         self.unmentioned = Unmentioned("\n".join(c.text for c in guide.chunks), retriever.tokenizer.proper_nouns,
-                                       [*self.thesaurus.ja, *(e.term for e in guide.glossary)])
+                                       [*self.thesaurus.ja, *self.thesaurus.en, *(e.term for e in guide.glossary),
+                                        *guide.en_aliases])
         # every English word of the glossary's translations counts as on-topic too
         self.en_words = frozenset(w.lower() for e in guide.glossary for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", e.en)
                                   if w.lower() not in EN_STOP)
@@ -183,7 +184,7 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         excluded = self._excluded(query, language, hits)
         if excluded is not None:
             return excluded
-        names = self.unmentioned.find(query) if language == "ja" else []
+        names = self.unmentioned.find(query)  # an English question: its acronyms (GDPR) only
         if names:
             return self._unmentioned(hits, language, names)
         query = topic

@@ -3,8 +3,9 @@
 A question about 企業版ふるさと納税 shares its other words (自治体, 連携, 財源) with many
 passages, so retrieval finds "something" and quoting it would read as an answer. When the
 question names a proper noun (not a person or a place: an official scheme, an organisation,
-a product) that appears nowhere in the guide, the honest answer is that the guide does not
-mention it, with the nearest sections.
+a product) or an acronym (日本版SBIR, GDPR) that appears nowhere in the guide and that the
+project's reviewed words (glossary, its English aliases, thesaurus) do not define, the honest
+answer is that the guide does not mention it, with the nearest sections.
 """
 from __future__ import annotations
 
@@ -19,16 +20,22 @@ class Unmentioned:
         self._text = _squash(guide_text)
         self._proper_nouns = proper_nouns
         # words the project's reviewed data defines (glossary, thesaurus): not "never mentioned"
-        self._known = {_squash(k) for k in known}
+        self._known = {form for k in known for form in (_squash(k), _squash(k).lower())}
 
     def find(self, question: str) -> list[str]:
-        """Proper nouns of ``question`` that the guide's text never contains."""
+        """Proper nouns and acronyms (SBIR, GDPR) of ``question`` that the guide's text never
+        contains and the project's reviewed words do not define."""
         out = []
-        for noun in self._proper_nouns(question):
+        for noun in [*self._proper_nouns(question), *_ACRONYM.findall(nfkc(question))]:
             key = _squash(noun)
-            if len(key) >= 3 and key not in self._text and key not in self._known and noun not in out:
+            if (len(key) >= 3 and key not in self._text and key not in self._known and key.lower() not in self._known
+                    and noun not in out):
                 out.append(noun)
         return out
+
+
+# an acronym as people write one (SBIR, GDPR): three or more capitals, standing alone
+_ACRONYM = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Z0-9]{2,}(?![A-Za-z0-9])")
 
 
 def _squash(text: str) -> str:

@@ -23,6 +23,10 @@ def assistant(session_assistant):
     ("札幌市が民間から公募したスタートアップ推進担当係長の年収は？", "ガイドには具体的な金額についての記載はありません。"),
     # a proper noun the guide never mentions: its other words (自治体, 連携) would find passages
     ("企業版ふるさと納税を使って自治体と連携したい。手続きの流れは？", "ガイドには「ふるさと納税」についての記載はありません。"),
+    # an acronym the guide never uses, in either language
+    ("日本版SBIR制度の補助金にスタートアップが応募するには？", "ガイドには「SBIR」についての記載はありません。"),
+    ("What does GDPR require when a startup handles a city's resident data?", "The guide does not mention “GDPR”."),
+    ("DMPのカタログサイトに載せるのに登録料はかかる？", "ガイドには具体的な金額についての記載はありません。"),
 ])
 def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, question, first):
     a = assistant.ask(question)
@@ -60,6 +64,12 @@ def test_a_stated_amount_or_date_is_answered(assistant, question, stated):
     ("どこの自治体ともつながりがないときのコツは？", None),  # not asking for a name
     ("予算化はいつ頃までに相談すべき？", None),  # timing in the guide's own terms, not a date
     ("4号随契とは？", None),
+    ("掲載料はいくらですか", "amount"),
+    ("ピッチイベントはいつどこで開催される？", "date"),
+    ("成果指標が何％改善したら満額？", "ratio"),
+    ("Are there any fees for the desk?", "amount"),
+    # price named as a criterion, not asked for
+    ("What's the difference between bidding on price and quality and a proposal competition?", None),
 ])
 def test_what_detail_a_question_asks_for(question, kind):
     d = asked_detail(question)
@@ -86,3 +96,6 @@ def test_a_name_the_guide_never_mentions_is_found_and_places_are_not(session_ass
     # place names and the guide's own names are not "never mentioned"
     assert found("八王子市でもトライアル発注を作れる？") == []
     assert found("スタートアップ都市推進協議会の事例は？") == []
+    # acronyms: the guide's own (PFS, KPI, DMP) and the reviewed data's (RFP: a glossary alias) are known
+    assert found("日本版SBIRとPFSとKPIとDMPの関係は？") == ["SBIR"]
+    assert found("How do I write an RFP for a startup?") == []
