@@ -13,12 +13,12 @@ class GlossaryAnswers(Drafting):
 
     def _glossary_answer(self, d: RouteDecision, query: str, language: str, persona: str) -> Draft:
         """The term card (meaning, 正式名称, 言い換え) with its source, then where the guide
-        spells it out, how it uses the term, and what else answers the question as asked."""
+        spells it out, how it uses the term, and what else answers the question as asked.
+        Terms asked about together (「AとBって、それぞれどういう意味？」) get a card each, in the
+        order asked, before the passages."""
         e = d.term
         assert e is not None
         en = language == "en"
-        reading = f"（{e.reading}）" if e.reading else ""
-        full = self._full_name(e) if e.category == "略称" else None
         citations: list[Citation] = []
         lines: list[str] = []
 
@@ -27,14 +27,35 @@ class GlossaryAnswers(Drafting):
             citations.append(cite)
             lines.append(f"{label}「{self._shown(cite)}」[{cite.n}]")
 
+        for term in d.terms or (e,):
+            self._card(term, en, citations, lines, add)
+        hits = self._hits(query, persona)  # one retrieval serves the usage passage and the extra sentences
+        if not d.terms:
+            surfaces = [e.term, *e.aliases]
+            usage = self._usage(hits, surfaces, {c.chunk_id for c in citations})
+            if usage is None:  # the question's own passages never use the term: look for the term itself
+                # a passage that uses the term contains it: BM25 finds it, no second embedding
+                usage = self._usage(self._hits(f"{e.term} {e.rephrase}", persona, k=6, mode="bm25"), surfaces,
+                                    {c.chunk_id for c in citations})
+            if usage is not None:
+                add("Used in the guide: " if en else "使われ方: ", *usage)
+        for c in self._best_sentences(query, persona, exclude={c.chunk_id for c in citations}, n=2, hits=hits):
+            add("", c.chunk, c.start, c.end, c.score)
+        return Draft("\n".join(lines), citations)
+
+    def _card(self, e, en: bool, citations: list[Citation], lines: list[str], add) -> None:
+        """One term's card: its meaning with the source, 正式名称, 言い換え and the guide's details."""
+        reading = f"（{e.reading}）" if e.reading else ""
+        full = self._full_name(e) if e.category == "略称" else None
         host = self._chunk_containing(e.meaning, prefer=("glossary", "footnote", "body", "table"))
         head = f"{e.term}{reading}: {e.en or e.meaning}." if en else f"{e.term}{reading}とは、{e.meaning}"
         if host is not None:
             i = host.text.find(e.meaning)
-            cite = self._cite(1, host, i, i + len(e.meaning))
+            cite = self._cite(len(citations) + 1, host, i, i + len(e.meaning))
             citations.append(cite)
-            head += (f" (p.{cite.pages[0]})\nIn the guide's words: 「{e.meaning}」[1]" if en and cite.pages
-                     else f"\nIn the guide's words: 「{e.meaning}」[1]" if en else "[1]")
+            n = cite.n
+            head += (f" (p.{cite.pages[0]})\nIn the guide's words: 「{e.meaning}」[{n}]" if en and cite.pages
+                     else f"\nIn the guide's words: 「{e.meaning}」[{n}]" if en else f"[{n}]")
         lines.append(head)
         if full:
             lines.append(f"Full name in the guide: {full}" if en else f"正式名称: {full}")
@@ -45,18 +66,6 @@ class GlossaryAnswers(Drafting):
             if where is not None:
                 i = where.text.find(e.detail)
                 add("Details: " if en else "内容: ", where, i, i + len(e.detail))
-        surfaces = [e.term, *e.aliases]
-        hits = self._hits(query, persona)  # one retrieval serves the usage passage and the extra sentences
-        usage = self._usage(hits, surfaces, {c.chunk_id for c in citations})
-        if usage is None:  # the question's own passages never use the term: look for the term itself
-            # a passage that uses the term contains it: BM25 finds it, no second embedding
-            usage = self._usage(self._hits(f"{e.term} {e.rephrase}", persona, k=6, mode="bm25"), surfaces,
-                                {c.chunk_id for c in citations})
-        if usage is not None:
-            add("Used in the guide: " if en else "使われ方: ", *usage)
-        for c in self._best_sentences(query, persona, exclude={c.chunk_id for c in citations}, n=2, hits=hits):
-            add("", c.chunk, c.start, c.end, c.score)
-        return Draft("\n".join(lines), citations)
 
     @staticmethod
     def _usage(hits, surfaces: list[str], skip: set[str]) -> tuple[Chunk, int, int] | None:

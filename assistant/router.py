@@ -51,6 +51,8 @@ _COMPOUND = re.compile(r"あと、|それと|また、.*[？?]|[？?].+[？?]")
 
 
 _KANJI = re.compile(r"[\u3400-\u9fff]")
+# what joins two terms asked about together: 「A」と「B」, A や B, A and B, A or B
+_JOINED = re.compile(r"^[\s「」『』\"'“”]*(と|や|・|、|,|and|or)[\s「」『』\"'“”]*$", re.I)
 
 
 @dataclass
@@ -59,6 +61,8 @@ class RouteDecision:
     reason: str
     term: GlossaryEntry | None = None
     figure: int | None = None
+    # 「AとBって、それぞれどういう意味？」: every term asked about, in the order asked (term is the first)
+    terms: tuple[GlossaryEntry, ...] = ()
 
 
 class Router:
@@ -80,6 +84,10 @@ class Router:
         if d and not _COMPOUND.search(q):
             term = self._focus_term(q, d.start(), d.end())
             if term is not None:
+                pair = self._paired_terms(q, term)
+                if pair:
+                    return RouteDecision("glossary", f"用語「{'」「'.join(t.term for t in pair)}」の意味を尋ねる表現"
+                                                     f"「{d.group(0).strip()}」", term=pair[0], terms=pair)
                 return RouteDecision("glossary", f"用語「{term.term}」の意味を尋ねる表現「{d.group(0).strip()}」", term=term)
         title = self._figure_by_title(q)
         if title is not None:
@@ -102,6 +110,15 @@ class Router:
         inside = [f for f in found if cue <= f[0] and f[1] <= cue_end]  # "what does PFS mean"
         pool = inside or found
         return max(pool, key=lambda f: f[1] - f[0])[2]
+
+    def _paired_terms(self, q: str, term: GlossaryEntry) -> tuple[GlossaryEntry, ...]:
+        """The terms asked about together with ``term`` (「時間的排他性と物理的排他性って…」, "what do
+        PFS and SIB mean"): glossary terms joined by と / や / and / or, ``term`` among them."""
+        found = [f for f in self.matcher.find(q) if f[2].term not in _UBIQUITOUS]
+        for (a0, a1, ea, _), (b0, b1, eb, _) in zip(found, found[1:]):
+            if ea.term != eb.term and term.term in (ea.term, eb.term) and _JOINED.match(q[a1:b0]):
+                return ea, eb
+        return ()
 
     def _figure_by_title(self, q: str) -> int | None:
         if not re.search(r"図|表|figure|chart|table|diagram", q, re.I):

@@ -39,6 +39,22 @@ def test_a_definition_question_asks_about_the_term_before_its_cue(assistant, que
     assert d.route == "glossary" and d.term is not None and d.term.term == term
 
 
+@pytest.mark.parametrize("question, terms", [
+    ("時間的排他性と物理的排他性って、それぞれどういう意味ですか？", ["時間的排他性", "物理的排他性"]),
+    ("What do PFS and SIB mean?", ["PFS", "SIB"]),
+    ("原課とは？", []),  # one term: no pair
+    ("原課とスタートアップの関係とは何か？", []),  # a ubiquitous word is no second term
+])
+def test_terms_asked_about_together_each_get_a_card(assistant, question, terms):
+    d = assistant.router.route(question)
+    assert d.route == "glossary" and [t.term for t in d.terms] == terms
+    if terms:
+        a = assistant.ask(question)
+        heads = [line for line in a.answer.split("\n") if line.startswith(tuple(terms))]
+        assert [h.split("（")[0].split(":")[0] for h in heads][:2] == terms, a.answer
+        assert {c.n for c in a.citations} >= {1, 2} and all(t in a.answer for t in terms)
+
+
 @pytest.mark.parametrize("question, followup", [
     ("これから官民連携を始める自治体は何をすべき？", False),
     ("このガイドの対象読者は？", False),
