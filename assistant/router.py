@@ -23,7 +23,10 @@ _LOCATE = re.compile(
     r"どこ(に|で|を見れば|か(に|で)?)?(書|載|記載|説明|解説|扱|触れ|まとめ|紹介|手に入)|どこを見れば|何ページ|何頁|どのページ|ページ(は|を)?(どこ|教え)|"
     r"どの(章|節|部分|セクション|あたり)|(箇所|ところ|部分|ページ)を教え|ガイドのどこ|どこに(ある|あります)|"
     r"(書いて|載って|説明して|まとめて)(ある|い)る?の?は?どこ|"
-    r"which (page|section|chapter|part)|what page|where (does|do|in|is|can i find)", re.I)
+    r"which (page|section|chapter|part)|what page|where (does|do|in|is)\b|"
+    # "where can I find …" asks for the guide's place only when it names the guide or a part of it
+    # ("Before pitching, where can I find public information about a city?" asks for a source)
+    r"where can i find\b(?=[^?]*\b(guide|section|chapter|page)s?\b)", re.I)
 # the "where is it" wording of a locate question: not what to search for
 _LOCATE_TAIL = re.compile(
     r"[、,]?\s*(って|は|が|を)?\s*(ガイドの|本ガイドの)?(どこ|何ページ|何頁|どのページ|どの(章|節|部分|セクション|あたり)|"

@@ -39,6 +39,15 @@ def test_a_definition_question_asks_about_the_term_before_its_cue(assistant, que
     assert d.route == "glossary" and d.term is not None and d.term.term == term
 
 
+@pytest.mark.parametrize("question, route", [
+    ("Before pitching to a city, where can I find public information about its policy priorities?", "qa"),
+    ("Where can I find the section on fairness in the guide?", "locate"),
+    ("Where does the guide talk about regulatory sandboxes?", "locate"),
+])
+def test_where_can_i_find_is_a_locate_question_only_about_the_guide(assistant, question, route):
+    assert assistant.router.route(question).route == route
+
+
 @pytest.mark.parametrize("question, terms", [
     ("時間的排他性と物理的排他性って、それぞれどういう意味ですか？", ["時間的排他性", "物理的排他性"]),
     ("What do PFS and SIB mean?", ["PFS", "SIB"]),
