@@ -613,7 +613,8 @@ def render_markdown(r: dict) -> str:
          "as ± tens of percent between runs; medians and ratios come from this one run.", "",
          *_other_cpu_line(r),
          "Regenerate with `make bench` (= `kanmin bench`, ~5 min); `kanmin bench --quick --json` is the < 1 min "
-         "check (in-process answers vs the naive pipeline, warm build), printing one JSON line.", "",
+         "check (in-process answers vs the naive pipeline on at most 150 eval questions, warm build), printing one "
+         "JSON line.", "",
          "## Machine", ""]
     L += _table(["", ""], [
         ["CPU", m["cpu_model"]], ["cores (usable)", f"{m['cores']} ({m['cores_usable']})"],
