@@ -26,11 +26,11 @@ KINDS: tuple[DetailKind, ...] = (
     DetailKind(
         "amount",
         re.compile(r"いくら|何円|何万円|金額|(どれ|どの)くらいの(予算|費用|お金|金額)|(費用|料金|報酬|年収|給与)は(どれ|どの|いくら|かか)|"
-                   r"費用がかか|会費|参加費|料金|手数料|利用料|(登録|掲載|審査|申込|出展|出店|年|月)料|初期費用|月額|年額|"
+                   r"費用がかか|会費|参加費|料金|手数料|利用料|(登録|掲載|審査|申込|出展|出店)料|初期費用|月額|年額|"
                    r"上限額|年収|給与|how much|what does it cost|"
                    # a fee asked about, not a price named as a criterion (「bidding that weighs price and quality」)
-                   r"(what|which|any)\b[^?.]{0,30}\b(fees?|charges?|prices?|costs?)\b|"
-                   r"\b(fees?|charges?|prices?|costs?)\b[^?.]{0,20}\b(charged|required|payable|paid)\b|"
+                   r"(what|which|any)\b[^?.]{0,30}\b(fees?|charges?|prices?)\b|"
+                   r"\b(fees?|charges?|prices?)\b[^?.]{0,20}\b(charged|required|payable|paid)\b|"
                    r"\byen\b|\bsalary\b",
                    re.I),
         re.compile(r"\d[\d,，.]*\s*(?:万|億|千)?円|[一二三四五六七八九十百千万億]+円|無料|無償|有償"),

@@ -118,8 +118,8 @@ class Router:
         """The terms asked about together with ``term`` (「時間的排他性と物理的排他性って…」, "what do
         PFS and SIB mean"): glossary terms joined by と / や / and / or, ``term`` among them."""
         found = [f for f in self.matcher.find(q) if f[2].term not in _UBIQUITOUS]
-        for (a0, a1, ea, _), (b0, b1, eb, _) in zip(found, found[1:]):
-            if ea.term != eb.term and term.term in (ea.term, eb.term) and _JOINED.match(q[a1:b0]):
+        for (_, a_end, ea, _), (b_start, _, eb, _) in zip(found, found[1:]):
+            if ea.term != eb.term and term.term in (ea.term, eb.term) and _JOINED.match(q[a_end:b_start]):
                 return ea, eb
         return ()
 

@@ -402,6 +402,8 @@ def bench_profile(assistant, items) -> dict[str, Any]:
 
 # ---- orchestration ----------------------------------------------------------------------------
 QUICK_QUESTIONS = 150  # --quick times this many eval questions at most
+
+
 class Bench:
     def __init__(self, quick: bool, progress: bool = True, requests_per_level: int | None = None,
                  passes: int | None = None, dataset: str | None = None):

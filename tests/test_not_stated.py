@@ -68,8 +68,9 @@ def test_a_stated_amount_or_date_is_answered(assistant, question, stated):
     ("ピッチイベントはいつどこで開催される？", "date"),
     ("成果指標が何％改善したら満額？", "ratio"),
     ("Are there any fees for the desk?", "amount"),
-    # price named as a criterion, not asked for
+    # price named as a criterion, not asked for; costs as a topic, not a sum
     ("What's the difference between bidding on price and quality and a proposal competition?", None),
+    ("What are the costs and benefits of a pilot for a city?", None),
 ])
 def test_what_detail_a_question_asks_for(question, kind):
     d = asked_detail(question)
