@@ -264,13 +264,16 @@ def units(cands: list[Candidate], cfg: AnswerConfig,
             w = _extend([c], cfg.extend_chars, scores, cfg.extend_ratio, back)[0]
         if k == 0 and stands_alone is not None and not stands_alone(w.text) and stands_alone(c.text):
             w = c
-        prev = next((o for o in out if o.chunk.id == w.chunk.id and w.start <= o.end and o.start <= w.end), None)
-        if prev is not None and prev is out[0] and (w.start < prev.start or (
+        at = next((i for i, o in enumerate(out) if o.chunk.id == w.chunk.id and w.start <= o.end and o.start <= w.end),
+                  None)
+        prev = out[at] if at is not None else None
+        if prev is not None and at == 0 and (w.start < prev.start or (
                 stands_alone is not None and stands_alone(prev.text) and not stands_alone(w.text))):
             continue  # it would put text before the answer, or bring 「前述の…」 into the lead
         if prev is not None:  # meets an earlier window: one passage, at the earlier (better) place
-            prev.start, prev.end = min(prev.start, w.start), max(prev.end, w.end)
-            prev.text = prev.chunk.text[prev.start:prev.end]
+            # a copy: the window may be one of the scored candidates themselves, which the caller still reads
+            a, b = min(prev.start, w.start), max(prev.end, w.end)
+            out[at] = dataclasses.replace(prev, start=a, end=b, text=prev.chunk.text[a:b])
             continue
         out.append(w)
     return out
