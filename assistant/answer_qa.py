@@ -131,6 +131,16 @@ class QaAnswers(Drafting):
         chosen: list[Candidate] = []
         part_of: dict[tuple[str, int], int] = {}
         for k, part in enumerate(parts):
+            n = share + (total - share * len(parts) if k == 0 else 0)
+            definition = self._definition_unit(part, chosen)
+            if definition is not None:
+                # 「原課とは何ですか。また、どう連携すれば…？」: the part that asks what a term means
+                # is answered by the term's meaning where the guide states it, as the card would
+                part_of[(definition.chunk.id, definition.start)] = k
+                chosen.append(definition)
+                n -= 1
+                if n <= 0:
+                    continue
             # a later part may lean on the first for its subject (「…認定は？ 申請はいつでもできる？」)
             search = f"{part} {parts[0]}" if k else part
             # Japanese words find their passages by BM25 alone; English ones need the meaning
@@ -142,12 +152,27 @@ class QaAnswers(Drafting):
             pool = self._pool(query, merged, extras=False)
             cands = [c for c in self.scorer.candidates(self._query_tokens(part), pool, cfg, answer_types(part), meaning)
                      if not any(o.chunk.id == c.chunk.id and o.start < c.end and c.start < o.end for o in chosen)]
-            n = share + (total - share * len(parts) if k == 0 else 0)
             # each part: its best passage first, then the rest by score
             picked = sorted(select(cands, dataclasses.replace(cfg, max_sentences=n)), key=lambda c: -c.score)
             part_of.update({(c.chunk.id, c.start): k for c in picked})
             chosen += picked
         return chosen, part_of
+
+    def _definition_unit(self, part: str, chosen: list[Candidate]) -> Candidate | None:
+        """The guide's own statement of the term's meaning when ``part`` asks what a glossary term
+        means (the router's glossary decision for the part on its own), else None."""
+        d = self.router.route(part)
+        if d.route != "glossary" or d.term is None:
+            return None
+        meaning = d.term.meaning
+        host = self._chunk_containing(meaning, prefer=("glossary", "footnote", "body", "table"))
+        if host is None:
+            return None
+        i = host.text.find(meaning)
+        if any(c.chunk.id == host.id and c.start < i + len(meaning) and i < c.end for c in chosen):
+            return None
+        best = max((c.score for c in chosen), default=1.0)
+        return Candidate(chunk=host, rank=0.0, start=i, end=i + len(meaning), text=meaning, score=best)
 
     def _with_items(self, c: Candidate) -> Candidate:
         """A passage that ends by introducing a list (「以下を含む各内容について協議し…。」) is

@@ -84,7 +84,7 @@ class Router:
         if _LOCATE.search(q):
             return RouteDecision("locate", f"記載箇所を尋ねる表現「{_LOCATE.search(q).group(0)}」")
         d = _DEFINE.search(q)
-        if d and not _COMPOUND.search(q):
+        if d and not _COMPOUND.search(q) and not _other_questions(q):
             term = self._focus_term(q, d.start(), d.end())
             if term is not None:
                 pair = self._paired_terms(q, term)
@@ -143,9 +143,26 @@ def locate_topic(question: str) -> str:
 
 
 # where a question that asks two things splits: after a question mark (not one inside a
-# quotation), before あと、/それと、 opening a new sentence, before ", and what/how…"
+# quotation), before あと、/それと、 opening a new sentence, after a polite question that ends
+# with 。 or 、 (「…とは何ですか。また、…？」, 「…とは何ですか、どのように…ですか」; not before
+# それとも, which asks one either-or question), before ", and what/how…"
+_ASKS = r"(?:(?<=ですか)|(?<=ますか)|(?<=でしょうか))"
 _PART_BREAK = re.compile(r"(?<=[？?])(?![」』\"'])\s*|(?<=[？?。])\s*(?:あと|それと|それから|また)、|"
+                         + _ASKS + r"[。、]\s*(?:(?:あと|それと|それから|また)、)?(?!\s*それとも)|"
                          r",?\s+and\s+(?=(?:when|what|how|why|where|which|who)\b)", re.I)
+# a part that is a question of its own: a question mark, or a polite 「…ですか」 with the 。 split off
+_A_QUESTION = re.compile(r"([？?]|(ですか|ますか|でしょうか)。?)$")
+
+
+# a later part that asks more about the term itself ("…, and how does it relate to PFS?")
+_BACK = re.compile(r"\b(it|its|one|this|that|they|them)\b|それ|その|これ|この", re.I)
+
+
+def _other_questions(q: str) -> bool:
+    """Two questions in one, a later one about something else than the term (「…とは何ですか、
+    どのように始めれば…」): each part gets its answer (the qa route), not one term card."""
+    parts = question_parts(q)
+    return len(parts) > 1 and not all(_BACK.search(p) for p in parts[1:])
 
 
 def question_parts(question: str, min_chars: int = 6) -> list[str]:
@@ -160,7 +177,7 @@ def question_parts(question: str, min_chars: int = 6) -> list[str]:
         last = re.split(r"(?<=[.。])\s*", p)[-1] or p
         if len(p) < min_chars or (p.isascii() and len(last.split()) < 3):
             return [q]
-    if not re.search(r"[？?]$", parts[-1]) or (not parts[-1].isascii() and not all(
-            re.search(r"[？?]$", p) or p.isascii() for p in parts)):
+    if not _A_QUESTION.search(parts[-1]) or (not parts[-1].isascii() and not all(
+            _A_QUESTION.search(p) or p.isascii() for p in parts)):
         return [q]
     return parts

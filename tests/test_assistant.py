@@ -253,6 +253,10 @@ def test_a_list_question_gets_the_guides_items_in_order(assistant):
     ("When and where was Matching Pitch 2024 held?", 1),
     ("自治体から「他で実績ありますか？」と聞かれて話が止まります。最初の1件目を作るコツは？", 1),
     ("チャリチャリは福岡市との実証のあと、どこまで広がった？", 1),
+    ("原課とは何ですか。また、どう連携すればよいですか？", 2),  # a polite question ending in 。
+    ("トライアル発注とは何ですか、どのように始めればよいですか", 2),  # …ですか、 then a second question
+    ("4号随契を使うべきですか、それとも入札にすべきですか？", 1),  # one either-or question
+    ("原課をご存知ですか。連携の方法について教えてください。", 1),  # the second part is no question
 ])
 def test_question_parts(question, n):
     from assistant.router import question_parts

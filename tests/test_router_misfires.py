@@ -64,6 +64,31 @@ def test_terms_asked_about_together_each_get_a_card(assistant, question, terms):
         assert {c.n for c in a.citations} >= {1, 2} and all(t in a.answer for t in terms)
 
 
+@pytest.mark.parametrize("question, route", [
+    # a second question about something else: each part is answered (qa), not one term card
+    ("トライアル発注とは何ですか、どのように始めればよいですか", "qa"),
+    ("原課とは何ですか。また、どう連携すればよいですか？", "qa"),
+    # a second question about the term itself ("it", "one"): the term's card answers it
+    ("What is an SIB, and how does it relate to PFS?", "glossary"),
+    ("What is a 原課, and how do I contact one?", "glossary"),
+])
+def test_a_definition_among_other_questions(assistant, question, route):
+    assert assistant.router.route(question).route == route
+
+
+def test_the_definition_part_of_a_two_part_question_quotes_the_terms_meaning(assistant):
+    term = assistant.router.route("トライアル発注とは？").term
+    ans = assistant.ask("トライアル発注とは何ですか、どのように始めればよいですか")
+    assert ans.route == "qa" and not ans.abstained
+    first, second = ans.answer.find("【トライアル発注とは何ですか】"), ans.answer.find("【どのように始めればよいですか】")
+    assert 0 == first < second, ans.answer
+    # the first part is answered by the guide's own statement of the term's meaning, first
+    assert ans.citations[0].quote == term.meaning
+    assert ans.answer.index(term.meaning) < second
+    # the second part has a passage of its own under its label
+    assert any(f"[{c.n}]" in ans.answer[second:] for c in ans.citations[1:]), ans.answer
+
+
 @pytest.mark.parametrize("question, followup", [
     ("これから官民連携を始める自治体は何をすべき？", False),
     ("このガイドの対象読者は？", False),
