@@ -26,6 +26,9 @@ SIDES = ("municipality", "startup")
 # answer units, on the eval set asked as each side: own-side leads 0.46 → 0.56 for officials, 0.43 →
 # 0.52 for startups; first-250 key phrases 0.608 → 0.607, page hit@3 0.912 → 0.918)
 SIDE_MARGIN = 0.7
+# Tried: the asker's side leads only over the other side's passage, not over the chapters for
+# everyone (第2章, 第5章): first-250 0.548 → 0.556, key phrases 0.798 → 0.795, own-side leads
+# 0.54/0.56 → 0.42/0.47 with other-side leads unchanged. Not kept: too small a gain (2026-11-29).
 # A fitted lead order was tried in place of the score for choosing the lead (a linear score over 15
 # sentence features, fitted listwise on the tuning questions' key phrases; top sentence holding a
 # key phrase 0.39 → 0.43 cross-validated). First-250 key phrases rose 0.579 → 0.60 only by letting
