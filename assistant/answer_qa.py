@@ -13,6 +13,7 @@ from assistant.router import question_parts
 from assistant.sentences import Candidate, answer_types, select, units
 from assistant.table_rows import rows_view
 from ingest.models import Chunk
+from ingest.page_labels import page_label
 from ingest.text import nfkc, sentence_spans
 
 
@@ -247,9 +248,15 @@ class QaAnswers(Drafting):
         citations, lines = [], []
         figures_named: set[int] = set()
         current = None
+        cited_only: list[str] = []
         for i, c in enumerate(chosen):
             if i == at:
                 lines.append(LIST_SLOT)
+            if labels is None and i > self.answer_cfg.quoted_supports and c is not host:
+                # a further passage: cited by number and page, its quote in the citation
+                citations.append(self._cite(len(citations) + 1, c.chunk, c.start, c.end, c.score))
+                cited_only.append(f"[{citations[-1].n}] {page_label(citations[-1].pages)}")
+                continue
             label = ""
             if labels is not None:  # a multi-part question: each part's passages under its own words
                 k = labels[1].get((c.chunk.id, c.start))
@@ -272,6 +279,8 @@ class QaAnswers(Drafting):
                 lines.append(label + "- " + ("From the other side: " if other else "") + f"「{shown}」[{n}]{refs}")
         if at >= len(chosen):
             lines.append(LIST_SLOT)
+        if cited_only:
+            lines.append(("関連箇所: " if language == "ja" else "See also: ") + ("、" if language == "ja" else ", ").join(cited_only))
         block = self._list_block(items, citations, language)
         # one passage per line: the reader sees where one quote ends and the next begins
         body = "\n".join(block if line is LIST_SLOT else line for line in lines if line is not LIST_SLOT or block)

@@ -177,6 +177,9 @@ def score_item(item: EvalItem, pred: Prediction) -> ItemResult:
         s["must_include_recall"] = 1 - len(miss) / len(item.must_include)
         lead = squash(lead_text(pred.answer))
         s["must_include_lead"] = sum(squash(m) in lead for m in item.must_include) / len(item.must_include)
+        # in the answer text itself: a passage cited by number only has its quote in the citation
+        text = squash(_MARKER.sub("", pred.answer))
+        s["must_include_text"] = sum(squash(m) in text for m in item.must_include) / len(item.must_include)
     else:
         miss = []
     s["char_f1"] = char_f1(pred.answer, item.answer)
@@ -212,7 +215,8 @@ def score_item(item: EvalItem, pred: Prediction) -> ItemResult:
 
 # ---- aggregation --------------------------------------------------------------------------
 SCORE_KEYS = ("recall_at_1", "recall_at_3", "recall_at_5", "mrr", "ndcg_at_10", "page_precision",
-              "page_recall", "page_hit_at_3", "must_include_recall", "must_include_lead", "char_f1", "english_lead")
+              "page_recall", "page_hit_at_3", "must_include_recall", "must_include_text", "must_include_lead", "char_f1",
+              "english_lead")
 
 
 def _mean(values: list[float]) -> float | None:

@@ -118,6 +118,32 @@ def test_the_answer_first_then_the_supports_by_score(assistant, eval_answers):
     assert checked >= 10
 
 
+def test_the_text_quotes_at_most_two_supports_and_cites_the_rest_by_page(assistant, eval_answers):
+    """A one-part qa answer's text shows the lead and at most ``quoted_supports`` (2) other
+    passages; a further passage is named on the 関連箇所 / See also line by its number and page,
+    its quote only in its citation (verbatim, like every other)."""
+    from assistant.router import question_parts
+    from ingest.page_labels import page_label
+
+    assert assistant.answer_cfg.quoted_supports == 2
+    referenced = 0
+    for item, a in eval_answers:
+        if a.route != "qa" or a.abstained or len(question_parts(item.question)) > 1:
+            continue
+        passages = [c for c in a.citations if c.score > 0]  # list items are cited with score 0
+        lines = a.answer.split("\n")
+        line = next((ln for ln in lines if ln.startswith(("関連箇所: ", "See also: "))), "")
+        body = "\n".join(ln for ln in lines if ln is not line)
+        quoted = [c for c in passages if f"[{c.n}]" in body]
+        assert len(quoted) <= 1 + assistant.answer_cfg.quoted_supports, item.id
+        for c in passages:
+            if c not in quoted:
+                assert f"[{c.n}] {page_label(c.pages)}" in line, (item.id, c.n, a.answer)
+                assert c.quote not in body and c.quote in assistant.chunk(c.chunk_id).text
+                referenced += 1
+    assert referenced >= 20  # the rule is exercised, not vacuous
+
+
 def test_weak_supports_are_dropped_not_padded(guide):
     from assistant.sentences import AnswerConfig, Candidate, units
 

@@ -67,6 +67,18 @@ def test_score_item_and_failures():
     assert cats == {"route", "section_miss", "page_miss", "must_include"}
 
 
+def test_key_phrases_in_the_text_and_in_the_citations():
+    # the key phrase only in a passage cited by number: found with the citations' quotes, not in the text
+    pred = Prediction(answer="別の一文です[1]\n関連箇所: [2] p.3",
+                      citations=[CitedRef("c", ["A", "b"], [3], "別の一文です"), CitedRef("d", ["A", "b"], [3], "全角ＡＢＣです")],
+                      ranked=[["A", "b"]], route="qa")
+    r = score_item(_item(), pred)
+    assert r.scores["must_include_recall"] == 1
+    assert r.scores["must_include_text"] == 0 and r.scores["must_include_lead"] == 0
+    shown = score_item(_item(), Prediction(answer="全角 ABC です[1]", citations=pred.citations[1:], ranked=[["A", "b"]]))
+    assert shown.scores["must_include_text"] == 1 == shown.scores["must_include_lead"]
+
+
 def test_abstention_and_router_aggregate():
     un = _item(id="u", type="unanswerable", route="out_of_scope", expected_sections=[], expected_pages=[], must_include=[])
     res = [
