@@ -12,10 +12,16 @@ from ingest.commands import glossary_line
 from ingest.page_labels import page_label
 
 
+QUOTE_CHARS = 160  # a passage the answer names by page only is shown this far under its source
+
+
 def _render(ans) -> str:
     lines = [ans.answer, ""]
     for c in ans.citations:
         lines.append(f"[{c.n}] {' > '.join(c.section_path)} ({page_label(c.pages)})")
+        if c.quote and f"[{c.n}] {page_label(c.pages)}" in ans.answer:  # cited by number only: its text here
+            shown = " ".join(c.quote.split())
+            lines.append(f"    「{shown[:QUOTE_CHARS]}」" + ("…" if len(shown) > QUOTE_CHARS else ""))
     if ans.glossary:
         lines.append("")
         for g in ans.glossary:

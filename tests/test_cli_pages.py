@@ -73,3 +73,18 @@ def test_ask_prints_page_labels_not_lists(capsys):
     assert cites
     for line in cites:
         assert re.search(r" \((p\.\d+|pp\.\d+–\d+)\)$", line), line
+
+
+def test_ask_shows_the_text_of_a_passage_cited_by_page_only(capsys):
+    r = cli_main(capsys, "ask", "予算要求の時期に間に合わせるには、いつ頃までに自治体に提案すればいいですか？",
+                 "--persona", "startup")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    see = next(line for line in out if line.startswith("関連箇所: "))
+    n = int(re.match(r"関連箇所: \[(\d+)\]", see).group(1))
+    at = next(i for i, line in enumerate(out) if line.startswith(f"[{n}] "))
+    # under its source line: the start of its quote, which the answer's text does not show
+    assert out[at + 1].startswith("    「") and out[at + 1].strip("「」… ") not in "\n".join(out[:at])
+    # a passage the answer quotes has no second copy under its source
+    first = next(i for i, line in enumerate(out) if line.startswith("[1] "))
+    assert not out[first + 1].startswith("    「")
