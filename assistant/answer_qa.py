@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from assistant.asked_detail import asked_detail, states, stating
+from assistant.asked_detail import asked_details, states, stating
 from assistant.drafting import Draft, Drafting
 from assistant.enumerations import LIST_QUESTION, Item
 from assistant.language import detect_language
@@ -78,11 +78,13 @@ class QaAnswers(Drafting):
         qt = self._query_tokens(query)
         cands = self.scorer.candidates(qt, self._pool(query, hits), self.answer_cfg,
                                        answer_types(query), self._meaning(query))
-        detail = asked_detail(query)
-        stated = stating(detail, cands) if detail is not None else None
+        details = asked_details(query)
+        detail, stated = next(((d, c) for d in details for c in [stating(d, cands)] if c is not None),
+                              (details[0], None) if details else (None, None))
         if detail is not None and stated is None:
             # asked for a detail (a fee, a name, a date, a contact) the guide's passages do not
-            # state: quoting the topical text would read as an answer
+            # state — none of them, when it asks for several: quoting the topical text would read
+            # as an answer
             return self._not_stated(hits, language, detail)
         parts = question_parts(query)
         part_of: dict[tuple[str, int], int] = {}
