@@ -3,9 +3,10 @@
 A question about 企業版ふるさと納税 shares its other words (自治体, 連携, 財源) with many
 passages, so retrieval finds "something" and quoting it would read as an answer. When the
 question names a proper noun (not a person or a place: an official scheme, an organisation,
-a product) or an acronym (日本版SBIR, GDPR) that appears nowhere in the guide and that the
-project's reviewed words (glossary, its English aliases, thesaurus) do not define, the honest
-answer is that the guide does not mention it, with the nearest sections.
+a product), an acronym (日本版SBIR, GDPR) or a law (下請法, 労働者派遣法) that appears nowhere
+in the guide and that the project's reviewed words (glossary, its English aliases, thesaurus)
+do not define, the honest answer is that the guide does not mention it, with the nearest
+sections.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ class Unmentioned:
         """Proper nouns and acronyms (SBIR, GDPR) of ``question`` that the guide's text never
         contains and the project's reviewed words do not define."""
         out = []
-        for noun in [*self._proper_nouns(question), *_ACRONYM.findall(nfkc(question))]:
+        q = nfkc(question)
+        for noun in [*self._proper_nouns(question), *_ACRONYM.findall(q), *_laws(q)]:
             key = _squash(noun)
             if (len(key) >= 3 and key not in self._text and key not in self._known and key.lower() not in self._known
                     and noun not in out):
@@ -36,6 +38,16 @@ class Unmentioned:
 
 # an acronym as people write one (SBIR, GDPR): three or more capitals, standing alone
 _ACRONYM = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Z0-9]{2,}(?![A-Za-z0-9])")
+
+
+# a law by its name (労働者派遣法, 下請法): two or more kanji before 法, not a way of doing
+# something (調達方法, 手法) nor a legal person (法人)
+_LAW = re.compile(r"[\u4e00-\u9fff]{2,}法(?![人案])")
+_NOT_LAW = set("方手用工製作文寸技療魔兵論戦話解")
+
+
+def _laws(question: str) -> list[str]:
+    return [m for m in _LAW.findall(question) if m[-2] not in _NOT_LAW]
 
 
 def _squash(text: str) -> str:

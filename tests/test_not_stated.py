@@ -131,6 +131,9 @@ def test_a_name_the_guide_never_mentions_is_found_and_places_are_not(session_ass
     # place names and the guide's own names are not "never mentioned"
     assert found("八王子市でもトライアル発注を作れる？") == []
     assert found("スタートアップ都市推進協議会の事例は？") == []
+    # a law the guide never cites; the ones it cites, and ways of doing things, are not
+    assert found("自治体からの発注は下請法の対象？") == ["下請法"]
+    assert found("地方自治法の随意契約の規定は？") == [] and found("申請方法と調達手法は？") == []
     # acronyms: the guide's own (PFS, KPI, DMP) and the reviewed data's (RFP: a glossary alias) are known
     assert found("日本版SBIRとPFSとKPIとDMPの関係は？") == ["SBIR"]
     assert found("How do I write an RFP for a startup?") == []
