@@ -79,7 +79,7 @@ class QaAnswers(Drafting):
         cands = self.scorer.candidates(qt, self._pool(query, hits), self.answer_cfg,
                                        answer_types(query), self._meaning(query))
         details = asked_details(query)
-        detail, stated = next(((d, c) for d in details for c in [stating(d, cands)] if c is not None),
+        detail, stated = next(((d, c) for d in details for c in [stating(d, cands, query)] if c is not None),
                               (details[0], None) if details else (None, None))
         if detail is not None and stated is None:
             # asked for a detail (a fee, a name, a date, a contact) the guide's passages do not

@@ -107,8 +107,32 @@ def states(kind: DetailKind, text: str) -> bool:
     return bool(kind.fill.search(text))
 
 
-def stating(kind: DetailKind, candidates):
+def stating(kind: DetailKind, candidates, question: str = ""):
     """The best-scoring candidate sentence (``.text``, ``.score``) that states it, among those
-    scoring near the best; None when none does (the guide does not state it)."""
+    scoring near the best; None when none does (the guide does not state it). A sentence about
+    another year than the one ``question`` names (2024年度 for "fiscal 2025"), or about a past
+    event when it asks for the next one (次回, upcoming), does not state it."""
     top = sorted(candidates, key=lambda c: -c.score)[:STATED_IN_TOP]
-    return next((c for c in top if c.score >= STATED_RATIO * top[0].score and states(kind, c.text)), None)
+    asked_years = years(question)
+    ahead = bool(_AHEAD.search(question))
+    return next((c for c in top if c.score >= STATED_RATIO * top[0].score and states(kind, c.text)
+                 and not (asked_years and years(c.text) and not asked_years & years(c.text))
+                 and not (ahead and not _PLANNED.search(c.text))), None)
+
+
+# a question about the next or a coming occasion, and a sentence that speaks of one
+_AHEAD = re.compile(r"次回|次の回|今度の|来年度?の|今後の開催|\b(next|upcoming|coming)\b", re.I)
+_PLANNED = re.compile(r"予定|次回|今後|見込み|見通し")
+_YEAR = re.compile(r"(?<!\d)(20[0-4]\d)(?!\d)|令和\s*([0-9０-９]{1,2}|元)\s*年")
+
+
+def years(text: str) -> set[int]:
+    """The calendar years ``text`` names (2025, 2025年度, 令和7年 → 2025)."""
+    out = set()
+    for m in _YEAR.finditer(text):
+        if m.group(1):
+            out.add(int(m.group(1)))
+        else:
+            n = m.group(2)
+            out.add(2018 + (1 if n == "元" else int(n.translate(str.maketrans("０１２３４５６７８９", "0123456789")))))
+    return out

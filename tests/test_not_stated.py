@@ -91,6 +91,22 @@ def test_what_detail_a_question_asks_for(question, kind):
     assert (d.name if d else None) == kind
 
 
+def test_a_detail_of_another_year_or_of_a_past_occasion_does_not_answer(assistant):
+    from assistant.asked_detail import years
+
+    assert years("fiscal 2025") == {2025} == years("令和7年度") and years("2024 年度は") == {2024}
+    # the guide gives the long list's size for 2024年度 (70 社程度), not for another year
+    later = assistant.ask("スタートアップのロングリストは2026年度には何社掲載される？")
+    assert later.abstained and later.abstain_reason == "not_stated", later.answer
+    same = assistant.ask("スタートアップのロングリストには2024年度に何社掲載された？")
+    assert not same.abstained and "70 社程度" in same.answer
+    # the guide reports the 2024 matching pitch; the next one's date it cannot state
+    nxt = assistant.ask("内閣府のマッチングピッチ、次回の開催日はいつ？")
+    assert nxt.abstained and nxt.abstain_reason == "not_stated", nxt.answer
+    held = assistant.ask("内閣府のマッチングピッチ2024の開催日はいつでしたか？")
+    assert not held.abstained and "2024年11月28日" in held.answer + "".join(c.quote for c in held.citations)
+
+
 def test_every_detail_a_question_asks_for():
     assert [d.name for d in asked_details("How many schools did it cover, and over how many years?")] == \
         ["duration", "count"]
