@@ -10,6 +10,13 @@ from assistant.asked_detail import DetailKind
 from assistant.drafting import NEAREST, NO_ANSWER, Draft, Drafting, toc_id
 from assistant.schema import SectionRef
 from ingest.page_labels import page_label
+
+_YEAR_JA = re.compile(r"^(\d{4})年$")
+
+
+def _en_name(name: str) -> str:
+    """A name as an English answer shows it: a year named in Japanese (2027年) as 2027."""
+    return _YEAR_JA.sub(r"\1", name)
 from ingest.text import nfkc
 
 
@@ -59,7 +66,7 @@ class AbstainAnswers(Drafting):
         draft = self._abstain(hits, language, None, f"ガイドに一度も出てこない「{shown}」についての質問",
                               kind="not_stated")
         first = (f"ガイドには「{shown}」についての記載はありません。" if language == "ja"
-                 else "The guide does not mention " + ", ".join(f"“{n}”" for n in names) + ".")
+                 else "The guide does not mention " + ", ".join(f"“{_en_name(n)}”" for n in names) + ".")
         draft.answer = first + "\n" + draft.answer.split("\n", 1)[1]
         draft.route = None  # in scope as a topic; the guide just never names it
         return draft

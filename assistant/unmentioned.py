@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable
 
+from assistant.asked_detail import years
 from ingest.text import nfkc
 
 
@@ -22,10 +23,13 @@ class Unmentioned:
         self._proper_nouns = proper_nouns
         # words the project's reviewed data defines (glossary, thesaurus): not "never mentioned"
         self._known = {form for k in known for form in (_squash(k), _squash(k).lower())}
+        # the latest year the guide names: it cannot speak of a later one (2027年の改正)
+        self._latest = max(years(nfkc(guide_text)), default=None)
 
     def find(self, question: str) -> list[str]:
-        """Proper nouns and acronyms (SBIR, GDPR) of ``question`` that the guide's text never
-        contains and the project's reviewed words do not define."""
+        """Proper nouns, acronyms (SBIR, GDPR) and laws of ``question`` that the guide's text never
+        contains and the project's reviewed words do not define, and years after the latest one
+        the guide names."""
         out = []
         q = nfkc(question)
         for noun in [*self._proper_nouns(question), *_ACRONYM.findall(q), *_laws(q)]:
@@ -33,6 +37,8 @@ class Unmentioned:
             if (len(key) >= 3 and key not in self._text and key not in self._known and key.lower() not in self._known
                     and noun not in out):
                 out.append(noun)
+        if self._latest is not None:
+            out += [f"{y}年" for y in sorted(years(q)) if y > self._latest]
         return out
 
 

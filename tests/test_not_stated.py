@@ -150,6 +150,16 @@ def test_a_name_the_guide_never_mentions_is_found_and_places_are_not(session_ass
     # a law the guide never cites; the ones it cites, and ways of doing things, are not
     assert found("自治体からの発注は下請法の対象？") == ["下請法"]
     assert found("地方自治法の随意契約の規定は？") == [] and found("申請方法と調達手法は？") == []
+    # a year after the latest the guide (revised May 2026) names; the years it names are not
+    assert found("2027年度の地方自治法の改正で随意契約はどう変わる？") == ["2027年"]
+    assert found("2024年度のロングリストは何社？") == []
+
+
+def test_a_year_after_the_guide_is_declined_in_either_language(session_assistant):
+    en = session_assistant.ask("What amendments to the Local Autonomy Act are planned for 2027?")
+    assert en.abstained and en.answer.startswith("The guide does not mention “2027”.")
+    ja = session_assistant.ask("2027年度の地方自治法の改正で随意契約はどう変わる？")
+    assert ja.abstained and ja.answer.startswith("ガイドには「2027年」についての記載はありません。")
     # acronyms: the guide's own (PFS, KPI, DMP) and the reviewed data's (RFP: a glossary alias) are known
     assert found("日本版SBIRとPFSとKPIとDMPの関係は？") == ["SBIR"]
     assert found("How do I write an RFP for a startup?") == []
