@@ -153,6 +153,9 @@ def test_a_name_the_guide_never_mentions_is_found_and_places_are_not(session_ass
     # a year after the latest the guide (revised May 2026) names; the years it names are not
     assert found("2027年度の地方自治法の改正で随意契約はどう変わる？") == ["2027年"]
     assert found("2024年度のロングリストは何社？") == []
+    # acronyms: the guide's own (PFS, KPI, DMP) and the reviewed data's (RFP: a glossary alias) are known
+    assert found("日本版SBIRとPFSとKPIとDMPの関係は？") == ["SBIR"]
+    assert found("How do I write an RFP for a startup?") == []
 
 
 def test_a_year_after_the_guide_is_declined_in_either_language(session_assistant):
@@ -160,6 +163,3 @@ def test_a_year_after_the_guide_is_declined_in_either_language(session_assistant
     assert en.abstained and en.answer.startswith("The guide does not mention “2027”.")
     ja = session_assistant.ask("2027年度の地方自治法の改正で随意契約はどう変わる？")
     assert ja.abstained and ja.answer.startswith("ガイドには「2027年」についての記載はありません。")
-    # acronyms: the guide's own (PFS, KPI, DMP) and the reviewed data's (RFP: a glossary alias) are known
-    assert found("日本版SBIRとPFSとKPIとDMPの関係は？") == ["SBIR"]
-    assert found("How do I write an RFP for a startup?") == []
