@@ -27,15 +27,17 @@ class Unmentioned:
         self._latest = max(years(nfkc(guide_text)), default=None)
 
     def find(self, question: str) -> list[str]:
-        """Proper nouns, acronyms (SBIR, GDPR) and laws of ``question`` that the guide's text never
-        contains and the project's reviewed words do not define, and years after the latest one
-        the guide names."""
+        """Proper nouns, acronyms (SBIR, GDPR), laws and foreign countries of ``question`` that the
+        guide's text never contains and the project's reviewed words do not define, and years after
+        the latest one the guide names."""
         out = []
         q = nfkc(question)
-        for noun in [*self._proper_nouns(question), *_ACRONYM.findall(q), *_laws(q)]:
+        names = [*self._proper_nouns(question), *_ACRONYM.findall(q), *_laws(q)]
+        countries = [m.group(0) for m in _FOREIGN.finditer(q)]  # short names (EU, 韓国) are names too
+        for noun in [*names, *countries]:
             key = _squash(noun)
-            if (len(key) >= 3 and key not in self._text and key not in self._known and key.lower() not in self._known
-                    and noun not in out):
+            if ((len(key) >= 3 or noun in countries) and key not in self._text and key not in self._known
+                    and key.lower() not in self._known and noun not in out):
                 out.append(noun)
         if self._latest is not None:
             out += [f"{y}年" for y in sorted(years(q)) if y > self._latest]
@@ -46,6 +48,12 @@ class Unmentioned:
 _ACRONYM = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Z0-9]{2,}(?![A-Za-z0-9])")
 
 
+# a country or union the guide's Japanese municipalities are not in (place names are otherwise
+# no "unmentioned" names: 八王子市 is a municipality the guide's advice applies to); one the
+# guide names (米国, in its account of the word スタートアップ) is known
+_FOREIGN = re.compile(r"(?<![A-Za-z])(UK|EU|Britain|British|Europe|European|Singapore|Korea|Korean|China|Chinese|Taiwan|"
+                      r"Germany|German|Estonia|Estonian)(?![A-Za-z])|英国|イギリス|欧州|ヨーロッパ|シンガポール|韓国|"
+                      r"中国(?!地方)|台湾|ドイツ|エストニア")
 # a law by its name (労働者派遣法, 下請法): two or more kanji before 法, not a way of doing
 # something (調達方法, 手法) nor a legal person (法人)
 _LAW = re.compile(r"[\u4e00-\u9fff]{2,}法(?![人案])")

@@ -153,6 +153,10 @@ def test_a_name_the_guide_never_mentions_is_found_and_places_are_not(session_ass
     # a year after the latest the guide (revised May 2026) names; the years it names are not
     assert found("2027年度の地方自治法の改正で随意契約はどう変わる？") == ["2027年"]
     assert found("2024年度のロングリストは何社？") == []
+    # a foreign country or union: the guide is about Japan's municipalities (it names 米国 once)
+    assert found("How do UK councils buy SaaS from small suppliers?") == ["UK"]
+    assert found("韓国の自治体はスタートアップとどう連携している？") == ["韓国"]
+    assert found("中国地方の自治体の事例は？") == [] and found("米国のシリコンバレーで生まれた言葉？") == []
     # acronyms: the guide's own (PFS, KPI, DMP) and the reviewed data's (RFP: a glossary alias) are known
     assert found("日本版SBIRとPFSとKPIとDMPの関係は？") == ["SBIR"]
     assert found("How do I write an RFP for a startup?") == []
