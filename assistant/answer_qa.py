@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from assistant.asked_detail import asked_details, states, stating
+from assistant.asked_detail import STATED_MIN_CONTEXT, asked_details, states, stating
 from assistant.drafting import Draft, Drafting
 from assistant.enumerations import LIST_QUESTION, Item
 from assistant.language import detect_language
@@ -52,6 +52,12 @@ def points_at_unseen(c: Candidate) -> bool:
     return not (_FORWARD.match(m.group(0)) and _ITEM_NEXT.match(c.chunk.text[c.end:c.end + 40]))
 
 
+def with_previous(c: Candidate) -> str:
+    """The candidate's sentence with the one before it in its chunk (which often names its subject)."""
+    before = [a for a, b in sentence_spans(c.chunk.text) if b <= c.start]
+    return c.chunk.text[before[-1] if before else c.start:c.end]
+
+
 def other_side(chunk: Chunk, persona: str) -> bool:
     """A passage written for the other side only (an official reading 第4章 スタートアップ編)."""
     return persona in SIDES and bool(chunk.personas) and all(p in SIDES and p != persona for p in chunk.personas)
@@ -79,7 +85,8 @@ class QaAnswers(Drafting):
         cands = self.scorer.candidates(qt, self._pool(query, hits), self.answer_cfg,
                                        answer_types(query), self._meaning(query))
         details = asked_details(query)
-        detail, stated = next(((d, c) for d in details for c in [stating(d, cands, query)] if c is not None),
+        about = (lambda c: self.scorer.coverage(qt, with_previous(c)) >= STATED_MIN_CONTEXT) if language == "ja" else None
+        detail, stated = next(((d, c) for d in details for c in [stating(d, cands, query, about)] if c is not None),
                               (details[0], None) if details else (None, None))
         if detail is not None and stated is None:
             # asked for a detail (a fee, a name, a date, a contact) the guide's passages do not
