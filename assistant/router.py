@@ -20,8 +20,10 @@ _READING = re.compile(
     r"(最初|まず|先)に(目を通す|読む)|目を通すべき|読んでもらう|勧めれば|"
     r"what should (i|we) read|where should (i|we) start|which chapters?|reading (path|order)|read first|prioriti[sz]e", re.I)
 _LOCATE = re.compile(
-    r"どこ(に|で|を見れば|か(に|で)?)?(書|載|記載|説明|解説|扱|触れ|まとめ|紹介|手に入)|どこを見れば|何ページ|何頁|どのページ|ページ(は|を)?(どこ|教え)|"
-    r"どの(章|節|部分|セクション|あたり)|(箇所|ところ|部分|ページ)を教え|ガイドのどこ|どこに(ある|あります)|"
+    # 何ページ asks where, unless it asks how long something should be (「何ページくらいにまとめる？」)
+    r"どこ(に|で|を見れば|か(に|で)?)?(書|載|記載|説明|解説|扱|触れ|まとめ|紹介|手に入)|どこを見れば|"
+    r"(何ページ|何頁)(?!\s*(くらい|ぐらい|程度|ほど|以内))|どのページ|ページ(は|を)?(どこ|教え)|"
+    r"どの(章|節|部分|セクション|あたり|辺|へん)|何章|(箇所|ところ|部分|ページ)を教え|ガイドのどこ|どこに(ある|あります)|"
     r"(書いて|載って|説明して|まとめて)(ある|い)る?の?は?どこ|"
     r"which (page|section|chapter|part)|what page|where (does|do|in|is)\b|"
     # "where can I find …" asks for the guide's place only when it names the guide or a part of it
