@@ -10,6 +10,7 @@ from assistant.asked_detail import DetailKind
 from assistant.drafting import NEAREST, NO_ANSWER, Draft, Drafting, toc_id
 from assistant.schema import SectionRef
 from ingest.page_labels import page_label
+from ingest.text import nfkc
 
 _YEAR_JA = re.compile(r"^(\d{4})年$")
 
@@ -17,7 +18,6 @@ _YEAR_JA = re.compile(r"^(\d{4})年$")
 def _en_name(name: str) -> str:
     """A name as an English answer shows it: a year named in Japanese (2027年) as 2027."""
     return _YEAR_JA.sub(r"\1", name)
-from ingest.text import nfkc
 
 
 # "does the guide cover X?": answered (yes or no, and where) rather than declined
