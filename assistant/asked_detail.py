@@ -42,7 +42,10 @@ KINDS: tuple[DetailKind, ...] = (
         re.compile(r"名前|名称|(どこ|どの)の?(会社|銀行|企業|団体|事業者|ベンダー)|具体的にどこ|誰が担当|担当者は誰|"
                    r"which (specific )?(banks?|compan(y|ies)|firms?|vendors?|organi[sz]ations?|startups?|municipalit(y|ies))|"
                    r"\bname of|who (is|are|was|were) the|\b(their|his|her) names?\b|担当者の(名前|氏名)", re.I),
-        re.compile(r"株式会社|（株）|\(株\)|銀行|機構|協会|財団|大学|研究所|[市町村県]役所|[A-Z][A-Za-z]+ ?(Inc|Co)\b"),
+        re.compile(r"株式会社|（株）|\(株\)|銀行|機構|協会|財団|大学|研究所|[市町村県]役所|[A-Z][A-Za-z]+ ?(Inc|Co)\b|"
+                   # a company or product named in one Latin word in the Japanese text (Luup, CureApp;
+                   # not a scheme spelt out in English, Pay For Success)
+                   r"(?<![A-Za-z] )(?<![A-Za-z])[A-Z][a-z][A-Za-z]{2,}(?![A-Za-z]| [A-Z])"),
         "その名称", "the name"),
     DetailKind(
         "date",
@@ -62,7 +65,7 @@ KINDS: tuple[DetailKind, ...] = (
         re.compile(r"何年間|何か?[月ヶカ]月間?|何日(間|以内|くらい|ほど|程度)|何週間|任期|(どれ|どの)くらいの期間|期間は(どれ|どの)|"
                    r"how long (does|do|did|will|is|are)|how many (years|months|weeks|days)", re.I),
         re.compile(r"\d+\s*(年間|か月|ヶ月|カ月|ケ月|日間|週間|営業日)|[一二三四五六七八九十]+\s*(年間|か月|ヶ月|カ月|日間|週間)|"
-                   r"\d+\s*(years?|months?|weeks?|days?)\b|翌々?年度末まで|\d+\s*日以内"),
+                   r"\d+\s*(years?|months?|weeks?|days?)\b|翌々?年度末まで|\d+\s*日以内|\d+\s*年[がを]経過"),
         "具体的な期間", "the duration"),
     DetailKind(
         "count",
@@ -128,7 +131,7 @@ def stating(kind: DetailKind, candidates, question: str = "", about: Callable[[A
 # a question about the next or a coming occasion, and a sentence that speaks of one
 _AHEAD = re.compile(r"次回|次の回|今度の|来年度?の|今後の開催|\b(next|upcoming|coming)\b", re.I)
 _PLANNED = re.compile(r"予定|次回|今後|見込み|見通し")
-_YEAR = re.compile(r"(?<!\d)(20[0-4]\d)(?!\d)|令和\s*([0-9０-９]{1,2}|元)\s*年")
+_YEAR = re.compile(r"(?<!\d)(20[0-4]\d)(?!\d)|令和\s*([0-9０-９]{1,2}|元)\s*年|\bFY\s?(\d{2})(?!\d)", re.I)
 
 
 def years(text: str) -> set[int]:
@@ -137,6 +140,8 @@ def years(text: str) -> set[int]:
     for m in _YEAR.finditer(text):
         if m.group(1):
             out.add(int(m.group(1)))
+        elif m.group(3):  # FY25
+            out.add(2000 + int(m.group(3)))
         else:
             n = m.group(2)
             out.add(2018 + (1 if n == "元" else int(n.translate(str.maketrans("０１２３４５６７８９", "0123456789")))))

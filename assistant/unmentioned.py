@@ -23,6 +23,9 @@ class Unmentioned:
         self._proper_nouns = proper_nouns
         # words the project's reviewed data defines (glossary, thesaurus): not "never mentioned"
         self._known = {form for k in known for form in (_squash(k), _squash(k).lower())}
+        # the initials of the guide's own Latin names: UIJ (Urban Innovation JAPAN), LIC (Local
+        # Innovation Challenge HOKKAIDO) are how people abbreviate them
+        self._known |= initialisms(nfkc(guide_text))
         # the latest year the guide names: it cannot speak of a later one (2027年の改正)
         self._latest = max(years(nfkc(guide_text)), default=None)
 
@@ -44,8 +47,20 @@ class Unmentioned:
         return out
 
 
-# an acronym as people write one (SBIR, GDPR): three or more capitals, standing alone
-_ACRONYM = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Z0-9]{2,}(?![A-Za-z0-9])")
+# an acronym as people write one (SBIR, GDPR): three or more capitals, standing alone; not a
+# fiscal year (FY2025, a year: see asked_detail.years)
+_ACRONYM = re.compile(r"(?<![A-Za-z0-9])(?!FY\d)[A-Z][A-Z0-9]{2,}(?![A-Za-z0-9])")
+_NAME_RUN = re.compile(r"(?:[A-Z][A-Za-z]+[ 　]+){1,5}[A-Z][A-Za-z]+")
+
+
+def initialisms(text: str) -> set[str]:
+    """The initials of every run of two or more capitalised Latin words in ``text`` and of each
+    of the run's leading parts (Local Innovation Challenge HOKKAIDO → LI, LIC, LICH)."""
+    out = set()
+    for m in _NAME_RUN.finditer(text):
+        initials = "".join(w[0] for w in m.group(0).split())
+        out |= {initials[:k] for k in range(2, len(initials) + 1)}
+    return out
 
 
 # a country or union the guide's Japanese municipalities are not in (place names are otherwise

@@ -43,6 +43,7 @@ def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, que
     ("つくば市のトライアル発注の認定は何年間有効？", "翌々年度末まで"),  # a validity period
     ("国内の成果連動型（PFS）の事例は何件ある？", "273件"),  # a count, p.107
     ("4号随契をスタートアップからの調達に活用している自治体は何%くらい？", "4.7%"),  # a share, p.94
+    ("茨城県のベンチャー企業向けトライアル発注認定は、認定されると何年有効？", "3年が経過"),
     # two details asked, one stated (273件) and one not (how many years): the stated one answers
     ("国内のPFSの事例は何件あって、何年間で積み上がったもの？", "273件"),
     # an English question naming a ministry by its English acronym (the guide writes 経済産業省)
@@ -94,7 +95,8 @@ def test_what_detail_a_question_asks_for(question, kind):
 def test_a_detail_of_another_year_or_of_a_past_occasion_does_not_answer(assistant):
     from assistant.asked_detail import years
 
-    assert years("fiscal 2025") == {2025} == years("令和7年度") and years("2024 年度は") == {2024}
+    assert years("fiscal 2025") == {2025} == years("令和7年度") == years("FY2025") == years("FY25")
+    assert years("2024 年度は") == {2024}
     # the guide gives the long list's size for 2024年度 (70 社程度), not for another year
     later = assistant.ask("スタートアップのロングリストは2026年度には何社掲載される？")
     assert later.abstained and later.abstain_reason == "not_stated", later.answer
@@ -105,6 +107,20 @@ def test_a_detail_of_another_year_or_of_a_past_occasion_does_not_answer(assistan
     assert nxt.abstained and nxt.abstain_reason == "not_stated", nxt.answer
     held = assistant.ask("内閣府のマッチングピッチ2024の開催日はいつでしたか？")
     assert not held.abstained and "2024年11月28日" in held.answer + "".join(c.quote for c in held.citations)
+
+
+def test_a_company_named_in_latin_letters_and_a_period_in_years_passing_are_stated():
+    from assistant.asked_detail import KINDS, states
+
+    name = next(k for k in KINDS if k.name == "name")
+    assert states(name, "狭小空間点検用ドローンを用いて下水道点検の高度化（㈱Liberaware）")
+    assert states(name, "株式会社 CureApp から提供された禁煙プログラム")
+    # a validity period written as years passing is a stated duration
+    duration = next(k for k in KINDS if k.name == "duration")
+    assert states(duration, "（認定期間は、認定日から3年が経過する日の属する年度末まで）")
+    # a scheme spelt out in English, or an acronym, names no company
+    assert not states(name, "成果連動型委託契約（Pay For Success、以下「PFS」といいます）")
+    assert not states(name, "PFS の事例を紹介します")
 
 
 def test_every_detail_a_question_asks_for():
@@ -157,6 +173,10 @@ def test_a_name_the_guide_never_mentions_is_found_and_places_are_not(session_ass
     assert found("How do UK councils buy SaaS from small suppliers?") == ["UK"]
     assert found("韓国の自治体はスタートアップとどう連携している？") == ["韓国"]
     assert found("中国地方の自治体の事例は？") == [] and found("米国のシリコンバレーで生まれた言葉？") == []
+    # the initials of the guide's own Latin names (Urban Innovation JAPAN, Local Innovation Challenge
+    # HOKKAIDO) are known; a fiscal year is a year, not an acronym
+    assert found("UIJにはこれまでに何自治体が参加している？") == [] and found("LIC北海道の採択件数は？") == []
+    assert found("What did the FY2025 survey find?") == []
     # acronyms: the guide's own (PFS, KPI, DMP) and the reviewed data's (RFP: a glossary alias) are known
     assert found("日本版SBIRとPFSとKPIとDMPの関係は？") == ["SBIR"]
     assert found("How do I write an RFP for a startup?") == []
