@@ -123,9 +123,27 @@ def stating(kind: DetailKind, candidates, question: str = "", about: Callable[[A
     top = sorted(candidates, key=lambda c: -c.score)[:STATED_IN_TOP]
     asked_years = years(question)
     ahead = bool(_AHEAD.search(question))
+    counted = _counted(question) if kind.name == "count" else None
     return next((c for c in top if c.score >= STATED_RATIO * top[0].score and states(kind, c.text)
                  and not (asked_years and years(c.text) and not asked_years & years(c.text))
-                 and not (ahead and not _PLANNED.search(c.text)) and (about is None or about(c))), None)
+                 and not (ahead and not _PLANNED.search(c.text))
+                 and not (counted is not None and not counted.search(c.text))
+                 and (about is None or about(c))), None)
+
+
+# 「何台」 is answered by a number of 台, not by 9エリア: the counter asked for, and the ones that
+# count the same thing (人 and 名)
+_ASKED_COUNTER = re.compile(r"何(社|件|団体|人|名|校|台)")
+_SAME_COUNTER = {"人": "人|名", "名": "人|名"}
+
+
+def _counted(question: str) -> re.Pattern[str] | None:
+    """A number with the counter the question asks with (何台 → 「30 台」), or None."""
+    found = _ASKED_COUNTER.findall(question)
+    if not found:
+        return None
+    counters = "|".join(dict.fromkeys(_SAME_COUNTER.get(c, c) for c in found))
+    return re.compile(rf"\d[\d,，]*\s*(?:{counters})")
 
 
 # a question about the next or a coming occasion, and a sentence that speaks of one

@@ -123,6 +123,18 @@ def test_a_company_named_in_latin_letters_and_a_period_in_years_passing_are_stat
     assert not states(name, "PFS の事例を紹介します")
 
 
+def test_a_count_is_stated_with_the_counter_asked_for(assistant):
+    from assistant.asked_detail import _counted
+
+    assert _counted("何人参加した？").search("現地参加 218名") and not _counted("何台ある？").search("全国9エリア")
+    assert _counted("どんな制度？") is None
+    # the guide gives the bike-share's areas (全国9エリア), not its bikes
+    bikes = assistant.ask("チャリチャリは福岡市で自転車を何台運用しているの？")
+    assert bikes.abstained and bikes.abstain_reason == "not_stated", bikes.answer
+    members = assistant.ask("インパクト・コンソーシアムの会員は何団体くらい？")
+    assert not members.abstained and "339団体" in members.answer
+
+
 def test_every_detail_a_question_asks_for():
     assert [d.name for d in asked_details("How many schools did it cover, and over how many years?")] == \
         ["duration", "count"]
