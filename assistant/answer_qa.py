@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from assistant.asked_detail import STATED_MIN_CONTEXT, asked_details, states, stating
+from assistant.asked_detail import STATED_MIN_CONTEXT, asked_details, states, stating, with_previous
 from assistant.drafting import Draft, Drafting
 from assistant.enumerations import LIST_QUESTION, Item
 from assistant.language import detect_language
@@ -50,12 +50,6 @@ def points_at_unseen(c: Candidate) -> bool:
     if m is None:
         return False
     return not (_FORWARD.match(m.group(0)) and _ITEM_NEXT.match(c.chunk.text[c.end:c.end + 40]))
-
-
-def with_previous(c: Candidate) -> str:
-    """The candidate's sentence with the one before it in its chunk (which often names its subject)."""
-    before = [a for a, b in sentence_spans(c.chunk.text) if b <= c.start]
-    return c.chunk.text[before[-1] if before else c.start:c.end]
 
 
 def other_side(chunk: Chunk, persona: str) -> bool:

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ingest.text import sentence_spans
+
 
 @dataclass(frozen=True)
 class DetailKind:
@@ -110,6 +112,13 @@ def asked_details(question: str) -> list[DetailKind]:
     return [k for k in KINDS if k.ask.search(question)]
 
 
+def with_previous(c) -> str:
+    """A candidate's sentence (``.chunk``, ``.start``, ``.end``) with the one before it in its
+    chunk, which often names its subject (「PFSは…。これまで273件の事例があり…」)."""
+    before = [a for a, b in sentence_spans(c.chunk.text) if b <= c.start]
+    return c.chunk.text[before[-1] if before else c.start:c.end]
+
+
 def states(kind: DetailKind, text: str) -> bool:
     return bool(kind.fill.search(text))
 
@@ -124,11 +133,28 @@ def stating(kind: DetailKind, candidates, question: str = "", about: Callable[[A
     asked_years = years(question)
     ahead = bool(_AHEAD.search(question))
     counted = _counted(question) if kind.name == "count" else None
+    priced = _priced(question) if kind.name == "amount" else None
     return next((c for c in top if c.score >= STATED_RATIO * top[0].score and states(kind, c.text)
                  and not (asked_years and years(c.text) and not asked_years & years(c.text))
                  and not (ahead and not _PLANNED.search(c.text))
                  and not (counted is not None and not counted.search(c.text))
+                 and not (priced is not None and not priced.search(with_previous(c)))
                  and (about is None or about(c))), None)
+
+
+# 「委託単価はいくら」 is not answered by 最大委託料6,100万円, nor 「月額料金は」 by 無償提供: a sum
+# asked for by a narrow name must be stated under that name (a fee also as 無料 / 無償)
+_NARROW_PRICE = re.compile(r"単価|月額|年額|予算規模|年収|給与|(参加|年会|会|手数|利用|登録|掲載|出展|出店|審査|申込)(費|料)")
+_FEE = re.compile(r"(費|料)$")
+
+
+def _priced(question: str) -> re.Pattern[str] | None:
+    """The narrow price names the question asks with (and 無料 / 無償 for a fee), or None."""
+    names = list(dict.fromkeys(m.group(0) for m in _NARROW_PRICE.finditer(question)))
+    if not names:
+        return None
+    free = ["無料", "無償"] if any(_FEE.search(n) and n not in ("年収",) for n in names) else []
+    return re.compile("|".join(map(re.escape, names + free)))
 
 
 # 「何台」 is answered by a number of 台, not by 9エリア: the counter asked for, and the ones that

@@ -135,6 +135,19 @@ def test_a_count_is_stated_with_the_counter_asked_for(assistant):
     assert not members.abstained and "339団体" in members.answer
 
 
+def test_a_sum_asked_for_by_a_narrow_name_is_stated_under_that_name(assistant):
+    from assistant.asked_detail import _priced
+
+    assert _priced("委託単価はいくら？").search("1人あたりの単価は") and not _priced("委託単価は？").search("最大委託料6,100万円")
+    assert _priced("参加費はいくら？").search("参加は無料です")  # a fee may be stated as free
+    assert _priced("費用はいくら？") is None  # a broad word: any sum near the best may answer
+    # the guide says the pilot's service was provided free (無償提供), not what it costs a month after
+    monthly = assistant.ask("北九州市の夜間オンコールの実証が終わったら、サービスの月額はいくらになる？")
+    assert monthly.abstained and monthly.abstain_reason == "not_stated", monthly.answer
+    grant = assistant.ask("ひろしまサンドボックスで、1件あたりの活動支援金はいくら？")
+    assert not grant.abstained and "1件最大100万円" in grant.answer
+
+
 def test_every_detail_a_question_asks_for():
     assert [d.name for d in asked_details("How many schools did it cover, and over how many years?")] == \
         ["duration", "count"]
