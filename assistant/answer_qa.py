@@ -131,7 +131,7 @@ class QaAnswers(Drafting):
         meaning, with the whole question's vector (no second embedding). Returns the passages
         and, for each (chunk id, start), the part it answers."""
         cfg = self.answer_cfg
-        total = cfg.supports + 1  # the passages a one-part answer may quote, shared among the parts
+        total = cfg.part_passages  # shared among the parts
         share = max(1, total // len(parts))
         meaning = self._meaning(query)
         whole = self.retriever.query_vector(query, self._extra(query))

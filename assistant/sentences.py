@@ -72,7 +72,13 @@ class AnswerConfig:
     # length-for-key-phrases line: the sentence scores, not the composition, bound it.
     # The assistant uses 4: on the 110-question tuning set written after this was tuned
     # (eval/datasets/qa_part3.jsonl) 3 supports lost key phrases (whole tuning set 0.811 → 0.777)
-    # for no gain in the first 250 characters (0.569 → 0.572); 4 keep them (0.811, 0.579, 629)
+    # for no gain in the first 250 characters (0.569 → 0.572); 4 keep them (0.811, 0.579, 629).
+    # With at most 2 quoted in the text (quoted_supports), on the 548-question tuning set (median
+    # chars / key phrases with the citations / in the text / first 250): 4 supports, none dropped
+    # 487 / 0.793 / 0.760 / 0.550; 4 dropped under 0.7 of the lead 420 / 0.783 / 0.754 / 0.548;
+    # 6 dropped under 0.7: 426 / 0.799 / 0.760 / 0.544 (0.65: 464; 0.72: 415 / 0.798), or with a
+    # multi-part answer kept at 5 passages (part_passages) 426 / 0.794 / 0.755 / 0.544. The
+    # assistant uses 6 at 0.7 and 5 for the parts: weak quotes are dropped, not padded.
     supports: int = 2
     support_ratio: float = 0.0
     # the sentence before joins the lead's window only when it scores nearly as high (it would
@@ -86,6 +92,8 @@ class AnswerConfig:
     # 0.798 and page hits 0.901 throughout): all quoted 633 / 0.797 / 0.548, 3 → 592 / 0.788,
     # 2 → 528 / 0.755, 1 → 402 / 0.718. The assistant uses 2, the "at most 2 supports".
     quoted_supports: int = 99
+    # the passages a multi-part answer quotes, shared among its parts (each part's under its label)
+    part_passages: int = 5
 
 
 # Expected answer types: a question asking "when / which month" wants a sentence with a
