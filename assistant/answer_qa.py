@@ -118,8 +118,12 @@ class QaAnswers(Drafting):
                 # the list's own lead-in (「…4つの認識のズレについて確認していき…」) with its items
                 # is the unit that answers: it leads
                 chosen = [host] + [c for c in chosen if c is not host]
+        # a question for a set of things (どんな進め方がある？) whose list has no lead-in among the
+        # passages: the guide's list is the answer, before the passages
+        first = (self.answer_cfg.list_first and bool(items) and host is None and len(parts) == 1
+                 and bool(LIST_QUESTION.search(nfkc(query))))
         return self._compose(chosen, language, items, persona=persona, host=host,
-                             labels=(parts, part_of) if len(parts) > 1 else None)
+                             labels=(parts, part_of) if len(parts) > 1 else None, list_first=first)
 
     def _per_part(self, query: str, parts: list[str], hits,
                   persona: str) -> tuple[list[Candidate], dict[tuple[str, int], int]]:
@@ -239,19 +243,22 @@ class QaAnswers(Drafting):
 
     def _compose(self, chosen: list[Candidate], language: str, items: list[Item] = (), persona: str = "any",
                  host: Candidate | None = None,
-                 labels: tuple[list[str], dict[tuple[str, int], int]] | None = None) -> Draft:
+                 labels: tuple[list[str], dict[tuple[str, int], int]] | None = None, list_first: bool = False) -> Draft:
         """The passages in the order given (the answer first; the parts of a multi-part question in
-        the order asked), the list after the passage that introduces it."""
+        the order asked), the list after the passage that introduces it, or before them all
+        (``list_first``) for a question for a set of things when none of them introduces it."""
         # the list right after its lead-in, else after the first passage of its section
         own = next((k for k, c in enumerate(chosen) if c is host), None)
         if own is None:
             own = next((k for k, c in enumerate(chosen)
                         if items and c.chunk.section_id == items[0].chunk.section_id), 0)
-        at = own + 1 if self.answer_cfg.list_after_lead else len(chosen)
+        at = 0 if list_first else own + 1 if self.answer_cfg.list_after_lead else len(chosen)
         citations, lines = [], []
         figures_named: set[int] = set()
         current = None
         cited_only: list[str] = []
+        # the list first: its items are cited first too, so the markers read in order
+        block = self._list_block(items, citations, language) if list_first else None
         for i, c in enumerate(chosen):
             if i == at:
                 lines.append(LIST_SLOT)
@@ -266,8 +273,8 @@ class QaAnswers(Drafting):
                 if k is not None and k != current:
                     current = k
                     label = f"【{labels[0][k]}】\n" if language == "ja" else f"On “{labels[0][k]}”:\n"
-            # the passages are numbered first, the list's items after them: the citations that
-            # come first are the answer's own passages, not one list's many items
+            # the passages are numbered before the list's items (unless the list comes first): the
+            # citations that come first are what the reader meets first
             n = len(citations) + 1
             citations.append(self._cite(n, c.chunk, c.start, c.end, c.score))
             other = i > 0 and other_side(c.chunk, persona)
@@ -284,7 +291,8 @@ class QaAnswers(Drafting):
             lines.append(LIST_SLOT)
         if cited_only:
             lines.append(("関連箇所: " if language == "ja" else "See also: ") + ("、" if language == "ja" else ", ").join(cited_only))
-        block = self._list_block(items, citations, language)
+        if block is None:
+            block = self._list_block(items, citations, language)
         # one passage per line: the reader sees where one quote ends and the next begins
         body = "\n".join(block if line is LIST_SLOT else line for line in lines if line is not LIST_SLOT or block)
         if language == "en":

@@ -94,6 +94,10 @@ class AnswerConfig:
     quoted_supports: int = 99
     # the passages a multi-part answer quotes, shared among its parts (each part's under its label)
     part_passages: int = 5
+    # a list question's list before the passages when none of them introduces it (「どんな進め方が
+    # ある？」 → the guide's パターン①–④ first): first-250 key phrases 0.544 → 0.559 on the 548,
+    # nothing else moved
+    list_first: bool = False
 
 
 # Expected answer types: a question asking "when / which month" wants a sentence with a

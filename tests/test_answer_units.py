@@ -204,11 +204,12 @@ def test_a_lead_in_brings_the_items_of_its_section_in_order(assistant, question,
     listed = a.answer.split("ガイドが挙げている項目:", 1)[1]
     pos = [listed.find(i) for i in items]
     assert all(p >= 0 for p in pos) and pos == sorted(pos), listed
-    head = a.answer.split("ガイドが挙げている項目:", 1)[0]
-    host = assistant.chunk(a.citations[int(re.findall(r"\[(\d+)\]", head)[-1]) - 1].chunk_id)
+    # the list comes from the section of one of the answer's own passages (after the one that
+    # introduces it, or first when the question asks for a set of things and none does)
+    sections = {assistant.chunk(c.chunk_id).section_id for c in a.citations if c.score > 0}
     for c in a.citations:
         if any(c.quote.startswith(i) or i in c.quote for i in items):
-            assert assistant.chunk(c.chunk_id).section_id == host.section_id
+            assert assistant.chunk(c.chunk_id).section_id in sections
             assert c.quote in assistant.chunk(c.chunk_id).text
 
 
@@ -260,3 +261,16 @@ def test_a_sentence_with_the_asked_duration_leads_on_its_own(assistant, question
     assert lead.quote.startswith("契約相手となる事業者が決定する流れが一般的です")
     assert "…" + lead.quote in a.answer
     assert "2～3か月を要します" in lead_text(a.answer)
+
+
+def test_a_question_for_a_set_of_things_gets_the_guides_list_first(assistant):
+    """「どんな進め方がある？」: no chosen passage introduces the guide's パターン①–④, so the list
+    answers first, its items cited first (the markers read in order); a one-fact question gets
+    no list at all."""
+    a = assistant.ask("スタートアップとの連携に他の課が全然協力してくれない。どんな進め方がある？", persona="municipality")
+    assert a.answer.startswith("ガイドが挙げている項目:\n・パターン①"), a.answer
+    markers = [int(m) for m in re.findall(r"\[(\d+)\]", a.answer.split("関連箇所:")[0])]
+    assert markers == sorted(markers) and markers[0] == 1
+    assert a.citations[0].score == 0 and "パターン①" in a.citations[0].quote  # an item, cited first
+    one = assistant.ask("首長の意思決定で方針決裁を得るやり方は、いわゆる何方式と呼ばれていますか", persona="municipality")
+    assert "ガイドが挙げている項目" not in one.answer
