@@ -257,8 +257,6 @@ class QaAnswers(Drafting):
         figures_named: set[int] = set()
         current = None
         cited_only: list[str] = []
-        # the list first: its items are cited first too, so the markers read in order
-        block = self._list_block(items, citations, language) if list_first else None
         for i, c in enumerate(chosen):
             if i == at:
                 lines.append(LIST_SLOT)
@@ -273,8 +271,9 @@ class QaAnswers(Drafting):
                 if k is not None and k != current:
                     current = k
                     label = f"【{labels[0][k]}】\n" if language == "ja" else f"On “{labels[0][k]}”:\n"
-            # the passages are numbered before the list's items (unless the list comes first): the
-            # citations that come first are what the reader meets first
+            # the passages are numbered first, the list's items after them (also when the list is
+            # shown first): the first citations are the answer's own passages, not one list's items
+            # (items cited first cost R@3 0.906 → 0.900 and page hit@3 0.885 → 0.880 on the 548)
             n = len(citations) + 1
             citations.append(self._cite(n, c.chunk, c.start, c.end, c.score))
             other = i > 0 and other_side(c.chunk, persona)
@@ -291,8 +290,7 @@ class QaAnswers(Drafting):
             lines.append(LIST_SLOT)
         if cited_only:
             lines.append(("関連箇所: " if language == "ja" else "See also: ") + ("、" if language == "ja" else ", ").join(cited_only))
-        if block is None:
-            block = self._list_block(items, citations, language)
+        block = self._list_block(items, citations, language)
         # one passage per line: the reader sees where one quote ends and the next begins
         body = "\n".join(block if line is LIST_SLOT else line for line in lines if line is not LIST_SLOT or block)
         if language == "en":

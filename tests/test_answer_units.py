@@ -265,12 +265,10 @@ def test_a_sentence_with_the_asked_duration_leads_on_its_own(assistant, question
 
 def test_a_question_for_a_set_of_things_gets_the_guides_list_first(assistant):
     """「どんな進め方がある？」: no chosen passage introduces the guide's パターン①–④, so the list
-    answers first, its items cited first (the markers read in order); a one-fact question gets
-    no list at all."""
+    answers first (its items still cited after the passages: the first citations are the answer's
+    own passages); a one-fact question gets no list at all."""
     a = assistant.ask("スタートアップとの連携に他の課が全然協力してくれない。どんな進め方がある？", persona="municipality")
     assert a.answer.startswith("ガイドが挙げている項目:\n・パターン①"), a.answer
-    markers = [int(m) for m in re.findall(r"\[(\d+)\]", a.answer.split("関連箇所:")[0])]
-    assert markers == sorted(markers) and markers[0] == 1
-    assert a.citations[0].score == 0 and "パターン①" in a.citations[0].quote  # an item, cited first
+    assert a.citations[0].score > 0 and all(c.score == 0 for c in a.citations if "パターン" in c.quote[:6])
     one = assistant.ask("首長の意思決定で方針決裁を得るやり方は、いわゆる何方式と呼ばれていますか", persona="municipality")
     assert "ガイドが挙げている項目" not in one.answer
