@@ -175,7 +175,9 @@ def _counted(question: str) -> re.Pattern[str] | None:
 # a question about the next or a coming occasion, and a sentence that speaks of one
 _AHEAD = re.compile(r"次回|次の回|今度の|来年度?の|今後の開催|\b(next|upcoming|coming)\b", re.I)
 _PLANNED = re.compile(r"予定|次回|今後|見込み|見通し")
-_YEAR = re.compile(r"(?<!\d)(20[0-4]\d)(?!\d)|令和\s*([0-9０-９]{1,2}|元)\s*年|\bFY\s?(\d{2})(?!\d)", re.I)
+# a year, not a sum or a count that starts with 20 (2000万円, 2030件)
+_YEAR = re.compile(r"(?<![\d,，])(20[0-4]\d)(?![\d,，万億千円件人名社%％])|令和\s*([0-9０-９]{1,2}|元)\s*年|"
+                   r"\bFY\s?(\d{2})(?!\d)", re.I)
 
 
 def years(text: str) -> set[int]:

@@ -72,7 +72,7 @@ _FOREIGN = re.compile(r"(?<![A-Za-z])(UK|EU|Britain|British|Europe|European|Sing
 # a law by its name (労働者派遣法, 下請法): two or more kanji before 法, not a way of doing
 # something (調達方法, 手法) nor a legal person (法人)
 _LAW = re.compile(r"[\u4e00-\u9fff]{2,}法(?![人案])")
-_NOT_LAW = set("方手用工製作文寸技療魔兵論戦話解")
+_NOT_LAW = set("方手用工製作文寸技療魔兵論戦話解処略強析算価現得渉")  # 対処法, 攻略法, 評価法…
 
 
 def _laws(question: str) -> list[str]:

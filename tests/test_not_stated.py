@@ -97,6 +97,7 @@ def test_a_detail_of_another_year_or_of_a_past_occasion_does_not_answer(assistan
 
     assert years("fiscal 2025") == {2025} == years("令和7年度") == years("FY2025") == years("FY25")
     assert years("2024 年度は") == {2024}
+    assert years("最大2000万円、2030件") == set()  # sums and counts, not years
     # the guide gives the long list's size for 2024年度 (70 社程度), not for another year
     later = assistant.ask("スタートアップのロングリストは2026年度には何社掲載される？")
     assert later.abstained and later.abstain_reason == "not_stated", later.answer
@@ -191,6 +192,7 @@ def test_a_name_the_guide_never_mentions_is_found_and_places_are_not(session_ass
     # a law the guide never cites; the ones it cites, and ways of doing things, are not
     assert found("自治体からの発注は下請法の対象？") == ["下請法"]
     assert found("地方自治法の随意契約の規定は？") == [] and found("申請方法と調達手法は？") == []
+    assert found("原課との対立の対処法は？") == []
     # a year after the latest the guide (revised May 2026) names; the years it names are not
     assert found("2027年度の地方自治法の改正で随意契約はどう変わる？") == ["2027年"]
     assert found("2024年度のロングリストは何社？") == []
