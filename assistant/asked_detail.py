@@ -41,7 +41,8 @@ KINDS: tuple[DetailKind, ...] = (
         "具体的な金額", "the amount"),
     DetailKind(
         "name",
-        re.compile(r"名前|名称|(どこ|どの)の?(会社|銀行|企業|団体|事業者|ベンダー)|具体的にどこ|誰が担当|担当者は誰|"
+        re.compile(r"名前|名称|(どこ|どの)の?(会社|銀行|企業|団体|事業者|ベンダー)|(会社|銀行|企業|事業者|ベンダー)は(どこ|誰)|"
+                   r"具体的にどこ|誰が担当|担当者は誰|"
                    r"which (specific )?(banks?|compan(y|ies)|firms?|vendors?|organi[sz]ations?|startups?|municipalit(y|ies))|"
                    r"\bname of|who (is|are|was|were) the|\b(their|his|her) names?\b|担当者の(名前|氏名)", re.I),
         re.compile(r"株式会社|（株）|\(株\)|銀行|機構|協会|財団|大学|研究所|[市町村県]役所|[A-Z][A-Za-z]+ ?(Inc|Co)\b|"
@@ -127,18 +128,21 @@ def stating(kind: DetailKind, candidates, question: str = "", about: Callable[[A
     """The best-scoring candidate sentence (``.text``, ``.score``) that states it, among those
     scoring near the best; None when none does (the guide does not state it). A sentence about
     another year than the one ``question`` names (2024年度 for "fiscal 2025"), about a past
-    event when it asks for the next one (次回, upcoming), or that fails ``about`` (the caller's
-    test that it speaks of what the question asks about) does not state it."""
+    event when it asks for the next one (次回, upcoming), whose filler does not agree with the
+    question (the counter of 何台, the unit of 何か月, a bank for "which bank", the name of 単価),
+    or that fails ``about`` (the caller's test that it speaks of what the question asks about)
+    does not state it."""
     top = sorted(candidates, key=lambda c: -c.score)[:STATED_IN_TOP]
     asked_years = years(question)
     ahead = bool(_AHEAD.search(question))
-    counted = _counted(question) if kind.name == "count" else None
-    priced = _priced(question) if kind.name == "amount" else None
+    # what the filler must agree with: the counter, the unit, the kind of name, the price's name
+    agree = {"count": _counted, "duration": _in_units, "name": _financier, "amount": _priced}[kind.name](question) \
+        if kind.name in ("count", "duration", "name", "amount") else None
     return next((c for c in top if c.score >= STATED_RATIO * top[0].score and states(kind, c.text)
                  and not (asked_years and years(c.text) and not asked_years & years(c.text))
                  and not (ahead and not _PLANNED.search(c.text))
-                 and not (counted is not None and not counted.search(c.text))
-                 and not (priced is not None and not priced.search(with_previous(c)))
+                 # a price may be named in the sentence before the sum (「委託料は…。その額は…円」)
+                 and not (agree is not None and not agree.search(with_previous(c) if kind.name == "amount" else c.text))
                  and (about is None or about(c))), None)
 
 
@@ -170,6 +174,30 @@ def _counted(question: str) -> re.Pattern[str] | None:
         return None
     counters = "|".join(dict.fromkeys(_SAME_COUNTER.get(c, c) for c in found))
     return re.compile(rf"\d[\d,，]*\s*(?:{counters})")
+
+
+# 「何か月」 is answered in months, not by 4年間 (another programme's years); "how long" by any unit
+_UNITS = ((re.compile(r"何(か|ヶ|カ|ケ)月|how many months", re.I), r"\d+\s*(か月|ヶ月|カ月|ケ月)|\d+\s*months?"),
+          # a validity in years as the guide writes one: 翌々年度末まで, 3年が経過する日の属する年度末まで
+          (re.compile(r"何年間|how many years", re.I),
+           r"\d+\s*年間|\d+\s*years?|[一二三四五六七八九十]+\s*年間|翌々?年度末まで|\d+\s*年[がを]経過"),
+          (re.compile(r"何日間|how many days", re.I), r"\d+\s*(日間|営業日|日以内)|\d+\s*days?"),
+          (re.compile(r"何週間|how many weeks", re.I), r"\d+\s*週間|\d+\s*weeks?"))
+
+
+def _in_units(question: str) -> re.Pattern[str] | None:
+    """A period in the unit the question asks in (何か月 → 「2～3か月」), or None."""
+    wanted = [fill for ask, fill in _UNITS if ask.search(question)]
+    return re.compile("|".join(wanted)) if wanted else None
+
+
+# "Which bank or investor…" is answered by a financier, not by 一般社団法人…協会
+_FINANCIER_ASKED = re.compile(r"銀行|金融機関|出資者|投資家|\b(banks?|investors?|funders?|lenders?)\b", re.I)
+_FINANCIER = re.compile(r"銀行|金融機関|信用金庫|ファンド|投資|証券|キャピタル")
+
+
+def _financier(question: str) -> re.Pattern[str] | None:
+    return _FINANCIER if _FINANCIER_ASKED.search(question) else None
 
 
 # a question about the next or a coming occasion, and a sentence that speaks of one

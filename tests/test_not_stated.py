@@ -66,6 +66,7 @@ def test_a_stated_amount_or_date_is_answered(assistant, question, stated):
     ("How long does the desk take to respond?", "duration"),
     ("認定されている会社は何社？", "count"),
     ("協議会に入っている自治体は具体的にどこ？", "name"),
+    ("資金を出した銀行はどこ？", "name"),
     ("どこの自治体ともつながりがないときのコツは？", None),  # not asking for a name
     ("予算化はいつ頃までに相談すべき？", None),  # timing in the guide's own terms, not a date
     ("4号随契とは？", None),
@@ -147,6 +148,20 @@ def test_a_sum_asked_for_by_a_narrow_name_is_stated_under_that_name(assistant):
     assert monthly.abstained and monthly.abstain_reason == "not_stated", monthly.answer
     grant = assistant.ask("ひろしまサンドボックスで、1件あたりの活動支援金はいくら？")
     assert not grant.abstained and "1件最大100万円" in grant.answer
+
+
+def test_a_period_in_the_unit_asked_and_a_financier_for_which_bank(assistant):
+    from assistant.asked_detail import _financier, _in_units
+
+    assert _in_units("何か月続いた？").search("2～3か月を要します") and not _in_units("何か月？").search("4年間で")
+    assert _in_units("How long did it run?") is None  # any unit answers "how long"
+    assert _financier("Which bank funded it?").search("地方銀行が出資") and _financier("どこの会社？") is None
+    # the PFS case names its company (株式会社 CureApp) and an association, but no bank or investor
+    for q in ("豊中市の卒煙事業に資金を出した銀行はどこ？", "Which bank or investor funded the Toyonaka smoking-cessation PFS project?"):
+        a = assistant.ask(q)
+        assert a.abstained and a.abstain_reason == "not_stated", a.answer
+    company = assistant.ask("福山市の下水道点検を担当した会社はどこ？")
+    assert not company.abstained and "Liberaware" in company.answer
 
 
 def test_every_detail_a_question_asks_for():
