@@ -136,8 +136,8 @@ def stating(kind: DetailKind, candidates, question: str = "", about: Callable[[A
     asked_years = years(question)
     ahead = bool(_AHEAD.search(question))
     # what the filler must agree with: the counter, the unit, the kind of name, the price's name
-    agree = {"count": _counted, "duration": _in_units, "name": _financier, "amount": _priced}[kind.name](question) \
-        if kind.name in ("count", "duration", "name", "amount") else None
+    agreeing = _AGREE.get(kind.name)
+    agree = agreeing(question) if agreeing else None
     return next((c for c in top if c.score >= STATED_RATIO * top[0].score and states(kind, c.text)
                  and not (asked_years and years(c.text) and not asked_years & years(c.text))
                  and not (ahead and not _PLANNED.search(c.text))
@@ -198,6 +198,11 @@ _FINANCIER = re.compile(r"銀行|金融機関|信用金庫|ファンド|投資|�
 
 def _financier(question: str) -> re.Pattern[str] | None:
     return _FINANCIER if _FINANCIER_ASKED.search(question) else None
+
+
+# per kind of detail: what its filler must agree with in the question (None: anything of the kind)
+_AGREE: dict[str, Callable[[str], re.Pattern[str] | None]] = {
+    "count": _counted, "duration": _in_units, "name": _financier, "amount": _priced}
 
 
 # a question about the next or a coming occasion, and a sentence that speaks of one
