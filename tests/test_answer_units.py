@@ -204,9 +204,11 @@ def test_a_lead_in_brings_the_items_of_its_section_in_order(assistant, question,
     listed = a.answer.split("ガイドが挙げている項目:", 1)[1]
     pos = [listed.find(i) for i in items]
     assert all(p >= 0 for p in pos) and pos == sorted(pos), listed
-    # the list comes from the section of one of the answer's own passages (after the one that
-    # introduces it, or first when the question asks for a set of things and none does)
-    sections = {assistant.chunk(c.chunk_id).section_id for c in a.citations if c.score > 0}
+    # the list comes from the section of the passage it follows (its lead-in), or, when it comes
+    # first (a question for a set of things that no passage introduces), of one of the passages
+    head = re.findall(r"\[(\d+)\]", a.answer.split("ガイドが挙げている項目:", 1)[0])
+    sections = ({assistant.chunk(a.citations[int(head[-1]) - 1].chunk_id).section_id} if head
+                else {assistant.chunk(c.chunk_id).section_id for c in a.citations if c.score > 0})
     for c in a.citations:
         if any(c.quote.startswith(i) or i in c.quote for i in items):
             assert assistant.chunk(c.chunk_id).section_id in sections
