@@ -92,10 +92,17 @@ class QaAnswers(Drafting):
         if len(parts) == 1:
             chosen = units(cands, self.answer_cfg, lambda picked: self._pick_lead(picked, cands, persona),
                            lambda text: not POINTER.search(text), answer_types(query))
-            if stated is not None and not any(c.chunk.id == stated.chunk.id and c.start < stated.end
-                                              and stated.start < c.end and states(detail, c.text) for c in chosen):
-                # the sentence that holds the asked detail (273件, 4.7%) is what answers: it leads
-                chosen = [stated] + chosen[:self.answer_cfg.supports]
+            if stated is not None:
+                # the sentence that holds the asked detail (273件, 4.7%) is what answers: it leads,
+                # in the unit that quotes it when one does
+                at = next((i for i, c in enumerate(chosen) if c.chunk.id == stated.chunk.id and c.start < stated.end
+                           and stated.start < c.end and states(detail, c.text)), None)
+                chosen = [stated] + chosen[:self.answer_cfg.supports] if at is None else self._typed_first(chosen, at)
+            elif chosen and (wanted := answer_types(query)) and not any(w.search(chosen[0].text) for w in wanted):
+                # "how many / when / how much": a unit holding a filler of the type asked leads
+                # over a higher-scored one that holds none
+                at = next((i for i, c in enumerate(chosen) if any(w.search(c.text) for w in wanted)), None)
+                chosen = chosen if at is None else self._typed_first(chosen, at)
         else:
             chosen, part_of = self._per_part(query, parts, hits, persona)
         if not chosen:
@@ -124,6 +131,12 @@ class QaAnswers(Drafting):
                  and bool(LIST_QUESTION.search(nfkc(query))))
         return self._compose(chosen, language, items, persona=persona, host=host,
                              labels=(parts, part_of) if len(parts) > 1 else None, list_first=first)
+
+    def _typed_first(self, chosen: list[Candidate], at: int) -> list[Candidate]:
+        """``chosen`` with its unit ``at`` moved to the front (AnswerConfig.stated_leads)."""
+        if not self.answer_cfg.stated_leads:
+            return chosen
+        return [chosen[at]] + chosen[:at] + chosen[at + 1:]
 
     def _per_part(self, query: str, parts: list[str], hits,
                   persona: str) -> tuple[list[Candidate], dict[tuple[str, int], int]]:

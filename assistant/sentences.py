@@ -98,6 +98,10 @@ class AnswerConfig:
     # ある？」 → the guide's パターン①–④ first): first-250 key phrases 0.544 → 0.559 on the 548,
     # nothing else moved
     list_first: bool = False
+    # the unit that quotes the sentence holding the asked detail or answer type (「現在94で設置」
+    # for どれくらいある, 「273件」) leads even when the scores put another first: first-250 key
+    # phrases 0.562 → 0.566 on the 548, nothing else moved
+    stated_leads: bool = False
 
 
 # Expected answer types: a question asking "when / which month" wants a sentence with a

@@ -257,11 +257,26 @@ def test_a_list_question_gets_the_guides_items_in_order(assistant):
     ("トライアル発注とは何ですか、どのように始めればよいですか", 2),  # …ですか、 then a second question
     ("4号随契を使うべきですか、それとも入札にすべきですか？", 1),  # one either-or question
     ("原課をご存知ですか。連携の方法について教えてください。", 1),  # the second part is no question
+    # a part that opens with its question word right after a question mark has no subject of its own
+    ("札幌市って、スタートアップ担当に民間から人を採ったことがあるんですよね？どういう役職で？", 1),
+    ("トライアル発注で認定された商品ってあるの？何件くらい？", 1),
 ])
 def test_question_parts(question, n):
     from assistant.router import question_parts
 
     assert len(question_parts(question)) == n
+
+
+@pytest.mark.parametrize("question, fact", [
+    ("民間提案の窓口をもう設置している自治体は全国でどのくらい？", "現在94"),
+    ("PFSの事例は国内でどれくらいありますか", "273件"),
+])
+def test_the_unit_holding_the_count_asked_leads(assistant, question, fact):
+    # "how many": the passage with the number opens the answer, though a passage without one
+    # (what a 窓口 is, what PFS is) scores higher
+    ans = assistant.ask(question)
+    quotes_in_chunks(ans, assistant)
+    assert fact in ans.answer.split("\n")[0]
 
 
 def test_a_two_part_question_is_answered_part_by_part(assistant):
