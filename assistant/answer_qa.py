@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from assistant.asked_detail import STATED_MIN_CONTEXT, asked_details, states, stating, with_previous
+from assistant.asked_detail import STATED_MIN_CONTEXT, asked_details, stating, with_previous
 from assistant.drafting import Draft, Drafting
 from assistant.enumerations import LIST_QUESTION, Item
 from assistant.language import detect_language
@@ -80,7 +80,8 @@ class QaAnswers(Drafting):
                                        answer_types(query), self._meaning(query))
         details = asked_details(query)
         about = (lambda c: self.scorer.coverage(qt, with_previous(c)) >= STATED_MIN_CONTEXT) if language == "ja" else None
-        detail, stated = next(((d, c) for d in details for c in [stating(d, cands, query, about)] if c is not None),
+        shown = lambda c: self._captions(c.text)  # noqa: E731 - a figure's caption is shown with its citing sentence
+        detail, stated = next(((d, c) for d in details for c in [stating(d, cands, query, about, shown)] if c is not None),
                               (details[0], None) if details else (None, None))
         if detail is not None and stated is None:
             # asked for a detail (a fee, a name, a date, a contact) the guide's passages do not
@@ -96,7 +97,7 @@ class QaAnswers(Drafting):
                 # the sentence that holds the asked detail (273件, 4.7%) is what answers: it leads,
                 # in the unit that quotes it when one does
                 at = next((i for i, c in enumerate(chosen) if c.chunk.id == stated.chunk.id and c.start < stated.end
-                           and stated.start < c.end and states(detail, c.text)), None)
+                           and stated.start < c.end), None)
                 chosen = [stated] + chosen[:self.answer_cfg.supports] if at is None else self._typed_first(chosen, at)
             elif chosen and (wanted := answer_types(query)) and not any(w.search(chosen[0].text) for w in wanted):
                 # "how many / when / how much": a unit holding a filler of the type asked leads

@@ -30,7 +30,8 @@ KINDS: tuple[DetailKind, ...] = (
         "amount",
         re.compile(r"いくら|何円|何万円|金額|(どれ|どの)くらいの(予算|費用|お金|金額)|(費用|料金|報酬|年収|給与)は(どれ|どの|いくら|かか)|"
                    r"費用がかか|会費|参加費|料金|手数料|利用料|(登録|掲載|審査|申込|出展|出店)料|初期費用|月額|年額|"
-                   r"上限額|年収|給与|単価|相場|予算規模|how much|"
+                   r"上限額|年収|給与|単価|相場|予算規模|予算額|how much|"
+                   r"\b(total|annual|yearly)\b[^?.]{0,20}\bbudget\b|\bbudget (amount|size)\b|how (large|big) (is|was) the budget|"
                    r"\b(what|how much) (does|did|do|will|would)\b[^?.]{0,60}\bcost\b|"
                    # a fee asked about, not a price named as a criterion (「bidding that weighs price and quality」)
                    r"(what|which|any)\b[^?.]{0,30}\b(fees?|charges?|prices?)\b|"
@@ -66,6 +67,7 @@ KINDS: tuple[DetailKind, ...] = (
     DetailKind(
         "duration",
         re.compile(r"何年間|何か?[月ヶカ]月間?|何日(間|以内|くらい|ほど|程度)|何週間|任期|(どれ|どの)くらいの期間|期間は(どれ|どの)|"
+                   r"期間(って|は|が)?\s*何年|"
                    r"how long (does|do|did|will|is|are)|how many (years|months|weeks|days)", re.I),
         re.compile(r"\d+\s*(年間|か月|ヶ月|カ月|ケ月|日間|週間|営業日)|[一二三四五六七八九十]+\s*(年間|か月|ヶ月|カ月|日間|週間)|"
                    r"\d+\s*(years?|months?|weeks?|days?)\b|翌々?年度末まで|\d+\s*日以内|\d+\s*年[がを]経過"),
@@ -73,9 +75,11 @@ KINDS: tuple[DetailKind, ...] = (
     DetailKind(
         "count",
         # "how many years / months" is a duration (above); any other "how many …" a count
-        re.compile(r"何社|何件|何団体|何人|何名|何校|何台|how many\b", re.I),
+        re.compile(r"何社|何件|何団体|何人|何名|何校|何台|何自治体|何市町村|いくつの(自治体|団体|会社|企業|市町村)|how many\b", re.I),
         re.compile(r"\d[\d,，]*\s*(社|件|団体|者|人|名|校|台|基|か所|カ所|ヶ所|施設|市町村|自治体|エリア)|"
-                   r"[一二三四五六七八九十百]+\s*(社|件|団体|人|名|校)|\d[\d,]*\s*[a-z]+s\b"),
+                   r"[一二三四五六七八九十百]+\s*(社|件|団体|人|名|校)|\d[\d,]*\s*[a-z]+s\b|"
+                   # 「窓口については、現在94¹⁸で設置・運用されています」: a count without its counter
+                   r"現在\s*\d{1,5}(?![\d年月日.,．％%])"),
         "具体的な数", "the number"),
     DetailKind(
         "contact",
@@ -124,22 +128,29 @@ def states(kind: DetailKind, text: str) -> bool:
     return bool(kind.fill.search(text))
 
 
-def stating(kind: DetailKind, candidates, question: str = "", about: Callable[[Any], bool] | None = None):
+def stating(kind: DetailKind, candidates, question: str = "", about: Callable[[Any], bool] | None = None,
+            shown: Callable[[Any], str] | None = None):
     """The best-scoring candidate sentence (``.text``, ``.score``) that states it, among those
     scoring near the best; None when none does (the guide does not state it). A sentence about
-    another year than the one ``question`` names (2024年度 for "fiscal 2025"), about a past
+    another year than the one ``question`` names (2024年度 for "fiscal 2025"; a sentence naming no
+    year is read with the one before it: 「2008年に…。…現在94で設置」), about a past
     event when it asks for the next one (次回, upcoming), whose filler does not agree with the
     question (the counter of 何台, the unit of 何か月, a bank for "which bank", the name of 単価),
     or that fails ``about`` (the caller's test that it speaks of what the question asks about)
-    does not state it."""
+    does not state it. ``shown``: what the answer shows with a sentence besides its text (the
+    caption of a figure it cites: 「…（図表 48）」 brings 「Luup が取り組んだ…」), also searched for
+    the filler."""
+    def filled(c) -> bool:
+        return states(kind, c.text) or (shown is not None and states(kind, shown(c)))
+
     top = sorted(candidates, key=lambda c: -c.score)[:STATED_IN_TOP]
     asked_years = years(question)
     ahead = bool(_AHEAD.search(question))
     # what the filler must agree with: the counter, the unit, the kind of name, the price's name
     agreeing = _AGREE.get(kind.name)
     agree = agreeing(question) if agreeing else None
-    return next((c for c in top if c.score >= STATED_RATIO * top[0].score and states(kind, c.text)
-                 and not (asked_years and years(c.text) and not asked_years & years(c.text))
+    return next((c for c in top if c.score >= STATED_RATIO * top[0].score and filled(c)
+                 and not (asked_years and (said := years(c.text) or years(with_previous(c))) and not asked_years & said)
                  and not (ahead and not _PLANNED.search(c.text))
                  # a price may be named in the sentence before the sum (「委託料は…。その額は…円」)
                  and not (agree is not None and not agree.search(with_previous(c) if kind.name == "amount" else c.text))
@@ -179,7 +190,7 @@ def _counted(question: str) -> re.Pattern[str] | None:
 # 「何か月」 is answered in months, not by 4年間 (another programme's years); "how long" by any unit
 _UNITS = ((re.compile(r"何(か|ヶ|カ|ケ)月|how many months", re.I), r"\d+\s*(か月|ヶ月|カ月|ケ月)|\d+\s*months?"),
           # a validity in years as the guide writes one: 翌々年度末まで, 3年が経過する日の属する年度末まで
-          (re.compile(r"何年間|how many years", re.I),
+          (re.compile(r"何年間|期間(って|は|が)?\s*何年|how many years", re.I),
            r"\d+\s*年間|\d+\s*years?|[一二三四五六七八九十]+\s*年間|翌々?年度末まで|\d+\s*年[がを]経過"),
           (re.compile(r"何日間|how many days", re.I), r"\d+\s*(日間|営業日|日以内)|\d+\s*days?"),
           (re.compile(r"何週間|how many weeks", re.I), r"\d+\s*週間|\d+\s*weeks?"))

@@ -115,6 +115,10 @@ class Drafting:
         return Citation(n=n, chunk_id=chunk.id, section_path=chunk.section_path,
                         pages=chunk.pages_of(start, end), quote=chunk.text[start:end], score=round(score, 4))
 
+    def _captions(self, text: str) -> str:
+        """The titles of the figures ``text`` cites (what _figure_refs shows beside its quote)."""
+        return "\n".join(f.title for m in FIGURE_REF.finditer(nfkc(text)) if (f := self._figures.get(int(m.group(1)))))
+
     def _figure_refs(self, text: str, named: set[int], language: str = "ja") -> str:
         """「（図表11「…」p.25）」 for each figure the quote refers to (図表28にて…) and the answer has
         not named yet: the reader learns what and where it is without the figure itself."""

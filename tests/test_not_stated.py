@@ -52,6 +52,8 @@ def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, que
     ("福山市の下水道点検を担当した会社はどこ？", "Liberaware"),
     # an English question naming a ministry by its English acronym (the guide writes 経済産業省)
     ("What is the METI programme that selected impact startups in 2023?", "J-Startup Impact"),
+    # a company named only in the caption of the figure the sentence cites (図表48「Luup が…」)
+    ("規制改革の事例で、電動キックボードに取り組んだ企業はどこ？", "Luup"),
 ])
 def test_a_stated_amount_or_date_is_answered(assistant, question, stated):
     a = assistant.ask(question)
@@ -91,6 +93,10 @@ def test_a_stated_amount_or_date_is_answered(assistant, question, stated):
     ("Who was the official in charge? I would like their name.", "name"),
     ("What is the nickname of the programme?", None),  # "nickname of" is not "name of"…
     ("By when should we start talking to a city about next year's budget?", None),  # …nor a timing a date
+    ("認定の有効期間って何年？", "duration"),
+    ("アライアンスにはいくつの自治体が参加していますか", "count"),
+    ("What is the total annual budget of the programme?", "amount"),
+    ("When does the budget cycle start?", None),
 ])
 def test_what_detail_a_question_asks_for(question, kind):
     d = asked_detail(question)
@@ -115,12 +121,17 @@ def test_a_detail_of_another_year_or_of_a_past_occasion_does_not_answer(assistan
     assert not held.abstained and "2024年11月28日" in held.answer + "".join(c.quote for c in held.citations)
 
 
-def test_a_company_named_in_latin_letters_and_a_period_in_years_passing_are_stated():
+def test_fillers_the_guide_writes_unusually_are_stated():
+    """A company in Latin letters, a count without its counter, a period written as years passing."""
     from assistant.asked_detail import KINDS, states
 
     name = next(k for k in KINDS if k.name == "name")
     assert states(name, "狭小空間点検用ドローンを用いて下水道点検の高度化（㈱Liberaware）")
     assert states(name, "株式会社 CureApp から提供された禁煙プログラム")
+    # a count the guide gives without its counter: 「窓口については、現在94¹⁸で設置・運用されています」
+    count = next(k for k in KINDS if k.name == "count")
+    assert states(count, "官民連携に関する窓口については、現在94¹⁸で設置・運用されています。")
+    assert not states(count, "現在2025年度の予算編成が進んでいます") and not states(count, "現在3.5%")
     # a validity period written as years passing is a stated duration
     duration = next(k for k in KINDS if k.name == "duration")
     assert states(duration, "（認定期間は、認定日から3年が経過する日の属する年度末まで）")
@@ -172,6 +183,10 @@ def test_every_detail_a_question_asks_for():
     "北九州市の夜間オンコールの実証が終わったら、サービスの月額はいくらになる？",
     "豊中市の卒煙事業に資金を出した銀行はどこ？",
     "Which bank or investor funded the Toyonaka smoking-cessation PFS project?",
+    # 「いくつの自治体」 asks a count; the alliance's members the guide does not count
+    "東京都のファーストカスタマー・アライアンスには、いくつの自治体が加盟していますか",
+    # the year asked is not the one named in the sentence before the count (2008年 … 現在94)
+    "横浜市は2024年だけで何件の官民連携事例を生んだ？",
 ])
 def test_newly_recognised_details_the_guide_does_not_state_are_declined(assistant, question):
     a = assistant.ask(question)
