@@ -54,6 +54,7 @@ def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, que
     ("What is the METI programme that selected impact startups in 2023?", "J-Startup Impact"),
     # a company named only in the caption of the figure the sentence cites (図表48「Luup が…」)
     ("規制改革の事例で、電動キックボードに取り組んだ企業はどこ？", "Luup"),
+    ("How many municipalities take part in the Startup City Promotion Council?", "11自治体"),
 ])
 def test_a_stated_amount_or_date_is_answered(assistant, question, stated):
     a = assistant.ask(question)
@@ -145,6 +146,11 @@ def test_a_count_is_stated_with_the_counter_asked_for():
 
     assert _counted("何人参加した？").search("現地参加 218名") and not _counted("何台ある？").search("全国9エリア")
     assert _counted("どんな制度？") is None
+    # an English question's things counted name the counter too
+    assert _counted("How many companies are certified?").search("認定企業は12社") and \
+        not _counted("How many companies are certified?").search("全国で23自治体が参画")
+    assert _counted("How many local authorities run a desk?").search("11自治体が参加")
+    assert _counted("How many of them are there?") is None and _counted("How many years?") is None
 
 
 def test_a_sum_asked_for_by_a_narrow_name_is_stated_under_that_name():
@@ -187,6 +193,8 @@ def test_every_detail_a_question_asks_for():
     "東京都のファーストカスタマー・アライアンスには、いくつの自治体が加盟していますか",
     # the year asked is not the one named in the sentence before the count (2008年 … 現在94)
     "横浜市は2024年だけで何件の官民連携事例を生んだ？",
+    # "how many startups" is a number of 社, which the Ibaraki passages do not give
+    "How many startups has Ibaraki Prefecture certified under its trial ordering scheme for ventures?",
 ])
 def test_newly_recognised_details_the_guide_does_not_state_are_declined(assistant, question):
     a = assistant.ask(question)
