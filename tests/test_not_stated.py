@@ -27,6 +27,8 @@ def assistant(session_assistant):
     ("日本版SBIR制度の補助金にスタートアップが応募するには？", "ガイドには「SBIR」についての記載はありません。"),
     ("What does GDPR require when a startup handles a city's resident data?", "The guide does not mention “GDPR”."),
     ("DMPのカタログサイトに載せるのに登録料はかかる？", "ガイドには具体的な金額についての記載はありません。"),
+    # a scheme named by a loanword the guide never uses
+    ("インボイス制度が始まってから、自治体への請求で気をつけることは？", "ガイドには「インボイス制度」についての記載はありません。"),
 ])
 def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, question, first):
     a = assistant.ask(question)
@@ -221,6 +223,9 @@ def test_a_name_the_guide_never_mentions_is_found_and_places_are_not(session_ass
     # place names and the guide's own names are not "never mentioned"
     assert found("八王子市でもトライアル発注を作れる？") == []
     assert found("スタートアップ都市推進協議会の事例は？") == []
+    # a scheme named by a loanword: only when the guide never uses the loanword
+    assert found("Under the invoice system (インボイス制度), what goes on a bill?") == ["インボイス制度"]
+    assert found("トライアル認定制度を使っている自治体はどこ？") == []
     # a law the guide never cites; the ones it cites, and ways of doing things, are not
     assert found("自治体からの発注は下請法の対象？") == ["下請法"]
     assert found("地方自治法の随意契約の規定は？") == [] and found("申請方法と調達手法は？") == []
