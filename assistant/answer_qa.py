@@ -290,7 +290,9 @@ class QaAnswers(Drafting):
             # (items cited first cost R@3 0.906 → 0.900 and page hit@3 0.885 → 0.880 on the 548)
             n = len(citations) + 1
             citations.append(self._cite(n, c.chunk, c.start, c.end, c.score))
-            other = i > 0 and other_side(c.chunk, persona)
+            # the lead too: with no passage for the asker's side near the best, an official reads
+            # 第4章's 「スタートアップの皆様のご参考に」 knowing whom it addresses
+            other = other_side(c.chunk, persona)
             shown = rows_view(c.chunk, c.text)  # table rows as 「column: value」; the citation stays verbatim
             if c.start not in {a for a, _ in sentence_spans(c.chunk.text)}:
                 shown = "…" + shown  # a clause of a sentence: the omission is marked, outside the quote

@@ -8,11 +8,17 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         r"中間支援|支援団体|支援機関|コーディネーター|intermediar|support organi[sz]ation|coordinator", re.I)),
     ("startup", re.compile(
         r"スタートアップとして|スタートアップ側|弊社|当社|自社|起業家?|創業者|スタートアップ(の|を)?(経営|代表|社長|創業|社員|担当)|"
-        r"we are a startup|our startup|as a startup|startup founder|our company|our product|founder", re.I)),
+        r"we are a startup|our startup|as a startup|startup founder|our company|our product|founder|"
+        # advice asked for the startup as the one who acts: what should a startup do
+        r"\b(should|can|could|must) (a|the) (startup|start-up|company|founder)\b|"
+        r"スタートアップ(は|が)[^。？?]{0,30}(すべき|すれば(いい|よい|良い)|したら(いい|よい|良い))", re.I)),
     ("municipality", re.compile(
         r"自治体として|自治体側|自治体の(職員|担当|実務|首長|部長|課長)|市役所|区役所|町役場|村役場|県庁|庁内|当市|本市|当町|本町|"
         r"原課|財政課|契約担当|職員として|我々自治体|"
-        r"as a (city|municipality|local government)|our (city|municipality|town)|city hall|government official|municipal (staff|official)",
+        r"as a (city|municipality|local government)|our (city|municipality|town)|city hall|government official|municipal (staff|official)|"
+        # advice asked for the municipality as the one who acts (not "what does a city look for")
+        r"\b(should|can|could|must) (a|the) (city|municipality|town|village|local government|prefecture)\b|"
+        r"自治体(は|が)[^。？?]{0,30}(すべき|すれば(いい|よい|良い)|したら(いい|よい|良い))",
         re.I)),
 ]
 REASON = {"municipality": "自治体の立場からの質問", "startup": "スタートアップの立場からの質問",

@@ -118,6 +118,10 @@ def test_persona_explicit_wins_else_inferred(assistant):
     assert assistant.ask("自治体として予算化のタイミングを知りたい").persona == "municipality"
     assert assistant.ask("We are a startup. When should we pitch before the budget cycle?").persona == "startup"
     assert assistant.ask("予算化のタイミングは？").persona == "any"
+    # advice asked for the one who acts: that side asks; what a city looks for is no such sign
+    assert assistant.ask("これから官民連携を始める自治体は何をすべき？").persona == "municipality"
+    assert assistant.ask("How can a startup find a partner city?").persona == "startup"
+    assert assistant.ask("What does a city look for in a proposal?").persona == "any"
 
 
 def test_follow_up_is_resolved_and_survives_a_restart(container, tmp_path):
