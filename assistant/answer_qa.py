@@ -7,6 +7,7 @@ import re
 
 from assistant.asked_detail import STATED_MIN_CONTEXT, asked_details, stating, with_previous
 from assistant.drafting import Draft, Drafting
+from assistant.lead_ins import FORWARD, LEAD_IN
 from assistant.enumerations import LIST_QUESTION, Item
 from assistant.language import detect_language
 from assistant.router import question_parts
@@ -17,10 +18,6 @@ from ingest.page_labels import page_label
 from ingest.text import nfkc, sentence_spans
 
 
-# a sentence that introduces the items after it
-LEAD_IN = re.compile(r"(以下|次|下記)の|以下(を|に|が|は)|次のとおり|[0-9０-９一二三四五六七八九]+\s*(つ|点|種類|項目)|ポイント(として|は)")
-FORWARD = re.compile(r"以下|次の|下記")
-PARAGRAPH_CHARS = 400  # a forward lead-in brings the paragraph after it up to this length
 LIST_SLOT = object()  # where the list goes among the passages
 SIDES = ("municipality", "startup")
 # the asker's side leads when its passage scores at least this share of the best (0.8 → 0.7 with
@@ -199,29 +196,6 @@ class QaAnswers(Drafting):
         best = max((c.score for c in chosen), default=1.0)
         return Candidate(chunk=host, rank=0.0, start=i, end=i + len(meaning), text=meaning, score=best)
 
-    def _with_items(self, c: Candidate) -> Candidate:
-        """A passage that ends by introducing a list (「以下を含む各内容について協議し…。」) is
-        quoted with the items that follow it in the same chunk: one unit, one citation."""
-        last = c.chunk.text[c.start:c.end].rstrip().rsplit("。", 2)[-2:]
-        if not LEAD_IN.search("。".join(last)):
-            return c
-        for items in self.enumerations.lists.get(c.chunk.section_id, []):
-            run = [i for i in items if i.chunk.id == c.chunk.id]
-            if run and run[0].start >= c.end and not re.search(r"[^\s\-・●■◆□①-⑳]", c.chunk.text[c.end:run[0].start]):
-                end = run[-1].end
-                return dataclasses.replace(c, end=end, text=c.chunk.text[c.start:end])
-        # 「具体的には、以下のようなステップを踏むことが考えられます。」 ending its line, with the
-        # steps as the next paragraph of prose (「まず、…。次に、…。」) and no list of items: the
-        # paragraph is what it introduces
-        rest = c.chunk.text[c.end:]
-        if (FORWARD.search(last[-1] if last[-1] else "。".join(last)) and rest.startswith("\n")
-                and not self.enumerations.following(c.chunk, c.end, 2)):
-            para = rest[1:].split("\n", 1)[0]
-            if para.strip() and len(para) <= PARAGRAPH_CHARS and not para.lstrip().startswith(("-", "・", "図表")):
-                end = c.end + 1 + len(para.rstrip())
-                return dataclasses.replace(c, end=end, text=c.chunk.text[c.start:end])
-        return c
-
     def _list_items(self, query: str, chosen: list[Candidate]) -> tuple[list[Item], Candidate | None]:
         """The guide's enumeration the answer lists, and the passage that introduces it.
 
@@ -302,6 +276,7 @@ class QaAnswers(Drafting):
             else:
                 # the label above the bullet, not inside it
                 lines.append(label + "- " + ("From the other side: " if other else "") + f"「{shown}」[{n}]{refs}")
+                lines += self._items_en(self.enumerations.within(c.chunk, c.start, c.end))
         if at >= len(chosen):
             lines.append(LIST_SLOT)
         if cited_only:
@@ -325,10 +300,16 @@ class QaAnswers(Drafting):
             citations.append(cite)
             for k, item in enumerate(group):
                 mark = f"[{cite.n}]" if k == len(group) - 1 else ""
-                listed.append(f"・{item.text}{mark}" if language == "ja" else f"  - 「{item.text}」{mark}")
+                en = self.toc_en.item(item.text) if language == "en" else None
+                listed.append(f"・{item.text}{mark}" if language == "ja" else f"  - 「{item.text}」{mark}" + (f" — {en}" if en else ""))
         if not listed:
             return ""
         return ("ガイドが挙げている項目:\n" if language == "ja" else "The guide lists:\n") + "\n".join(listed)
+
+    def _items_en(self, items: list[Item]) -> list[str]:
+        """The reviewed English of the list items a quoted passage holds (data/list_items_en.yaml),
+        one indented line each, after the quote: the quote itself stays verbatim."""
+        return [f"    ({en})" for item in items if (en := self.toc_en.item(item.text))]
 
     def _pick_lead(self, picked: list[Candidate], cands: list[Candidate], persona: str) -> Candidate:
         """The lead among the picked sentences (see ``_lead``); an official's answer draws on

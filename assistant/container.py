@@ -48,7 +48,7 @@ class Container:
                     self.guide, retriever, self.store, AbstainConfig.load(ABSTENTION_PATH),
                     generator=make_generator(self.settings), history_turns=self.settings.history_turns,
                     thesaurus=Thesaurus.load(self.settings.thesaurus_path),
-                    toc_en=load_toc_en(self.settings.toc_en_path),
+                    toc_en=load_toc_en(self.settings.toc_en_path, self.settings.list_items_en_path),
                 )
                 self.error = None
             except KanminError as exc:

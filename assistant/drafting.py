@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from assistant.abstain import Support
 from assistant.language import detect_language
+from assistant.lead_ins import FORWARD, LEAD_IN, PARAGRAPH_CHARS
 from assistant.schema import Citation, ReadingStep, SectionRef
 from assistant.sentences import Candidate, answer_types, select
 from assistant.table_rows import rows_view
@@ -198,8 +199,32 @@ class Drafting:
                                                    answer_types(query), self._meaning(query))
                  if c.chunk.id not in exclude]
         cfg = self.answer_cfg
-        return select(cands, dataclasses.replace(cfg, max_sentences=n, per_chunk=1,
-                                                 **({} if window else {"extend_chars": 0})))
+        # a passage ending in a lead-in (【…3つの出口】) brings what it introduces, as in a qa answer
+        return [self._with_items(c) for c in select(cands, dataclasses.replace(
+            cfg, max_sentences=n, per_chunk=1, **({} if window else {"extend_chars": 0})))]
+
+    def _with_items(self, c: Candidate) -> Candidate:
+        """A passage that ends by introducing a list (「以下を含む各内容について協議し…。」) is
+        quoted with the items that follow it in the same chunk: one unit, one citation."""
+        last = c.chunk.text[c.start:c.end].rstrip().rsplit("。", 2)[-2:]
+        if not LEAD_IN.search("。".join(last)):
+            return c
+        for items in self.enumerations.lists.get(c.chunk.section_id, []):
+            run = [i for i in items if i.chunk.id == c.chunk.id]
+            if run and run[0].start >= c.end and not re.search(r"[^\s\-・●■◆□①-⑳]", c.chunk.text[c.end:run[0].start]):
+                end = run[-1].end
+                return dataclasses.replace(c, end=end, text=c.chunk.text[c.start:end])
+        # 「具体的には、以下のようなステップを踏むことが考えられます。」 ending its line, with the
+        # steps as the next paragraph of prose (「まず、…。次に、…。」) and no list of items: the
+        # paragraph is what it introduces
+        rest = c.chunk.text[c.end:]
+        if (FORWARD.search(last[-1] if last[-1] else "。".join(last)) and rest.startswith("\n")
+                and not self.enumerations.following(c.chunk, c.end, 2)):
+            para = rest[1:].split("\n", 1)[0]
+            if para.strip() and len(para) <= PARAGRAPH_CHARS and not para.lstrip().startswith(("-", "・", "図表")):
+                end = c.end + 1 + len(para.rstrip())
+                return dataclasses.replace(c, end=end, text=c.chunk.text[c.start:end])
+        return c
 
     def _chunk_containing(self, text: str, prefer: tuple[str, ...]) -> Chunk | None:
         found = [c for c in self.guide.chunks if text and text in c.text]

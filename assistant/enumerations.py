@@ -110,3 +110,8 @@ class Enumerations:
         if own:
             return own[0]
         return lists[0] if len(lists) == 1 else []
+
+    def within(self, chunk: Chunk, start: int, end: int) -> list[Item]:
+        """The list items printed inside ``chunk.text[start:end]`` (a quoted passage), in order."""
+        return sorted((i for items in self.lists.get(chunk.section_id, []) for i in items
+                       if i.chunk.id == chunk.id and start <= i.start and i.end <= end), key=lambda i: i.start)

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     glossary_extra_path: Path = DATA_DIR / "glossary_extra.yaml"
     glossary_general_path: Path = DATA_DIR / "glossary_general.yaml"  # everyday words (一般語), optional
     toc_en_path: Path = DATA_DIR / "toc_en.yaml"
+    list_items_en_path: Path = DATA_DIR / "list_items_en.yaml"
     thesaurus_path: Path = DATA_DIR / "thesaurus.yaml"
     section_questions_path: Path = DATA_DIR / "section_questions.yaml"
     index_dir: Path = DATA_DIR / "index"

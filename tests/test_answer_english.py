@@ -62,3 +62,25 @@ def test_the_english_lead_names_the_section_of_the_leading_quote(assistant):
 def test_a_japanese_question_keeps_its_japanese_answer(assistant):
     a = assistant.ask("4号随契とは何ですか？")
     assert not a.answer.startswith("The guide")
+
+
+def test_every_list_item_has_reviewed_english(assistant):
+    toc_en = load_toc_en(get_settings().toc_en_path, get_settings().list_items_en_path)
+    items = [i.text for lists in assistant.enumerations.lists.values() for items in lists for i in items]
+    assert len(items) >= 70
+    assert [t for t in items if not toc_en.item(t)] == []
+    assert all(not re.search(r"[ぁ-んァ-ヴ]", toc_en.item(t)) for t in items)  # English, not kana
+
+
+def test_list_items_show_their_english_beside_the_verbatim_japanese(assistant):
+    # the three exits, quoted in one passage: each item's English on its own line after the quote
+    a = assistant.ask("What are the three exits of public-private partnership in this guide?")
+    assert "① 自治体“へ”導入する（公共調達等）" in a.answer
+    english = [line.strip() for line in a.answer.split("\n") if line.startswith("    (")]
+    assert len(english) >= 3 and english[0].startswith("(① ") and "municipality" in english[0], a.answer[:600]
+    for c in a.citations:
+        assert c.quote in assistant.chunk(c.chunk_id).text
+    # a Japanese question gets no English beside its items
+    ja = assistant.ask("官民連携の3つの出口とは？")
+    assert "① 自治体“へ”導入する" in ja.answer + "".join(c.quote for c in ja.citations)
+    assert not any(line.startswith("    (") for line in ja.answer.split("\n"))
