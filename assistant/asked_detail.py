@@ -36,13 +36,16 @@ KINDS: tuple[DetailKind, ...] = (
                    # a fee asked about, not a price named as a criterion (「bidding that weighs price and quality」)
                    r"(what|which|any)\b[^?.]{0,30}\b(fees?|charges?|prices?)\b|"
                    r"\b(fees?|charges?|prices?)\b[^?.]{0,20}\b(charged|required|payable|paid)\b|"
+                   r"\b(is|are) there (a|any)\b[^?.]{0,30}\b(fees?|charges?)\b|"
+                   r"\b(registration|listing|entry|membership|participation|application|usage|user) fees?\b|"
                    r"\byen\b|\bsalary\b",
                    re.I),
         re.compile(r"\d[\d,，.]*\s*(?:万|億|千)?円|[一二三四五六七八九十百千万億]+円|無料|無償|有償"),
         "具体的な金額", "the amount"),
     DetailKind(
         "name",
-        re.compile(r"名前|名称|(どこ|どの)の?(会社|銀行|企業|団体|事業者|ベンダー)|(会社|銀行|企業|事業者|ベンダー)は(どこ|誰)|"
+        re.compile(r"名前|名称|(どこ|どの)の?(会社|銀行|企業|団体|事業者|ベンダー)|"
+                   r"(会社|銀行|金融機関|企業|事業者|ベンダー|出資者|投資家)(は|って|が)(どこ|誰|どちら)|"
                    r"具体的にどこ|誰が担当|担当者は誰|"
                    r"which (specific )?(banks?|compan(y|ies)|firms?|vendors?|organi[sz]ations?|startups?|municipalit(y|ies))|"
                    r"\bname of|who (is|are|was|were) the|\b(their|his|her) names?\b|担当者の(名前|氏名)", re.I),
@@ -54,6 +57,7 @@ KINDS: tuple[DetailKind, ...] = (
     DetailKind(
         "date",
         re.compile(r"何月何日|何日まで|何日から|日付|締め?切り?|応募期限|申請期限|開催日|いつ.{0,6}開催|開催(時期|場所)|"
+                   r"いつ(どこで)?(やる|行われ|実施され|開かれ)|"
                    r"what date|which date|exact date|date by which|deadline|by what day", re.I),
         # a date as a calendar names it (「翌々年度末まで」 is a validity period, not a deadline)
         re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}\s*年\s*\d{1,2}\s*月|令和\s*\d+\s*年\s*\d{1,2}\s*月|"
@@ -68,15 +72,17 @@ KINDS: tuple[DetailKind, ...] = (
         "duration",
         re.compile(r"何年間|何か?[月ヶカ]月間?|何日(間|以内|くらい|ほど|程度)|何週間|任期|(どれ|どの)くらいの期間|期間は(どれ|どの)|"
                    r"期間(って|は|が)?\s*何年|"
-                   r"how long (does|do|did|will|is|are)|how many (years|months|weeks|days)", re.I),
-        re.compile(r"\d+\s*(年間|か月|ヶ月|カ月|ケ月|日間|週間|営業日)|[一二三四五六七八九十]+\s*(年間|か月|ヶ月|カ月|日間|週間)|"
+                   r"how long (does|do|did|will|is|are)|how many (years|months|weeks|days)|"
+                   r"(maximum|max|longest) (number of )?(years|months)|number of (years|months)", re.I),
+        re.compile(r"\d+\s*(年間|か月|ヶ月|カ月|ケ月|日間|週間|営業日|[カヵケかヶ]年)|[一二三四五六七八九十]+\s*(年間|か月|ヶ月|カ月|日間|週間)|"
                    r"\d+\s*(years?|months?|weeks?|days?)\b|翌々?年度末まで|\d+\s*日以内|\d+\s*年[がを]経過"),
         "具体的な期間", "the duration"),
     DetailKind(
         "count",
         # "how many years / months" is a duration (above); any other "how many …" a count
-        re.compile(r"何社|何件|何団体|何人|何名|何校|何台|何自治体|何市町村|いくつの(自治体|団体|会社|企業|市町村)|how many\b", re.I),
-        re.compile(r"\d[\d,，]*\s*(社|件|団体|者|人|名|校|台|基|か所|カ所|ヶ所|施設|市町村|自治体|エリア)|"
+        re.compile(r"何社|何件|何団体|何人|何名|何校|何台|何自治体|何市町村|いくつの(自治体|団体|会社|企業|市町村)|"
+                   r"(学校|生徒|参加者|会員|団体|企業|自治体|事例|案件)数|how many\b", re.I),
+        re.compile(r"\d[\d,，]*\s*(ある|の)?\s*(社|件|団体|者|人|名|校|台|基|か所|カ所|ヶ所|施設|市町村|自治体|地方公共団体|エリア)|"
                    r"[一二三四五六七八九十百]+\s*(社|件|団体|人|名|校)|\d[\d,]*\s*[a-z]+s\b|"
                    # 「窓口については、現在94¹⁸で設置・運用されています」: a count without its counter
                    r"現在\s*\d{1,5}(?![\d年月日.,．％%])"),
@@ -184,7 +190,7 @@ _SAME_COUNTER = {"人": "人|名", "名": "人|名"}
 _COUNTED_EN = (
     (re.compile(r"compan(y|ies)|firms?|startups?|businesses|vendors?|enterprises?"), "社"),
     (re.compile(r"municipalit(y|ies)|local (authorities|governments)|cities|towns|prefectures"),
-     "自治体|団体|市町村|市区町村|都道府県"),
+     "自治体|団体|市町村|市区町村|都道府県|地方公共団体"),
     (re.compile(r"people|participants|persons|members|staff|officials|employees|attendees|visitors"), "人|名"),
     (re.compile(r"cases|projects|proposals|applications|examples|deals|contracts|pilots"), "件"),
     (re.compile(r"bikes|bicycles|vehicles|scooters|units|devices|machines|cars"), "台"),
@@ -203,7 +209,8 @@ def _counted(question: str) -> re.Pattern[str] | None:
     if not found:
         return None
     counters = "|".join(dict.fromkeys(found))
-    return re.compile(rf"\d[\d,，]*\s*(?:{counters})")
+    # 「全国に 1,788 ある自治体」「1,788の地方公共団体」: the number, then ある / の, then the counter
+    return re.compile(rf"\d[\d,，]*\s*(?:ある|の)?\s*(?:{counters})")
 
 
 # 「何か月」 is answered in months, not by 4年間 (another programme's years); "how long" by any unit

@@ -100,6 +100,11 @@ def test_a_stated_amount_or_date_is_answered(assistant, question, stated):
     ("アライアンスにはいくつの自治体が参加していますか", "count"),
     ("What is the total annual budget of the programme?", "amount"),
     ("When does the budget cycle start?", None),
+    ("資金を出した金融機関ってどこ？", "name"),
+    ("Is there a listing fee for the catalogue?", "amount"),
+    ("次のピッチはいつどこでやるの？", "date"),
+    ("What is the maximum number of years a contract can run?", "duration"),
+    ("参加した学校数は？", "count"),
 ])
 def test_what_detail_a_question_asks_for(question, kind):
     d = asked_detail(question)
@@ -135,6 +140,8 @@ def test_fillers_the_guide_writes_unusually_are_stated():
     count = next(k for k in KINDS if k.name == "count")
     assert states(count, "官民連携に関する窓口については、現在94¹⁸で設置・運用されています。")
     assert not states(count, "現在2025年度の予算編成が進んでいます") and not states(count, "現在3.5%")
+    assert states(count, "全国に 1,788 ある自治体から、…")  # the number, ある, the counter
+    assert states(next(k for k in KINDS if k.name == "duration"), "「Life is Tech ! Lesson」を、5カ年にわたり導入")
     # a validity period written as years passing is a stated duration
     duration = next(k for k in KINDS if k.name == "duration")
     assert states(duration, "（認定期間は、認定日から3年が経過する日の属する年度末まで）")
@@ -152,6 +159,7 @@ def test_a_count_is_stated_with_the_counter_asked_for():
     assert _counted("How many companies are certified?").search("認定企業は12社") and \
         not _counted("How many companies are certified?").search("全国で23自治体が参画")
     assert _counted("How many local authorities run a desk?").search("11自治体が参加")
+    assert _counted("How many local authorities are there?").search("全国に 1,788 ある自治体")
     assert _counted("How many of them are there?") is None and _counted("How many years?") is None
 
 
