@@ -82,7 +82,8 @@ class Drafting:
     def _query_tokens(self, query: str) -> frozenset[str]:
         """The question's words with their glossary and thesaurus expansions (memoised: an
         answer scores support, sentences and parts with the same question)."""
-        key = (query, self.retriever.config)  # the eval may swap the fusion config (expansions)
+        # the eval may swap the fusion config (expansions) and the answer config
+        key = (query, self.retriever.config, self.answer_cfg.thesaurus_replaces)
         toks = self._token_memo.get(key)
         if toks is None:
             toks = self._token_memo[key] = frozenset(self._expand_tokens(query))
@@ -98,8 +99,15 @@ class Drafting:
             toks |= set(self.retriever.tokenizer.tokenize(extra))
         for term in exp.terms:
             toks |= set(self.retriever.tokenizer.tokenize(term))
+        added: set[str] = set()
         for word in self.thesaurus.expand(query):
-            toks |= set(self.retriever.tokenizer.tokenize(word))
+            added |= set(self.retriever.tokenizer.tokenize(word))
+        if self.answer_cfg.thesaurus_replaces:
+            # the asker's phrase is stood in for by the guide's words (アーバンイノベーションジャパン →
+            # Urban Innovation JAPAN): its own tokens, absent from the guide, no longer count as missing
+            for phrase in self.thesaurus.phrases(query):
+                toks -= set(self.retriever.tokenizer.tokenize(phrase)) - added
+        toks |= added
         if detect_language(query) == "en":
             # English words cannot match Japanese text; only the glossary's Japanese terms can
             toks = {t for t in toks if not t.isascii()} or toks

@@ -37,3 +37,8 @@ class Thesaurus:
             words = self.en.get(w) or (self.en.get(w[:-1], []) if w.endswith("s") else [])
             out.update(dict.fromkeys(words))
         return [w for w in out if w not in q]
+
+    def phrases(self, query: str) -> list[str]:
+        """The asker's Japanese phrases in ``query`` that an entry maps to the guide's words."""
+        q = nfkc(query)
+        return [phrase for phrase in self.ja if phrase in q]

@@ -414,3 +414,18 @@ def test_a_figure_question_naming_a_row_gets_that_row_first(assistant):
     # a question about the figure as a whole keeps the table's first rows instead
     whole = assistant.ask("図表12には何が書いてある？")
     assert whole.answer.split("\n")[1].startswith("「自治体・ISUの違い | 連携に向けた工夫")
+
+
+@pytest.mark.parametrize("question, name", [
+    ("アーバンイノベーションジャパンってどこで生まれたサービス？", "Urban Innovation JAPAN"),
+    ("ローカルイノベーションチャレンジって、どこの自治体が一緒にやってるの？", "Local Innovation Challenge HOKKAIDO"),
+    # declined as weakly supported while アーバン / イノベーション / ジャパン counted as missing words
+    ("アーバンイノベーションジャパン（UIJ）はどこ発祥で、どれくらいの実績がある？", "Urban Innovation JAPAN"),
+])
+def test_a_latin_name_typed_in_katakana_finds_its_passage(assistant, question, name):
+    # the thesaurus maps the katakana to the guide's Latin name, and the katakana's own words
+    # (absent from the guide) no longer count against the passage's support
+    ans = assistant.ask(question)
+    assert not ans.abstained, ans.answer
+    assert name in ans.answer + "".join(c.quote for c in ans.citations)
+    assert assistant.thesaurus.phrases(question) and name in assistant.thesaurus.expand(question)
