@@ -174,8 +174,13 @@ class QaAnswers(Drafting):
             pool = self._pool(query, merged, extras=False)
             cands = [c for c in self.scorer.candidates(self._query_tokens(part), pool, cfg, answer_types(part), meaning)
                      if not any(o.chunk.id == c.chunk.id and o.start < c.end and c.start < o.end for o in chosen)]
-            # each part: its best passage first, then the rest by score
+            # each part: its best passage first (one that stands on its own, if one scores nearly as
+            # well as a 「上記の…」 one), then the rest by score
             picked = sorted(select(cands, dataclasses.replace(cfg, max_sentences=n)), key=lambda c: -c.score)
+            if picked and points_at_unseen(picked[0]):
+                plain = [c for c in picked if not points_at_unseen(c) and c.score >= POINTER_MARGIN * picked[0].score]
+                if plain:
+                    picked = [plain[0]] + [c for c in picked if c is not plain[0]]
             part_of.update({(c.chunk.id, c.start): k for c in picked})
             chosen += picked
         return chosen, part_of

@@ -425,7 +425,6 @@ def test_a_figure_question_naming_a_row_gets_that_row_first(assistant):
 def test_a_latin_name_typed_in_katakana_finds_its_passage(assistant, question, name):
     # the thesaurus maps the katakana to the guide's Latin name, and the katakana's own words
     # (absent from the guide) no longer count against the passage's support
-    ans = assistant.ask(question)
-    assert not ans.abstained, ans.answer
-    assert name in ans.answer + "".join(c.quote for c in ans.citations)
     assert assistant.thesaurus.phrases(question) and name in assistant.thesaurus.expand(question)
+    lead = assistant.ask(question).citations[0]  # an abstention cites nothing: IndexError
+    assert name.lower() in (lead.quote + " ".join(lead.section_path)).lower(), lead
