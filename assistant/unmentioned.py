@@ -3,8 +3,8 @@
 A question about 企業版ふるさと納税 shares its other words (自治体, 連携, 財源) with many
 passages, so retrieval finds "something" and quoting it would read as an answer. When the
 question names a proper noun (not a person or a place: an official scheme, an organisation,
-a product), an acronym (日本版SBIR, GDPR), a law (下請法, 労働者派遣法) or a scheme named by a
-loanword (インボイス制度) that appears nowhere
+a product), an acronym (日本版SBIR, GDPR), a law (下請法, 労働者派遣法), a scheme named by a
+loanword (インボイス制度) or a subsidy by its name (IT導入補助金) that appears nowhere
 in the guide and that the project's reviewed words (glossary, its English aliases, thesaurus)
 do not define, the honest answer is that the guide does not mention it, with the nearest
 sections.
@@ -41,6 +41,8 @@ class Unmentioned:
         # a scheme named by a loanword the guide never uses (インボイス制度; not トライアル認定制度,
         # whose トライアル the guide uses)
         names += [m.group(0) for m in _SCHEME.finditer(q) if _squash(m.group(1)) not in self._text]
+        # a subsidy by its name (IT導入補助金, ものづくり補助金): the guide names none
+        names += [m.group(0) for m in _SUBSIDY.finditer(q)]
         for noun in [*names, *countries]:
             key = _squash(noun)
             if ((len(key) >= 3 or noun in countries) and key not in self._text and key not in self._known
@@ -74,6 +76,7 @@ _FOREIGN = re.compile(r"(?<![A-Za-z])(UK|EU|Britain|British|Europe|European|Sing
                       r"Germany|German|Estonia|Estonian)(?![A-Za-z])|英国|イギリス|欧州|ヨーロッパ|シンガポール|韓国|"
                       r"中国(?!地方)|台湾|ドイツ|エストニア")
 _SCHEME = re.compile(r"([ァ-ヴー]{3,})制度")
+_SUBSIDY = re.compile(r"(?:[A-Za-z0-9ァ-ヴー一-龥]{2,}|[ぁ-ん]{4,})(?:補助金|助成金)")
 # a law by its name (労働者派遣法, 下請法): two or more kanji before 法, not a way of doing
 # something (調達方法, 手法) nor a legal person (法人)
 _LAW = re.compile(r"[\u4e00-\u9fff]{2,}法(?![人案])")

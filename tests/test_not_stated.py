@@ -234,6 +234,9 @@ def test_a_name_the_guide_never_mentions_is_found_and_places_are_not(session_ass
     # a scheme named by a loanword: only when the guide never uses the loanword
     assert found("Under the invoice system (インボイス制度), what goes on a bill?") == ["インボイス制度"]
     assert found("トライアル認定制度を使っている自治体はどこ？") == []
+    # a subsidy by its name: the guide names none (it names two 交付金)
+    assert found("How do we apply for the IT導入補助金 this year?") == ["IT導入補助金"]
+    assert found("国の補助金と組み合わせて導入できる？") == [] and found("補助金・助成金は使える？") == []
     # a law the guide never cites; the ones it cites, and ways of doing things, are not
     assert found("自治体からの発注は下請法の対象？") == ["下請法"]
     assert found("地方自治法の随意契約の規定は？") == [] and found("申請方法と調達手法は？") == []
