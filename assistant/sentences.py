@@ -106,6 +106,10 @@ class AnswerConfig:
     # give way to the guide's words it maps to. On the 628: abstention F1 0.913 → 0.916, page hit
     # 0.875 → 0.877, key phrases 0.790 → 0.792, first-250 0.554 → 0.556
     thesaurus_replaces: bool = False
+    # an English answer's first line names the section by its English heading, cut at a word
+    # before this many characters (「“④ Negotiated (non-competitive) contracts with startups…”」, not
+    # the heading's 160): first-250 key phrases 0.555 → 0.560 on the 628 (80: 0.559), nothing else moved
+    title_chars: int = 0
 
 
 # Expected answer types: a question asking "when / which month" wants a sentence with a

@@ -55,8 +55,11 @@ def test_the_english_lead_names_the_section_of_the_leading_quote(assistant):
     lead = a.citations[0]
     titles = [toc_en.heading(lead.section_path[:n]) for n in range(len(lead.section_path), 0, -1)]
     first_title = next(t for t in titles if t)
-    assert f"“{first_title}”" in a.answer.split("\n", 1)[0]
-    assert f"p.{lead.pages[0]}" in a.answer.split("\n", 1)[0]
+    line = a.answer.split("\n", 1)[0]
+    shown = line.split("“", 1)[1].rsplit("”", 1)[0]  # the heading, cut at a word with … when long
+    assert len(shown) <= assistant.answer_cfg.title_chars + 1
+    assert shown == first_title or (shown.endswith("…") and first_title.startswith(shown[:-1])), (shown, first_title)
+    assert f"p.{lead.pages[0]}" in line
 
 
 def test_a_japanese_question_keeps_its_japanese_answer(assistant):
@@ -84,3 +87,12 @@ def test_list_items_show_their_english_beside_the_verbatim_japanese(assistant):
     ja = assistant.ask("官民連携の3つの出口とは？")
     assert "① 自治体“へ”導入する" in ja.answer + "".join(c.quote for c in ja.citations)
     assert not any(line.startswith("    (") for line in ja.answer.split("\n"))
+
+
+def test_a_long_english_heading_is_cut_at_a_word():
+    from assistant.drafting import _clip_title
+
+    long = ("④ Negotiated (non-competitive) contracts with startups under Article 167-2(1)(iv) of the Local "
+            "Autonomy Act Enforcement Order (the “No. 4 negotiated contract”)")
+    assert _clip_title(long, 60) == "④ Negotiated (non-competitive) contracts with startups…"
+    assert _clip_title("⑤ Budgeting", 60) == "⑤ Budgeting" and _clip_title(long, 0) == long
