@@ -6,7 +6,7 @@ import dataclasses
 import re
 
 from assistant.asked_detail import STATED_MIN_CONTEXT, asked_details, stating, with_previous
-from assistant.drafting import Draft, Drafting
+from assistant.drafting import Draft, Drafting, clip_title
 from assistant.lead_ins import FORWARD, LEAD_IN
 from assistant.enumerations import LIST_QUESTION, Item
 from assistant.language import detect_language
@@ -263,7 +263,8 @@ class QaAnswers(Drafting):
                 k = labels[1].get((c.chunk.id, c.start))
                 if k is not None and k != current:
                     current = k
-                    label = f"【{labels[0][k]}】\n" if language == "ja" else f"On “{labels[0][k]}”:\n"
+                    label = (f"【{labels[0][k]}】\n" if language == "ja"
+                             else f"On “{clip_title(labels[0][k], self.answer_cfg.title_chars)}”:\n")
             # the passages are numbered first, the list's items after them (also when the list is
             # shown first): the first citations are the answer's own passages, not one list's items
             # (items cited first cost R@3 0.906 → 0.900 and page hit@3 0.885 → 0.880 on the 548)

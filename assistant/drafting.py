@@ -246,11 +246,11 @@ class Drafting:
         for n in range(len(path), 0, -1):
             en = self.toc_en.heading(path[:n])
             if en:
-                return f"“{_clip_title(en, self.answer_cfg.title_chars)}”{label}"
+                return f"“{clip_title(en, self.answer_cfg.title_chars)}”{label}"
         return f"{' > '.join(path[-2:])}{label}"
 
 
-def _clip_title(title: str, chars: int) -> str:
+def clip_title(title: str, chars: int) -> str:
     """A long English heading cut at a word before ``chars`` characters, marked with …: the
     quotes that follow are what answers (0: never cut)."""
     if not chars or len(title) <= chars:

@@ -90,9 +90,9 @@ def test_list_items_show_their_english_beside_the_verbatim_japanese(assistant):
 
 
 def test_a_long_english_heading_is_cut_at_a_word():
-    from assistant.drafting import _clip_title
+    from assistant.drafting import clip_title
 
     long = ("④ Negotiated (non-competitive) contracts with startups under Article 167-2(1)(iv) of the Local "
             "Autonomy Act Enforcement Order (the “No. 4 negotiated contract”)")
-    assert _clip_title(long, 60) == "④ Negotiated (non-competitive) contracts with startups…"
-    assert _clip_title("⑤ Budgeting", 60) == "⑤ Budgeting" and _clip_title(long, 0) == long
+    assert clip_title(long, 60) == "④ Negotiated (non-competitive) contracts with startups…"
+    assert clip_title("⑤ Budgeting", 60) == "⑤ Budgeting" and clip_title(long, 0) == long
