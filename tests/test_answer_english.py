@@ -96,3 +96,11 @@ def test_a_long_english_heading_is_cut_at_a_word():
             "Autonomy Act Enforcement Order (the “No. 4 negotiated contract”)")
     assert clip_title(long, 60) == "④ Negotiated (non-competitive) contracts with startups…"
     assert clip_title("⑤ Budgeting", 60) == "⑤ Budgeting" and clip_title(long, 0) == long
+
+
+def test_a_place_spelt_in_english_finds_the_guides_case(assistant):
+    # the thesaurus spells the guide's places as English questions do (Sabae → 鯖江市): the e5
+    # vector alone does not bring 鯖江市's passage into the first three
+    assert "鯖江市" in assistant.thesaurus.expand("What does Sabae do with startups?")
+    a = assistant.ask("What does Sabae do with startups?")
+    assert any("鯖江" in c.quote or any("鯖江" in s for s in c.section_path) for c in a.citations[:3]), a.answer[:300]
