@@ -94,6 +94,7 @@ def test_the_answer_first_then_the_supports_by_score(assistant, eval_answers):
     (citation 1) is the best-scoring passage unless it points at text the reader cannot see or
     is written for the other side, a list's lead-in, or a multi-part answer; the supports follow
     by score; no two passages of one chunk overlap or touch (one citation per passage)."""
+    from assistant.asked_detail import asked_details, states
     from assistant.router import question_parts
     from assistant.sentences import answer_types
 
@@ -106,9 +107,10 @@ def test_the_answer_first_then_the_supports_by_score(assistant, eval_answers):
         passages = [c for c in a.citations if c.score > 0]  # list items are cited with score 0
         assert 1 <= len(passages) <= 1 + assistant.answer_cfg.supports <= 7, (item.id, len(passages))
         lists_after = "ガイドが挙げている項目:" in a.answer or "The guide lists:" in a.answer
-        # a lead holding what a "how many / when / how much" question wants may outrank a better
-        # scored passage that holds none (AnswerConfig.stated_leads)
-        typed_lead = any(w.search(passages[0].quote) for w in answer_types(item.question))
+        # a lead holding what a "how many / when / how much" question wants, or the detail it asks
+        # for (a share: 約70%), may outrank a better scored passage that holds none (stated_leads)
+        typed_lead = (any(w.search(passages[0].quote) for w in answer_types(item.question))
+                      or any(states(k, passages[0].quote) for k in asked_details(item.question)))
         if not lists_after and not typed_lead:
             assert passages[0].score == max(c.score for c in passages), item.id
             # every support scores at least support_ratio of the lead: weak ones are dropped, not padded

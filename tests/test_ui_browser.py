@@ -176,8 +176,9 @@ def test_three_turns_evidence_in_view_reload_and_section(tab, ui_server, viewpor
     assert turn_ids(pg) == ids and len(set(ids)) == 3
     users = [u.inner_text().strip() for u in pg.locator("#chat .kc-uq").all()]
     assert users == QUESTIONS
-    tops = [b["y"] for b in (x.bounding_box() for x in pg.locator(TURNS).all())]
-    assert tops == sorted(tops), tops
+    # one snapshot in the page: measured one by one, a scroll still running moves the turns between reads
+    tops = pg.evaluate("(sel) => [...document.querySelectorAll(sel)].map(e => e.getBoundingClientRect().top)", TURNS)
+    assert len(tops) == 3 and tops == sorted(tops), tops
     stored = [stored_answer(ui_server, i) for i in ids]
     session = stored[0]["_session"]
     assert re.fullmatch(r"ui-[0-9a-f]{32}", session) and all(s["_session"] == session for s in stored)
