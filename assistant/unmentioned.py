@@ -4,7 +4,8 @@ A question about 企業版ふるさと納税 shares its other words (自治体, 
 passages, so retrieval finds "something" and quoting it would read as an answer. When the
 question names a proper noun (not a person or a place: an official scheme, an organisation,
 a product), an acronym (日本版SBIR, GDPR), a law (下請法, 労働者派遣法), a scheme named by a
-loanword (インボイス制度) or a subsidy by its name (IT導入補助金) that appears nowhere
+loanword (インボイス制度), a subsidy by its name (IT導入補助金) or a topic next to the guide's
+(tax, visas, side jobs, penalties) that appears nowhere
 in the guide and that the project's reviewed words (glossary, its English aliases, thesaurus)
 do not define, the honest answer is that the guide does not mention it, with the nearest
 sections.
@@ -48,6 +49,12 @@ class Unmentioned:
             if ((len(key) >= 3 or noun in countries) and key not in self._text and key not in self._known
                     and key.lower() not in self._known and noun not in out):
                 out.append(noun)
+        # a topic next to the guide's but outside it (tax, visas, side jobs, penalties…), in either
+        # language: named as asked when none of its Japanese words is in the guide
+        for pattern, words in _OFF_TOPICS:
+            m = pattern.search(q)
+            if m and not any(_squash(w) in self._text for w in words) and m.group(0) not in out:
+                out.append(m.group(0))
         if self._latest is not None:
             out += [f"{y}年" for y in sorted(years(q)) if y > self._latest]
         return out
@@ -75,6 +82,19 @@ def initialisms(text: str) -> set[str]:
 _FOREIGN = re.compile(r"(?<![A-Za-z])(UK|EU|Britain|British|Europe|European|Singapore|Korea|Korean|China|Chinese|Taiwan|"
                       r"Germany|German|Estonia|Estonian)(?![A-Za-z])|英国|イギリス|欧州|ヨーロッパ|シンガポール|韓国|"
                       r"中国(?!地方)|台湾|ドイツ|エストニア")
+# topics next to the guide's that it does not cover, with the Japanese words it would use for them
+_OFF_TOPICS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
+    (re.compile(p, re.I), words) for p, words in (
+        (r"\bvisas?\b|\bimmigration\b|ビザ|在留資格", ("ビザ", "在留資格")),
+        (r"\b(corporate |income )?tax(es|ation)?\b|法人税|課税|確定申告|税額控除|医療費控除|税制適格",
+         ("法人税", "課税", "確定申告", "税額控除", "税制")),
+        (r"\bvaluations?\b|\bseries [a-c]\b|企業価値|バリュエーション", ("企業価値", "バリュエーション")),
+        (r"\bpenalt(y|ies)\b|\bpunish\w*|罰則|罰金|懲戒", ("罰則", "罰金", "懲戒")),
+        (r"\bside (jobs?|business(es)?)\b|\bmoonlight\w*|副業|兼業", ("副業", "兼業")),
+        (r"\bpatents?\b|特許", ("特許",)),
+        (r"\bstock options?\b|ストックオプション", ("ストックオプション",)),
+        (r"\blobby(ing|ist)?\b|ロビイング|陳情", ("ロビイング", "陳情")),
+    ))
 _SCHEME = re.compile(r"([ァ-ヴー]{3,})制度")
 _SUBSIDY = re.compile(r"(?:[A-Za-z0-9ァ-ヴー一-龥]{2,}|[ぁ-ん]{4,})(?:補助金|助成金)")
 # a law by its name (労働者派遣法, 下請法): two or more kanji before 法, not a way of doing

@@ -29,6 +29,8 @@ def assistant(session_assistant):
     ("DMPのカタログサイトに載せるのに登録料はかかる？", "ガイドには具体的な金額についての記載はありません。"),
     # a scheme named by a loanword the guide never uses
     ("インボイス制度が始まってから、自治体への請求で気をつけることは？", "ガイドには「インボイス制度」についての記載はありません。"),
+    # a topic next to the guide's that it does not cover
+    ("スタートアップの社員を兼業で受け入れるときの手続きは？", "ガイドには「兼業」についての記載はありません。"),
 ])
 def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, question, first):
     a = assistant.ask(question)
@@ -237,6 +239,11 @@ def test_a_name_the_guide_never_mentions_is_found_and_places_are_not(session_ass
     # a subsidy by its name: the guide names none (it names two 交付金)
     assert found("How do we apply for the IT導入補助金 this year?") == ["IT導入補助金"]
     assert found("国の補助金と組み合わせて導入できる？") == [] and found("補助金・助成金は使える？") == []
+    # a topic next to the guide's that it does not cover, in either language; the guide's own 税金 is not one
+    assert found("Does a founder from abroad need a visa to pitch to a city?") == ["visa"]
+    assert found("職員が副業でスタートアップを手伝ってもいい？") == ["副業"]
+    assert found("How is the grant treated for corporate tax?") == ["corporate tax"]
+    assert found("市民の税金を使う事業の説明責任は？") == [] and found("Whose taxpayers' money funds a pilot?") == []
     # a law the guide never cites; the ones it cites, and ways of doing things, are not
     assert found("自治体からの発注は下請法の対象？") == ["下請法"]
     assert found("地方自治法の随意契約の規定は？") == [] and found("申請方法と調達手法は？") == []
