@@ -92,13 +92,13 @@ class QaAnswers(Drafting):
                            lambda text: not POINTER.search(text), answer_types(query))
             if stated is not None:
                 # the sentence that holds the asked detail (273件, 4.7%) is what answers: it leads,
-                # in the unit that quotes it when one does
+                # in the unit that quotes it when one does, whichever side it is written for
                 at = next((i for i, c in enumerate(chosen) if c.chunk.id == stated.chunk.id and c.start < stated.end
                            and stated.start < c.end), None)
-                chosen = [stated] + chosen[:self.answer_cfg.supports] if at is None else self._typed_first(chosen, at, persona)
+                chosen = [stated] + chosen[:self.answer_cfg.supports] if at is None else self._typed_first(chosen, at)
             elif chosen and (wanted := answer_types(query)) and not any(w.search(chosen[0].text) for w in wanted):
                 # "how many / when / how much": a unit holding a filler of the type asked leads
-                # over a higher-scored one that holds none
+                # over a higher-scored one that holds none, unless that one is the asker's side's
                 at = next((i for i, c in enumerate(chosen) if any(w.search(c.text) for w in wanted)), None)
                 chosen = chosen if at is None else self._typed_first(chosen, at, persona)
         else:
@@ -130,11 +130,11 @@ class QaAnswers(Drafting):
         return self._compose(chosen, language, items, persona=persona, host=host,
                              labels=(parts, part_of) if len(parts) > 1 else None, list_first=first)
 
-    def _typed_first(self, chosen: list[Candidate], at: int, persona: str) -> list[Candidate]:
-        """``chosen`` with its unit ``at`` moved to the front (AnswerConfig.stated_leads), unless
-        that would put a passage not written for the asker over a lead that is."""
+    def _typed_first(self, chosen: list[Candidate], at: int, side: str | None = None) -> list[Candidate]:
+        """``chosen`` with its unit ``at`` moved to the front (AnswerConfig.stated_leads); with the
+        asker's ``side``, not over a lead written for that side by a passage that is not."""
         if not self.answer_cfg.stated_leads or (
-                persona in SIDES and persona in chosen[0].chunk.personas and persona not in chosen[at].chunk.personas):
+                side in SIDES and side in chosen[0].chunk.personas and side not in chosen[at].chunk.personas):
             return chosen
         return [chosen[at]] + chosen[:at] + chosen[at + 1:]
 

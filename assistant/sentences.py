@@ -100,7 +100,13 @@ class AnswerConfig:
     list_first: bool = False
     # the unit that quotes the sentence holding the asked detail or answer type (「現在94で設置」
     # for どれくらいある, 「273件」) leads even when the scores put another first: first-250 key
-    # phrases 0.562 → 0.566 on the 548, nothing else moved
+    # phrases 0.562 → 0.566 on the 548, nothing else moved. It cost the asker's side its leads
+    # (the 548 asked as each side: own-side leads 0.452 → 0.396 officials, 0.523 → 0.491 startups),
+    # so an answer-type unit (どれくらい, いつ) does not move over the asker's side's lead; an asked
+    # detail (何件, いくら) still does. On the 628 (R@1 / first-250 / own-side leads): moving always
+    # 0.757 / 0.570 / 0.40, 0.49; never over the side's lead 0.741 / 0.566 / 0.45, 0.52; as here
+    # 0.748 / 0.568 / 0.43, 0.51 (chosen on the tuning set after the hold-out had been scored with
+    # "never over the side's lead": see README)
     stated_leads: bool = False
     # the question's words for coverage (support, sentence scores): a thesaurus phrase's own tokens
     # give way to the guide's words it maps to. On the 628: abstention F1 0.913 → 0.916, page hit
