@@ -7,9 +7,9 @@ import re
 
 from assistant.asked_detail import STATED_MIN_CONTEXT, asked_details, stating, with_previous
 from assistant.drafting import Draft, Drafting, clip_title
-from assistant.lead_ins import FORWARD, LEAD_IN
 from assistant.enumerations import LIST_QUESTION, Item
 from assistant.language import detect_language
+from assistant.lead_ins import FORWARD, LEAD_IN
 from assistant.router import question_parts
 from assistant.sentences import Candidate, answer_types, select, units
 from assistant.table_rows import rows_view
@@ -77,8 +77,9 @@ class QaAnswers(Drafting):
                                        answer_types(query), self._meaning(query))
         details = asked_details(query)
         about = (lambda c: self.scorer.coverage(qt, with_previous(c)) >= STATED_MIN_CONTEXT) if language == "ja" else None
-        shown = lambda c: self._captions(c.text)  # noqa: E731 - a figure's caption is shown with its citing sentence
-        detail, stated = next(((d, c) for d in details for c in [stating(d, cands, query, about, shown)] if c is not None),
+        # a figure's caption is shown with the sentence that cites it: it may state the detail
+        detail, stated = next(((d, c) for d in details for c in [stating(d, cands, query, about, self._captions)]
+                               if c is not None),
                               (details[0], None) if details else (None, None))
         if detail is not None and stated is None:
             # asked for a detail (a fee, a name, a date, a contact) the guide's passages do not

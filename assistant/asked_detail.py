@@ -135,7 +135,7 @@ def states(kind: DetailKind, text: str) -> bool:
 
 
 def stating(kind: DetailKind, candidates, question: str = "", about: Callable[[Any], bool] | None = None,
-            shown: Callable[[Any], str] | None = None):
+            shown: Callable[[str], str] | None = None):
     """The best-scoring candidate sentence (``.text``, ``.score``) that states it, among those
     scoring near the best; None when none does (the guide does not state it). A sentence about
     another year than the one ``question`` names (2024年度 for "fiscal 2025"; a sentence naming no
@@ -143,11 +143,11 @@ def stating(kind: DetailKind, candidates, question: str = "", about: Callable[[A
     event when it asks for the next one (次回, upcoming), whose filler does not agree with the
     question (the counter of 何台, the unit of 何か月, a bank for "which bank", the name of 単価),
     or that fails ``about`` (the caller's test that it speaks of what the question asks about)
-    does not state it. ``shown``: what the answer shows with a sentence besides its text (the
+    does not state it. ``shown``: what the answer shows beside a sentence, given its text (the
     caption of a figure it cites: 「…（図表 48）」 brings 「Luup が取り組んだ…」), also searched for
     the filler."""
     def filled(c) -> bool:
-        return states(kind, c.text) or (shown is not None and states(kind, shown(c)))
+        return states(kind, c.text) or (shown is not None and states(kind, shown(c.text)))
 
     top = sorted(candidates, key=lambda c: -c.score)[:STATED_IN_TOP]
     asked_years = years(question)
