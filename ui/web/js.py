@@ -76,20 +76,21 @@ document.documentElement.lang = "ja";
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape") document.querySelectorAll(".kc-reader").forEach((r) => { r.hidden = true; });
   });
-  // the chat scrolls to its newest question when a turn is added, and only then:
-  // Gradio's own autoscroll also fires on other updates and pulled an opened evidence panel away
-  let shownMessages = 0;
+  // the chat scrolls to its newest question when a question is added, and only then:
+  // Gradio's own autoscroll also fires on other updates and pulled an opened evidence panel away,
+  // and so did this scroll when it also followed answer rows (an answer rendered a moment after
+  // its question moved a reader who had already opened an earlier turn's evidence)
+  let shownQuestions = 0;
   function followNewest() {
     const log = document.querySelector("#chat [role=log]");
     if (!log) return;
-    const rows = log.querySelectorAll(".message-row");
-    if (rows.length > shownMessages) {
+    const users = log.querySelectorAll(".message-row.user-row");
+    if (users.length > shownQuestions) {
       // the newest question at the top, its answer below it (read from the start)
-      const users = log.querySelectorAll(".message-row.user-row");
-      const last = users.length ? users[users.length - 1] : rows[rows.length - 1];
+      const last = users[users.length - 1];
       log.scrollTop += last.getBoundingClientRect().top - log.getBoundingClientRect().top;
     }
-    shownMessages = rows.length;
+    shownQuestions = users.length;
   }
   // the counter polls: Gradio also sets the box (clears it after an answer) without input events
   // a newly opened section view starts at the cited passage (once per opening)
