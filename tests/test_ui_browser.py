@@ -144,13 +144,14 @@ def session_rows(srv, session_id: str) -> list[sqlite3.Row]:
 
 
 def in_viewport(pg, selector_js: str) -> dict:
-    """Wait until the element is wholly inside the viewport (the page may still be scrolling it there)."""
-    pg.wait_for_function(
+    """Wait until the element is wholly inside the viewport (the page may still be scrolling it there);
+    its box as measured in that same moment (a second read could see a later scroll)."""
+    handle = pg.wait_for_function(
         f"""() => {{ const el = {selector_js}; if (!el) return false; const r = el.getBoundingClientRect();
-            return r.height > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= window.innerHeight
-                   && r.right <= window.innerWidth; }}""", timeout=STEP_MS)
-    return pg.evaluate(f"() => {{ const r = ({selector_js}).getBoundingClientRect(); "
-                       "return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; }")
+            const inside = r.height > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= window.innerHeight
+                           && r.right <= window.innerWidth;
+            return inside && {{top: r.top, bottom: r.bottom, left: r.left, right: r.right}}; }}""", timeout=STEP_MS)
+    return handle.json_value()
 
 
 # ---- the chat, at desktop and phone size ----------------------------------------------------------

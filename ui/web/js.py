@@ -35,8 +35,17 @@ document.documentElement.lang = "ja";
     const mark = panel.querySelector("mark.kc-quote");
     if (box && mark) box.scrollTop = Math.max(0, mark.offsetTop - box.offsetTop - 24);
     panel.scrollIntoView({block: "nearest", inline: "nearest"});
-    // the chat may still be scrolling itself to its newest turn: bring the panel back once that is done
-    setTimeout(() => { if (!panel.hidden) panel.scrollIntoView({block: "nearest", inline: "nearest"}); }, 400);
+    // the chat may still be scrolling or re-rendering (a late update on a busy machine): for the
+    // next 2 s the poll below brings the panel back into view if anything moved it out
+    pinned = {panel: panel, until: Date.now() + 2000};
+  }
+  let pinned = null;
+  function keepPinned() {
+    if (!pinned) return;
+    const p = pinned.panel;
+    if (Date.now() > pinned.until || p.hidden || !p.isConnected) { pinned = null; return; }
+    const r = p.getBoundingClientRect();
+    if (r.top < 0 || r.bottom > window.innerHeight) p.scrollIntoView({block: "nearest", inline: "nearest"});
   }
   function send(q) {
     const box = document.querySelector("#question textarea");
@@ -106,6 +115,7 @@ document.documentElement.lang = "ja";
   }
   setInterval(() => {
     followNewest();
+    keepPinned();
     showCited();
     const box = document.querySelector("#question textarea");
     const out = document.querySelector("#q-counter");
