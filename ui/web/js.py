@@ -86,9 +86,8 @@ document.documentElement.lang = "ja";
     if (e.key === "Escape") document.querySelectorAll(".kc-reader").forEach((r) => { r.hidden = true; });
   });
   // the chat scrolls to its newest question when a question is added, and only then:
-  // Gradio's own autoscroll also fires on other updates and pulled an opened evidence panel away,
-  // and so did this scroll when it also followed answer rows (an answer rendered a moment after
-  // its question moved a reader who had already opened an earlier turn's evidence)
+  // Gradio's own autoscroll also fires on other updates and pulled an opened evidence panel away
+  // (answer rows no longer count either: a reader of an earlier turn's evidence stays there)
   let shownQuestions = 0;
   function followNewest() {
     const log = document.querySelector("#chat [role=log]");
