@@ -219,6 +219,7 @@ def test_feedback_survives_a_killed_replica(cluster):
     run = uuid.uuid4().hex[:10]
     acked: dict[str, int] = {}  # comment -> row id
     failed: dict[str, int] = {}  # request id -> status (0 = no HTTP answer at all)
+    transport: dict[str, str] = {}  # request id -> the client error, for those without an HTTP answer
     lock = threading.Lock()
     killed, back = threading.Event(), threading.Event()
     restart_error: list[BaseException] = []
@@ -231,8 +232,10 @@ def test_feedback_survives_a_killed_replica(cluster):
             r = client.post(nginx.url + "/v1/feedback", json={"answer_id": answer, "rating": "up", "comment": comment},
                             headers={**auth(FEEDBACK_KEYS[i % len(FEEDBACK_KEYS)]), "X-Request-ID": rid})
             status = r.status_code
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
             status = 0
+            with lock:
+                transport[rid] = f"{type(exc).__name__}: {exc}"  # said when the test fails on it
         with lock:
             if 200 <= status < 300:
                 acked[comment] = r.json()["id"]
@@ -278,7 +281,7 @@ def test_feedback_survives_a_killed_replica(cluster):
     log = {e["rid"]: e for e in nginx.log_lines() if e["rid"].startswith(f"fb{run}")}
     b_addr = f"127.0.0.1:{b.port}"
     for rid, status in failed.items():
-        assert status == 502, (rid, status)
+        assert status == 502, (rid, status, transport.get(rid), log.get(rid))
         assert log[rid]["upstream"].split(", ")[-1] == b_addr, log[rid]
     assert len(failed) <= CONCURRENCY, failed
     record(feedback_posts=FEEDBACKS, feedback_acked=len(acked), feedback_failed_in_flight=len(failed),
