@@ -28,9 +28,8 @@ class Thesaurus:
         """Guide words to search in addition to the query (none already in it)."""
         q = nfkc(query)
         out: dict[str, None] = {}
-        for phrase, words in self.ja.items():
-            if phrase in q:
-                out.update(dict.fromkeys(words))
+        for phrase in self.phrases(q):
+            out.update(dict.fromkeys(self.ja[phrase]))
         for w in _WORD.findall(q):
             w = w.lower()
             # a plural finds its singular ("trials" → trial) unless it has its own entry

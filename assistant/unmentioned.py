@@ -30,6 +30,8 @@ class Unmentioned:
         self._known |= initialisms(nfkc(guide_text))
         # the latest year the guide names: it cannot speak of a later one (2027年の改正)
         self._latest = max(years(nfkc(guide_text)), default=None)
+        # the topics beside the guide's that it never speaks of (none of their Japanese words in it)
+        self._off_topics = [p for p, words in _OFF_TOPICS if not any(_squash(w) in self._text for w in words)]
 
     def find(self, question: str) -> list[str]:
         """Proper nouns, acronyms (SBIR, GDPR), laws and foreign countries of ``question`` that the
@@ -50,10 +52,10 @@ class Unmentioned:
                     and key.lower() not in self._known and noun not in out):
                 out.append(noun)
         # a topic next to the guide's but outside it (tax, visas, side jobs, penalties…), in either
-        # language: named as asked when none of its Japanese words is in the guide
-        for pattern, words in _OFF_TOPICS:
+        # language: named as asked
+        for pattern in self._off_topics:
             m = pattern.search(q)
-            if m and not any(_squash(w) in self._text for w in words) and m.group(0) not in out:
+            if m and m.group(0) not in out:
                 out.append(m.group(0))
         if self._latest is not None:
             out += [f"{y}年" for y in sorted(years(q)) if y > self._latest]
