@@ -295,7 +295,9 @@ class QaAnswers(Drafting):
         body = "\n".join(block if line is LIST_SLOT else line for line in lines if line is not LIST_SLOT or block)
         if language == "en":
             head = self._where_en(citations[0].section_path, citations[0].pages) if citations else ""
-            return Draft(f"The guide answers this in {head}:\n{body}", citations)
+            # "In “title” (pages):" — the where, without a boilerplate phrase before the quotes
+            # (tuning set, English: first-250 key phrases 0.406 → 0.450 against "The guide answers this in")
+            return Draft(f"In {head}:\n{body}", citations)
         return Draft(body, citations)
 
     def _list_block(self, items: list[Item], citations: list, language: str) -> str:
