@@ -10,9 +10,10 @@ export GRADIO_ANALYTICS_ENABLED := False
 # Install stamp: re-install only when the dependency declarations change.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 APT_PACKAGES := chromium fonts-ipafont-gothic fonts-noto-color-emoji
-# Servers for the cluster test (tests/test_cluster.py), as program=package: installed only when the
-# program is missing, so an nginx, Redis or PostgreSQL already there (any flavour) is used as is.
-APT_SERVERS := nginx=nginx-light redis-server=redis-server initdb=postgresql
+# Servers for the cluster test (tests/test_cluster.py) and the bench's load generator (wrk), as
+# program=package: installed only when the program is missing, so an nginx, Redis or PostgreSQL
+# already there (any flavour) is used as is.
+APT_SERVERS := nginx=nginx-light redis-server=redis-server initdb=postgresql wrk=wrk
 
 .PHONY: install run test index eval bench apt clean
 
@@ -52,7 +53,7 @@ test: install apt
 eval: index
 	$(KANMIN) eval --compare bm25,dense,hybrid,naive
 
-bench: index
+bench: index apt
 	$(KANMIN) bench
 
 clean:

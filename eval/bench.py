@@ -607,6 +607,8 @@ LAT_HEADER = ["", "n", "p50 ms", "p95 ms", "p99 ms", "mean ms", "max ms"]
 
 
 def render_markdown(r: dict) -> str:
+    from eval.bench_http import describe_load  # bench_http imports this module
+
     m = r["machine"]
     L = [f"# kanmin benchmarks — {r['created_at']}", "",
          f"Written by `kanmin bench{' --quick' if r['mode'] == 'quick' else ''}` ({r['mode']} run, "
@@ -714,17 +716,18 @@ def render_markdown(r: dict) -> str:
                     [_lat_row(k, v) for k, v in h["by_route"].items() if v["n"]])
     if "throughput" in r:
         L += ["", "## Throughput of POST /v1/ask", "",
-              "A bounded load generator on 127.0.0.1 (one thread + keep-alive client per concurrent user), a fixed "
-              "number of requests per level; the questions continue one cycle over the eval set across levels, so a "
-              "question recurs only after all the others (beyond the server's small query-vector LRU).", ""]
+              f"Each level {describe_load(r['throughput'][0])} on 127.0.0.1; the questions continue one cycle over "
+              "the eval set across levels, so a question recurs only after all the others (beyond the server's small "
+              "query-vector LRU).", ""]
         L += _table(["concurrency", "requests", "errors", "wall s", "req/s", "p50 ms", "p95 ms", "p99 ms"],
                     [[t["concurrency"], t["requests"], t["errors"], t["wall_s"], t["rps"], t["p50_ms"], t["p95_ms"],
                       t["p99_ms"]] for t in r["throughput"]])
     if "workers" in r:
         w = r["workers"]
         L += ["", "## Workers on one machine", "",
-              f"`kanmin serve --workers N` (KANMIN_WORKERS), {w['requests']} POST /v1/ask at concurrency "
-              f"{w['concurrency']} after a warm-up, one server after the other: 2 workers ÷ 1 = {w['ratio']}×.", ""]
+              f"`kanmin serve --workers N` (KANMIN_WORKERS), POST /v1/ask at concurrency {w['concurrency']} "
+              f"{describe_load(w['workers_1'])}, after a warm-up, one server after the other: 2 workers ÷ 1 = "
+              f"{w['ratio']}×.", ""]
         L += _table(["workers", "requests", "errors", "wall s", "req/s", "p50 ms", "p95 ms", "p99 ms"],
                     [[n, t["requests"], t["errors"], t["wall_s"], t["rps"], t["p50_ms"], t["p95_ms"], t["p99_ms"]]
                      for n, t in ((1, w["workers_1"]), (2, w["workers_2"]))])

@@ -94,7 +94,7 @@ def bench_store_engines(assistant, items: Sequence, tmp: Path, *, passes: int = 
 def bench_replicas(tmp: Path, items: Sequence, requests: int, one_worker: dict[str, Any] | None,
                    concurrency: int = 16, progress: bool = True) -> dict[str, Any]:
     """2 replicas on PostgreSQL behind nginx; throughput and p95 at ``concurrency`` through nginx."""
-    from eval.bench_http import Server, load_level
+    from eval.bench_http import Server, load
     from eval.local_servers import Nginx, PgCluster, pg_missing, which
     from ingest.settings import usable_cores
 
@@ -121,8 +121,8 @@ def bench_replicas(tmp: Path, items: Sequence, requests: int, one_worker: dict[s
         nginx = Nginx(servers).start()
         if progress:
             log(f"replicas: 2 behind nginx on PostgreSQL, concurrency {concurrency}, {requests} requests")
-        load_level(nginx.url, items, concurrency, min(requests, 64))  # warm both replicas
-        out["through_nginx"] = load_level(nginx.url, items, concurrency, requests)
+        load(nginx.url, items, concurrency, min(requests, 64))  # warm both replicas
+        out["through_nginx"] = load(nginx.url, items, concurrency, requests)
         for s in servers:
             if s.proc.poll() is not None:
                 raise RuntimeError(f"a replica died during the benchmark:\n{s.log()[-2000:]}")
@@ -145,6 +145,7 @@ def bench_replicas(tmp: Path, items: Sequence, requests: int, one_worker: dict[s
 def render_markdown(r: dict) -> list[str]:
     """The docs/benchmarks.md sections of the two benchmarks above (empty when not run)."""
     from eval.bench import LAT_HEADER, _f, _lat_row, _table
+    from eval.bench_http import describe_load
 
     L: list[str] = []
     sep = r.get("measured_separately")
@@ -164,7 +165,7 @@ def render_markdown(r: dict) -> list[str]:
         t = rep["through_nginx"]
         L += ["", "## 2 replicas behind nginx with PostgreSQL", "",
               f"{rep['setup']}; embedder threads per replica: {rep['embed_threads_per_replica']}. "
-              f"{rep['requests']} POST /v1/ask through nginx at concurrency {rep['concurrency']} after a warm-up, "
+              f"POST /v1/ask through nginx at concurrency {rep['concurrency']} {describe_load(t)}, after a warm-up, "
               f"compared with the 1-worker server above: requests/s {_f(rep.get('ratio_rps'))}×, "
               f"p95 {_f(rep.get('ratio_p95'))}×.", ""]
         one = rep.get("one_worker") or {}

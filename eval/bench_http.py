@@ -242,6 +242,94 @@ def load_level(url: str, items: Sequence, concurrency: int, requests: int, start
             "p50_ms": s["p50_ms"], "p95_ms": s["p95_ms"], "p99_ms": s["p99_ms"]}
 
 
+WRK_SCRIPT = """
+local bodies = {%(bodies)s}
+local start, sent = %(start)d, 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  local body = bodies[((start + sent) %% #bodies) + 1]
+  sent = sent + 1
+  return wrk.format(nil, "/v1/ask", nil, body)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests": %%d, "duration_us": %%d, "connect": %%d, "read": %%d, "write": %%d, ' ..
+    '"status": %%d, "timeout": %%d, "p50_us": %%d, "p95_us": %%d, "p99_us": %%d}\\n', summary.requests,
+    summary.duration, e.connect, e.read, e.write, e.status, e.timeout, latency:percentile(50),
+    latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
+def _lua_string(text: str) -> str:
+    """``text`` as a Lua long-bracket string whose closing bracket cannot occur inside it."""
+    level = 1
+    while f"]{'=' * level}]" in text:
+        level += 1
+    return f"[{'=' * level}[{text}]{'=' * level}]"
+
+
+def wrk_available() -> bool:
+    """wrk (Debian package ``wrk``) is the load generator when present, unless
+    KANMIN_BENCH_LOADGEN=httpx asks for the Python one."""
+    import shutil
+
+    return os.environ.get("KANMIN_BENCH_LOADGEN", "wrk") != "httpx" and shutil.which("wrk") is not None
+
+
+def load_level_wrk(url: str, items: Sequence, concurrency: int, seconds: float, start: int = 0,
+                   tmp: Path | None = None) -> dict[str, Any]:
+    """As ``load_level``, driven by wrk for ``seconds``: one C thread with ``concurrency``
+    keep-alive connections costs the 2-core machine ~0.01 of a core where 16 Python threads with
+    httpx cost 0.1–0.2 of one, which is CPU the server under test does not get. Requests still in
+    flight at the end are not counted; a non-2xx/3xx answer, a refused or dropped connection and a
+    timeout each count as an error."""
+    import tempfile
+
+    script = WRK_SCRIPT % {"bodies": ",".join(_lua_string(json.dumps(_payload(it), ensure_ascii=False)) for it in items),
+                           "start": start}
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", dir=tmp, delete=False, encoding="utf-8") as f:
+        f.write(script)
+    try:
+        proc = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s",
+                               f"--timeout={int(REQUEST_TIMEOUT_S)}s", "-s", f.name, url],
+                              capture_output=True, text=True, timeout=seconds + REQUEST_TIMEOUT_S)
+    finally:
+        os.unlink(f.name)
+    line = next((ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith("{")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed (exit {proc.returncode}): {(proc.stderr or proc.stdout)[-500:]}")
+    r = json.loads(line)
+    kinds = {k: r[k] for k in ("connect", "read", "write", "status", "timeout") if r[k]}
+    errors = sum(kinds.values())
+    wall = r["duration_us"] / 1e6
+    ok = max(0, r["requests"] - r["status"])
+    return {"concurrency": concurrency, "requests": r["requests"], "ok": ok, "errors": errors,
+            "error_kinds": kinds, "wall_s": _r(wall), "seconds": seconds, "rps": _r(ok / wall if wall else 0.0, 1),
+            "p50_ms": _r(r["p50_us"] / 1000), "p95_ms": _r(r["p95_us"] / 1000), "p99_ms": _r(r["p99_us"] / 1000),
+            "generator": "wrk (1 thread)"}
+
+
+def describe_load(t: dict[str, Any]) -> str:
+    """How a ``load`` result was generated, for the report."""
+    if t.get("generator", "").startswith("wrk"):
+        return (f"for {t['seconds']:g} s from wrk (one C thread, {t['concurrency']} keep-alive connections; "
+                "requests in flight at the end not counted)")
+    return f"{t['requests']} requests from {t['concurrency']} httpx threads (one keep-alive client each)"
+
+
+WRK_REQUESTS_PER_S = 20  # a level of N requests runs wrk for N / 20 s (200 → 10 s), at least 3 s
+
+
+def load(url: str, items: Sequence, concurrency: int, requests: int, start: int = 0) -> dict[str, Any]:
+    """Throughput at ``concurrency``: wrk when installed (`make bench` installs it) for a time
+    that ``requests`` sets, else ``requests`` requests from httpx threads."""
+    if wrk_available():
+        return load_level_wrk(url, items, concurrency, max(3.0, requests / WRK_REQUESTS_PER_S), start)
+    return {**load_level(url, items, concurrency, requests, start), "generator": "httpx (Python threads)"}
+
+
 class RssSampler:
     """Samples a process's VmRSS every ``interval`` seconds in a thread; keeps the maximum."""
 
@@ -282,7 +370,7 @@ def bench_server(tmp: Path, items: Sequence, *, passes: int, requests_per_level:
             for n, c in enumerate(levels):
                 if progress:
                     log(f"throughput: concurrency {c}, {requests_per_level} requests")
-                throughput.append(load_level(server.url, items, c, requests_per_level, start=n * requests_per_level))
+                throughput.append(load(server.url, items, c, requests_per_level, start=n * requests_per_level))
         end = read_mem_mb(server.pid)
         if server.proc.poll() is not None:
             raise RuntimeError(f"server died during the benchmark:\n{server.log()[-2000:]}")
@@ -362,9 +450,9 @@ def bench_workers(tmp: Path, items: Sequence, requests: int, concurrency: int = 
         server = Server(tmp, workers=workers)
         try:
             server.wait()
-            load_level(server.url, items, concurrency, min(requests, 64))  # warm every worker's caches
+            load(server.url, items, concurrency, min(requests, 64))  # warm every worker's caches
             with CpuShare(server.pid) as cpu:
-                out[f"workers_{workers}"] = load_level(server.url, items, concurrency, requests)
+                out[f"workers_{workers}"] = load(server.url, items, concurrency, requests)
             out[f"workers_{workers}"].update(cpu.out)
         finally:
             server.stop()

@@ -104,3 +104,33 @@ def test_a_follow_up_is_resolved_by_whichever_worker_answers_it(workers):
                        timeout=120)
         assert r.status_code == 200
         assert "4号随契" in (r.json()["resolved_question"] or ""), r.json()
+
+
+def _stored_answers(server) -> int:
+    db = sqlite3.connect(str(server.log_path.parent / "kanmin.sqlite3"))
+    try:
+        return db.execute("SELECT count(*) FROM answers").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_the_bench_load_generator_counts_what_the_server_answered(workers):
+    """`kanmin bench` drives throughput with wrk (installed by `make test` / `make bench`): its count
+    of answers agrees with the answers the workers stored, and a refused request is an error."""
+    from types import SimpleNamespace
+
+    from eval.bench_http import load_level_wrk, wrk_available
+
+    assert wrk_available(), "wrk is missing: `make test` installs it (apt package wrk)"
+    items = [SimpleNamespace(question=q, persona_arg=None) for q in QUESTIONS]
+    before = _stored_answers(workers)
+    r = load_level_wrk(workers.url, items, concurrency=4, seconds=3, tmp=workers.log_path.parent)
+    assert r["errors"] == 0 and r["ok"] > 0 and r["rps"] > 0, r
+    # requests still in flight when wrk stops are answered (and stored) but not counted by wrk
+    stored = wait_until(lambda: n if (n := _stored_answers(workers) - before) >= r["ok"] else None, timeout=60,
+                        what=f"{r['ok']} stored answers")
+    assert stored <= r["ok"] + 4, (stored, r)
+    refused = load_level_wrk(workers.url, [SimpleNamespace(question="", persona_arg=None)], concurrency=2, seconds=1,
+                             tmp=workers.log_path.parent)
+    assert refused["ok"] == 0 and refused["errors"] == refused["requests"] > 0, refused
+    assert refused["error_kinds"] == {"status": refused["requests"]}, refused
