@@ -26,13 +26,20 @@ ASKS_COVERAGE = re.compile(
     r"does (the|this) guide (cover|discuss|explain|include)|is .* (covered|discussed) in the guide", re.I)
 
 
+# "a PPP policy / a dedicated PPP unit" names the guide's own 官民連携 (指針, 専門部署), not the
+# PPP/PFI schemes it leaves out: an acronym used as a modifier of these nouns is not the topic
+_ATTRIBUTIVE = re.compile(r"\s+(polic(y|ies)|units?|desks?|offices?|teams?|departments?|divisions?|sections?|"
+                          r"guidelines?|windows?|contacts?|strateg(y|ies)|promotion)\b", re.I)
+
+
 class AbstainAnswers(Drafting):
     """The answers that decline, and the one that says a covered topic is excluded."""
 
     def _excluded(self, query: str, language: str, hits) -> Draft | None:
         q = nfkc(query)
         for ex in self.exclusions:
-            term = next((t for t in ex.terms if re.search(rf"(?<![A-Za-z]){re.escape(t)}(?![A-Za-z])", q)), None)
+            term = next((t for t in ex.terms for m in re.finditer(rf"(?<![A-Za-z]){re.escape(t)}(?![A-Za-z])", q)
+                         if not (t.isascii() and _ATTRIBUTIVE.match(q, m.end()))), None)
             if term is None:
                 continue
             chunk = self.chunks[ex.chunk_id]

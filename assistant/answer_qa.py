@@ -81,12 +81,13 @@ class QaAnswers(Drafting):
         detail, stated = next(((d, c) for d in details for c in [stating(d, cands, query, about, self._captions)]
                                if c is not None),
                               (details[0], None) if details else (None, None))
-        if detail is not None and stated is None:
+        parts = question_parts(query)
+        if detail is not None and stated is None and all(asked_details(p) for p in parts):
             # asked for a detail (a fee, a name, a date, a contact) the guide's passages do not
             # state — none of them, when it asks for several: quoting the topical text would read
-            # as an answer
+            # as an answer. A part that asks no detail (「…どのくらいかかる？前金はお願いできる？」)
+            # is answered with the passages.
             return self._not_stated(hits, language, detail)
-        parts = question_parts(query)
         part_of: dict[tuple[str, int], int] = {}
         if len(parts) == 1:
             chosen = units(cands, self.answer_cfg, lambda picked: self._pick_lead(picked, cands, persona),

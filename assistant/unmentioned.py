@@ -96,6 +96,7 @@ _OFF_TOPICS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
         (r"\bpatents?\b|特許", ("特許",)),
         (r"\bstock options?\b|ストックオプション", ("ストックオプション",)),
         (r"\blobby(ing|ist)?\b|ロビイング|陳情", ("ロビイング", "陳情")),
+        (r"\bpersonal (data|information)\b|個人情報|個人データ", ("個人情報", "個人データ")),
     ))
 _SCHEME = re.compile(r"([ァ-ヴー]{3,})制度")
 _SUBSIDY = re.compile(r"(?:[A-Za-z0-9ァ-ヴー一-龥]{2,}|[ぁ-ん]{4,})(?:補助金|助成金)")
