@@ -277,12 +277,15 @@ def test_feedback_survives_a_killed_replica(cluster):
     assert all(rows[c] == acked[c] for c in acked)
     assert len(acked) + len(failed) == FEEDBACKS
 
-    # errors only for requests that were on B when it died: nginx's 502 from B, at most one per connection
+    # errors only for requests that were on B when it died, at most one per connection: nginx's 502
+    # from B, or B's answer cut off after its headers (nginx had passed on B's 200 when B died, so
+    # the client got a status line and no body; seen once in ~10 fresh-clone runs)
     log = {e["rid"]: e for e in nginx.log_lines() if e["rid"].startswith(f"fb{run}")}
     b_addr = f"127.0.0.1:{b.port}"
     for rid, status in failed.items():
-        assert status == 502, (rid, status, transport.get(rid), log.get(rid))
-        assert log[rid]["upstream"].split(", ")[-1] == b_addr, log[rid]
+        cut_off = status == 0 and transport.get(rid, "").startswith("RemoteProtocolError")
+        assert status == 502 or cut_off, (rid, status, transport.get(rid), log.get(rid))
+        assert log[rid]["upstream"].split(", ")[-1] == b_addr, (rid, status, transport.get(rid), log[rid], b_addr)
     assert len(failed) <= CONCURRENCY, failed
     record(feedback_posts=FEEDBACKS, feedback_acked=len(acked), feedback_failed_in_flight=len(failed),
            feedback_rows_in_pg=len(rows), rss_mib_b_after_restart=round(b.rss_mib(), 1))
