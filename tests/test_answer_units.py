@@ -280,3 +280,11 @@ def test_a_question_for_a_set_of_things_gets_the_guides_list_first(assistant):
     assert a.citations[0].score > 0 and all(c.score == 0 for c in a.citations if "パターン" in c.quote[:6])
     one = assistant.ask("首長の意思決定で方針決裁を得るやり方は、いわゆる何方式と呼ばれていますか", persona="municipality")
     assert "ガイドが挙げている項目" not in one.answer
+
+
+def test_a_count_lead_is_cut_before_the_first_count_it_holds(assistant):
+    """「どのくらいの規模で？」: さいたま市's sentence counts schools before pupils (「全中学校59校、生徒約
+    33,000名」); the clause the lead starts from keeps both (校 is a counter like 名)."""
+    a = assistant.ask("さいたま市がプログラミング教材を中学校に入れたのは、どのくらいの規模だった？")
+    assert not a.abstained
+    assert "59校" in a.citations[0].quote and "33,000名" in a.citations[0].quote, a.answer
