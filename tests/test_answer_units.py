@@ -288,3 +288,19 @@ def test_a_count_lead_is_cut_before_the_first_count_it_holds(assistant):
     a = assistant.ask("さいたま市がプログラミング教材を中学校に入れたのは、どのくらいの規模だった？")
     assert not a.abstained
     assert "59校" in a.citations[0].quote and "33,000名" in a.citations[0].quote, a.answer
+
+
+def test_a_typed_lead_takes_the_next_sentence_when_it_holds_the_same_kind_of_fact(assistant):
+    """「いつ頃？」: 「…10月までには…擦り合わせ終わっておく必要があります。」 is followed by 「そこから
+    逆算すると…初めてコンタクトを取るのは8月よりも前…」, which answers the same when: one quote."""
+    import dataclasses
+
+    q = "来年度の予算で買ってもらうには、いつ頃から自治体に話を持ちかければ間に合う？"
+    a = assistant.ask(q)
+    assert "10月までには" in a.citations[0].quote and "8月よりも前" in a.citations[0].quote, a.answer
+    cfg = assistant.answer_cfg
+    try:
+        assistant.answer_cfg = dataclasses.replace(cfg, typed_next=False)
+        assert "8月よりも前" not in assistant.ask(q).citations[0].quote
+    finally:
+        assistant.answer_cfg = cfg
