@@ -87,15 +87,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_STATUS_FIELDS = {"VmRSS": "rss_mb", "VmHWM": "hwm_mb", "RssAnon": "anon_mb", "RssFile": "file_mb"}
+
+
 def read_mem_mb(pid: int) -> dict[str, float | None]:
-    """VmRSS / VmHWM of a process, in MB (10^6 bytes)."""
-    out: dict[str, float | None] = {"rss_mb": None, "hwm_mb": None}
+    """VmRSS / VmHWM of a process, and VmRSS split into anonymous memory (heap, arrays) and
+    file-backed pages (RssFile: the mapped model and dictionary pages a request has touched,
+    which the kernel may drop and several workers share), in MB (10^6 bytes)."""
+    out: dict[str, float | None] = dict.fromkeys(_STATUS_FIELDS.values())
     with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                out["rss_mb"] = round(int(line.split()[1]) * 1024 / 1e6, 1)
-            elif line.startswith("VmHWM:"):
-                out["hwm_mb"] = round(int(line.split()[1]) * 1024 / 1e6, 1)
+            key = _STATUS_FIELDS.get(line.split(":", 1)[0])
+            if key:
+                out[key] = round(int(line.split()[1]) * 1024 / 1e6, 1)
     return out
 
 
@@ -382,6 +386,8 @@ def bench_server(tmp: Path, items: Sequence, *, passes: int, requests_per_level:
         "throughput": throughput,
         "rss": {"rest_rss_mb": rest["rss_mb"], "warm_rss_mb": warm["rss_mb"],
                 "load_max_rss_mb": sampler.max_rss or None, "end_rss_mb": end["rss_mb"],
+                "rest_anon_mb": rest["anon_mb"], "rest_file_mb": rest["file_mb"],
+                "end_anon_mb": end["anon_mb"], "end_file_mb": end["file_mb"],
                 "peak_hwm_mb": end["hwm_mb"],
                 "peak_hwm_mib": None if end["hwm_mb"] is None else round(end["hwm_mb"] * 1e6 / 2**20, 1),
                 "unit": "MB = 10^6 bytes (MiB = 2^20 bytes)",
@@ -424,8 +430,14 @@ class CpuShare:
         self.pid = server_pid
         self.out: dict[str, float] = {}
 
+    @staticmethod
+    def _own_cpu_s() -> float:
+        """This process and its children that ended (wrk runs; the server is not waited for yet)."""
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
     def __enter__(self) -> "CpuShare":
-        self._start = (time.monotonic(), _machine_busy_s(), _tree_cpu_s(self.pid), time.process_time())
+        self._start = (time.monotonic(), _machine_busy_s(), _tree_cpu_s(self.pid), self._own_cpu_s())
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -434,7 +446,7 @@ class CpuShare:
         if wall <= 0:
             return
         srv = (_tree_cpu_s(self.pid) - server) / wall
-        gen = (time.process_time() - own) / wall
+        gen = (self._own_cpu_s() - own) / wall
         self.out = {"server_cores": _r(srv), "load_generator_cores": _r(gen),
                     "other_cores": _r(max(0.0, (_machine_busy_s() - busy) / wall - srv - gen))}
 
