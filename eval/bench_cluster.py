@@ -134,7 +134,7 @@ def bench_replicas(tmp: Path, items: Sequence, requests: int, one_worker: dict[s
         pg.stop()
     if one_worker:
         one = one_worker.get("workers_1") or {}
-        out["one_worker"] = {k: one.get(k) for k in ("rps", "p95_ms", "errors")}
+        out["one_worker"] = {k: one.get(k) for k in ("requests", "rps", "p95_ms", "errors")}
         if one.get("rps"):
             out["ratio_rps"] = _r(out["through_nginx"]["rps"] / one["rps"], 3)
         if one.get("p95_ms"):
@@ -171,7 +171,7 @@ def render_markdown(r: dict) -> list[str]:
         one = rep.get("one_worker") or {}
         L += _table(["", "requests", "errors", "wall s", "req/s", "p50 ms", "p95 ms", "p99 ms", "req/s ÷ 1 worker",
                      "p95 ÷ 1 worker"],
-                    [["1 worker (above)", rep["requests"], one.get("errors"), None, one.get("rps"), None,
+                    [["1 worker (above)", one.get("requests", rep["requests"]), one.get("errors"), None, one.get("rps"), None,
                       one.get("p95_ms"), None, 1.0, 1.0],
                      ["2 replicas + nginx + PostgreSQL", t["requests"], t["errors"], t["wall_s"], t["rps"], t["p50_ms"],
                       t["p95_ms"], t["p99_ms"], rep.get("ratio_rps"), rep.get("ratio_p95")]])
