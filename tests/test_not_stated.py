@@ -206,6 +206,8 @@ def test_a_period_in_the_unit_asked_and_the_kind_of_name_asked():
     assert _in_units("何か月続いた？").search("2～3か月を要します") and not _in_units("何か月？").search("4年間で")
     assert _in_units("How long did it run?") is None  # any unit answers "how long"
     assert _name_kind("Which bank funded it?").search("地方銀行が出資") and _name_kind("どこの会社？") is None
+    company = _name_kind("登壇した会社名を教えて")  # a company, not an association
+    assert company.search("株式会社 CureApp") and company.search("Luup が") and not company.search("インパクトスタートアップ協会")
 
 
 def test_every_detail_a_question_asks_for():
