@@ -4,7 +4,9 @@ first turn one worker answered is resolved by whichever worker gets the second."
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -134,3 +136,61 @@ def test_the_bench_load_generator_counts_what_the_server_answered(workers):
                              tmp=workers.log_path.parent)
     assert refused["ok"] == 0 and refused["errors"] == refused["requests"] > 0, refused
     assert refused["error_kinds"] == {"status": refused["requests"]}, refused
+
+
+def _served_by(server, request_ids: set[str]) -> dict[str, int]:
+    """request id → the worker pid that logged it."""
+    out = {}
+    for line in server.log().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if rec.get("logger") == "kanmin.access" and rec.get("request_id") in request_ids:
+            out[rec["request_id"]] = rec["pid"]
+    return out
+
+
+def test_a_burst_of_connections_reaches_both_workers(workers):
+    """A client that opens its keep-alive connections together (a proxy's pool, a load generator)
+    finds them spread over both workers: each worker listens on its own SO_REUSEPORT socket. With
+    uvicorn's one shared socket the first worker to wake accepted the whole burst (1 bench run in 4
+    put 323 of 326 answers on one worker)."""
+    port = int(workers.url.rsplit(":", 1)[1])
+    run = uuid.uuid4().hex[:8]
+    conns = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(16)]  # all open first
+    ids = set()
+    try:
+        for i, c in enumerate(conns):
+            rid = f"burst-{run}-{i}"
+            ids.add(rid)
+            c.sendall(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-ID: {rid}\r\n\r\n".encode())
+        for c in conns:
+            assert c.recv(4096).startswith(b"HTTP/1.1 200"), "a worker did not answer on its connection"
+    finally:
+        for c in conns:
+            c.close()
+    served = wait_until(lambda: s if len(s := _served_by(workers, ids)) == len(ids) else None, timeout=60,
+                        what="an access-log line for each of the 16 requests")
+    assert len(set(served.values())) == 2, served
+
+
+def test_a_taken_port_is_one_clear_error_with_several_workers(tmp_path):
+    """The supervisor checks the port before starting any worker: a port held by another program
+    is a message and exit code 2, not N workers failing in a loop."""
+    import subprocess
+
+    from conftest import KANMIN, ROOT
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    try:
+        port = holder.getsockname()[1]
+        out = subprocess.run([KANMIN, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+                             capture_output=True, text=True, timeout=120, cwd=str(ROOT))
+    finally:
+        holder.close()
+    assert out.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr

@@ -43,8 +43,14 @@ def cmd_serve(args) -> int:
     options = dict(host=host, port=port, workers=workers, log_config=None, access_log=False,
                    timeout_graceful_shutdown=5, server_header=False, proxy_headers=False,
                    http="ui.http.limits:FromSettings", h11_max_incomplete_event_size=settings.max_header_bytes)
-    # uvicorn starts worker processes from an import string; one worker runs in this process
-    uvicorn.run("ui.http.serve:app_factory", factory=True, **options)
+    if workers == 1:
+        uvicorn.run("ui.http.serve:app_factory", factory=True, **options)
+        return 0
+    # several workers, each on its own SO_REUSEPORT socket (ui/http/reuseport.py: uvicorn's one shared
+    # socket can hand a client's whole connection pool to one worker); started from an import string
+    from ui.http.reuseport import run_workers
+
+    run_workers(uvicorn.Config("ui.http.serve:app_factory", factory=True, **options))
     return 0
 
 
