@@ -176,8 +176,11 @@ def stop_server(server: LiveServer) -> None:
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
-    """One real server for the whole session (default settings, no keys, no Slack)."""
-    server = start_server(tmp_path_factory.mktemp("server"))
+    """One real server for the whole session (default settings, no keys, no Slack), except its rate
+    limit: every module and the browser share it from one address, and a random test order once put
+    61 UI events in one minute against the default 60/minute (the 61st page-load event refused, its
+    test failed). The limits themselves are tested on servers of their own (test_api_modes.py)."""
+    server = start_server(tmp_path_factory.mktemp("server"), {"KANMIN_RATE_LIMIT": "100000/minute"})
     yield server
     stop_server(server)
 
