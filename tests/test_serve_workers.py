@@ -194,3 +194,17 @@ def test_a_taken_port_is_one_clear_error_with_several_workers(tmp_path):
     assert out.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in out.stderr, out.stderr[-2000:]
     assert "Traceback" not in out.stderr
+
+
+def test_a_second_server_on_a_workers_port_fails_instead_of_sharing_it(workers):
+    """The workers' sockets are in a SO_REUSEPORT group: a second `kanmin serve --workers 2` started on
+    the same port must fail, not join the group and take half of the first one's connections."""
+    import subprocess
+
+    from conftest import KANMIN, ROOT
+
+    port = int(workers.url.rsplit(":", 1)[1])
+    out = subprocess.run([KANMIN, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+                         capture_output=True, text=True, timeout=120, cwd=str(ROOT))
+    assert out.returncode != 0 and f"cannot listen on 127.0.0.1:{port}" in out.stderr, out.stderr[-2000:]
+    assert httpx.get(workers.url + "/healthz", timeout=30).status_code == 200  # the first one still serves

@@ -47,12 +47,18 @@ class ReusePortWorker(multiprocess.Process):
 def run_workers(config: Config) -> None:
     """Run ``config.workers`` workers under uvicorn's supervisor, each on its own SO_REUSEPORT socket.
 
-    The supervisor holds a bound, never listening, socket of the same group: the port is checked
-    (and kept from programs outside the group) before any worker starts, and it receives no
-    connection (only listening sockets do)."""
+    The port is checked free before any worker starts; the supervisor then holds a bound, never
+    listening, socket of the group, which keeps the port from other programs (and from a second
+    `kanmin serve`) and receives no connection (only listening sockets do)."""
     try:
+        # a plain bind first: SO_REUSEPORT alone would let a second `kanmin serve` on this port join
+        # the first one's group and share its connections instead of failing
+        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((config.host, config.port))
         guard = reuseport_socket(config.host, config.port)
-    except OSError as exc:  # taken by a program outside the group, or a bad address: one clear error
+    except OSError as exc:  # taken (by another program or another kanmin), or a bad address: one clear error
         raise InvalidInput("port_unavailable",
                            f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
     log.info("serving", extra={"fields": {"host": config.host, "port": config.port, "workers": config.workers,
