@@ -275,11 +275,10 @@ def _lua_string(text: str) -> str:
 
 
 def wrk_available() -> bool:
-    """wrk (Debian package ``wrk``) is the load generator when present, unless
-    KANMIN_BENCH_LOADGEN=httpx asks for the Python one."""
+    """wrk (Debian package ``wrk``) is the load generator when present."""
     import shutil
 
-    return os.environ.get("KANMIN_BENCH_LOADGEN", "wrk") != "httpx" and shutil.which("wrk") is not None
+    return shutil.which("wrk") is not None
 
 
 def load_level_wrk(url: str, items: Sequence, concurrency: int, seconds: float, start: int = 0,

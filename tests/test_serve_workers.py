@@ -33,17 +33,22 @@ def workers(tmp_path_factory):
         stop_server(srv)
 
 
-def _pids(server, path: str) -> set[int]:
-    """Worker pids of the access-log lines for ``path``."""
-    out = set()
+def _records(server):
+    """The server log's JSON records (uvicorn's few plain lines skipped)."""
     for line in server.log().splitlines():
         try:
-            rec = json.loads(line)
+            yield json.loads(line)
         except ValueError:
             continue
-        if rec.get("logger") == "kanmin.access" and rec.get("path") == path:
-            out.add(rec["pid"])
-    return out
+
+
+def _access(server):
+    return (rec for rec in _records(server) if rec.get("logger") == "kanmin.access")
+
+
+def _pids(server, path: str) -> set[int]:
+    """Worker pids of the access-log lines for ``path``."""
+    return {rec["pid"] for rec in _access(server) if rec.get("path") == path}
 
 
 def test_each_worker_embeds_with_its_share_of_the_cores(workers):
@@ -51,14 +56,7 @@ def test_each_worker_embeds_with_its_share_of_the_cores(workers):
     from ingest.settings import usable_cores
 
     def loaded() -> dict[int, object] | None:
-        found = {}
-        for line in workers.log().splitlines():
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if rec.get("msg") == "embedder loaded":
-                found[rec["pid"]] = rec.get("threads")
+        found = {rec["pid"]: rec.get("threads") for rec in _records(workers) if rec.get("msg") == "embedder loaded"}
         return found if len(found) >= 2 else None
 
     found = wait_until(loaded, timeout=120, what="an 'embedder loaded' line from both workers")
@@ -140,15 +138,7 @@ def test_the_bench_load_generator_counts_what_the_server_answered(workers):
 
 def _served_by(server, request_ids: set[str]) -> dict[str, int]:
     """request id → the worker pid that logged it."""
-    out = {}
-    for line in server.log().splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if rec.get("logger") == "kanmin.access" and rec.get("request_id") in request_ids:
-            out[rec["request_id"]] = rec["pid"]
-    return out
+    return {rec["request_id"]: rec["pid"] for rec in _access(server) if rec.get("request_id") in request_ids}
 
 
 def test_a_burst_of_connections_reaches_both_workers(workers):
@@ -175,36 +165,32 @@ def test_a_burst_of_connections_reaches_both_workers(workers):
     assert len(set(served.values())) == 2, served
 
 
-def test_a_taken_port_is_one_clear_error_with_several_workers(tmp_path):
-    """The supervisor checks the port before starting any worker: a port held by another program
-    is a message and exit code 2, not N workers failing in a loop."""
+def _serve_is_refused(port: int) -> None:
+    """`kanmin serve --workers 2` on ``port`` ends at once with the CLI's one-line error (exit 2)."""
     import subprocess
 
     from conftest import KANMIN, ROOT
 
+    out = subprocess.run([KANMIN, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+                         capture_output=True, text=True, timeout=120, cwd=str(ROOT))
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr and "Traceback" not in out.stderr, out.stderr[-2000:]
+
+
+def test_a_taken_port_is_one_clear_error_with_several_workers():
+    """The supervisor checks the port before starting any worker: a port held by another program
+    is a message and exit code 2, not N workers failing in a loop."""
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))
     holder.listen(1)
     try:
-        port = holder.getsockname()[1]
-        out = subprocess.run([KANMIN, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-                             capture_output=True, text=True, timeout=120, cwd=str(ROOT))
+        _serve_is_refused(holder.getsockname()[1])
     finally:
         holder.close()
-    assert out.returncode != 0
-    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr, out.stderr[-2000:]
-    assert "Traceback" not in out.stderr
 
 
 def test_a_second_server_on_a_workers_port_fails_instead_of_sharing_it(workers):
     """The workers' sockets are in a SO_REUSEPORT group: a second `kanmin serve --workers 2` started on
     the same port must fail, not join the group and take half of the first one's connections."""
-    import subprocess
-
-    from conftest import KANMIN, ROOT
-
-    port = int(workers.url.rsplit(":", 1)[1])
-    out = subprocess.run([KANMIN, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-                         capture_output=True, text=True, timeout=120, cwd=str(ROOT))
-    assert out.returncode != 0 and f"cannot listen on 127.0.0.1:{port}" in out.stderr, out.stderr[-2000:]
+    _serve_is_refused(int(workers.url.rsplit(":", 1)[1]))
     assert httpx.get(workers.url + "/healthz", timeout=30).status_code == 200  # the first one still serves

@@ -23,10 +23,13 @@ from ingest.errors import InvalidInput
 log = logging.getLogger("kanmin.serve")
 
 
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def reuseport_socket(host: str, port: int) -> socket.socket:
     """A TCP socket bound to host:port in the port's SO_REUSEPORT group, not yet listening."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -53,8 +56,7 @@ def run_workers(config: Config) -> None:
     try:
         # a plain bind first: SO_REUSEPORT alone would let a second `kanmin serve` on this port join
         # the first one's group and share its connections instead of failing
-        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
+        with socket.socket(_family(config.host), socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((config.host, config.port))
         guard = reuseport_socket(config.host, config.port)
