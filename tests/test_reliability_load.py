@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -25,6 +26,7 @@ import httpx
 import pytest
 
 from conftest import start_server, stop_server
+from ingest.settings import Settings
 from helpers_reliability import (
     ROOT, ROUTES, TIMEOUT, assert_healthy, delta, metric, metrics, slack_counts, write_artifact,
 )
@@ -108,6 +110,30 @@ def test_same_event_three_times_within_a_second_one_reply(server, fake_slack, of
                      (f"slack:{ev['channel']}:{ev['ts']}",)) == 1
 
 
+class _ThreadCount:
+    """The server process's thread count (/proc/<pid>/status), sampled every 20 ms while open."""
+
+    def __init__(self, pid: int):
+        self.pid, self.max, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def now(self) -> int:
+        with open(f"/proc/{self.pid}/status", encoding="ascii") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("Threads:"))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.02):
+            self.max = max(self.max, self.now())
+
+    def __enter__(self) -> "_ThreadCount":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
 def _asks(samples: dict) -> dict[str, float]:
     """POST /v1/ask requests by status (kanmin_http_requests_total)."""
     out: dict[str, float] = {}
@@ -126,7 +152,9 @@ def test_load_2000_asks_concurrency_32(server, capsys):
     load = _load_module()
     m0 = metrics(server.url)
     stored0 = _db_count(server, "SELECT COUNT(*) FROM answers WHERE source = 'api'")
-    result = load.run_load(server.url, n=N_REQUESTS, concurrency=CONCURRENCY, timeout=300.0)
+    with _ThreadCount(server.proc.pid) as threads:
+        at_rest = threads.now()
+        result = load.run_load(server.url, n=N_REQUESTS, concurrency=CONCURRENCY, timeout=300.0)
     path = write_artifact("load.json", result)
     with capsys.disabled():  # shown in the normal `make test` output, not only with -s
         print(f"\nload: {N_REQUESTS} POST /v1/ask @ {CONCURRENCY}: p50 {result['p50_ms']} ms, "
@@ -134,6 +162,10 @@ def test_load_2000_asks_concurrency_32(server, capsys):
               f"{result['throughput_rps']} req/s, errors {result['errors']} → {path}")
     assert result["errors"] == 0, (result["error_kinds"], result["error_examples"])
     assert result["ok"] == N_REQUESTS, result
+    # 32 requests in flight run on KANMIN_REQUEST_THREADS (default 4) threads, each with its embedder
+    # thread team: not one thread (plus a team and a malloc arena) per request (71 threads before)
+    per_request_thread = 1 + (os.cpu_count() or 1)
+    assert threads.max <= at_rest + Settings().request_threads * per_request_thread, (at_rest, threads.max)
     assert sum(result["routes"].values()) == N_REQUESTS and set(result["routes"]) <= ROUTES, result["routes"]
     assert len(result["routes"]) >= 3, result["routes"]  # the mix of questions reached several routes
 

@@ -33,6 +33,7 @@ from ui.models import (
     ANSWER_EXAMPLE, ID_PATTERN, MAX_TERM, AnnotateRequest, AnnotateResponse, AskRequest, FeedbackRequest,
     FeedbackResponse, Health, Ready, check_text, error_responses,
 )
+from ui.http.process_limits import limit_request_threads
 from ui.http.proxies import ProxyHeadersMiddleware, parse_networks
 from ui.http.ratelimit import MEMORY, RateLimitMiddleware, Throttle, build_limiter, storage_options
 from ui.runtime import ContainerHolder
@@ -82,6 +83,7 @@ def create_app(container_factory: Callable[[], Any] | None = None, settings: Set
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        limit_request_threads(settings.request_threads)
         if start_loading:
             holder.start()
             if settings.serve_when_ready:
@@ -114,7 +116,7 @@ def create_app(container_factory: Callable[[], Any] | None = None, settings: Set
 
     # -- operational ----------------------------------------------------------
     @app.get("/healthz", response_model=Health, tags=["ops"], summary="process is up")
-    def healthz() -> dict:
+    async def healthz() -> dict:  # in the loop: never queued behind answers for a request thread
         return {"status": "ok"}
 
     @app.get("/readyz", response_model=Ready, tags=["ops"], summary="guide and index loaded and verified",

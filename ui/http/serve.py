@@ -57,9 +57,11 @@ def cmd_serve(args) -> int:
 def app_factory():
     """The app as each `kanmin serve` worker builds it (logging configured in that process)."""
     from ui.http.api import create_app
+    from ui.http.process_limits import cap_malloc_arenas
     from ui.logs import configure_logging
 
     settings = get_settings()
+    cap_malloc_arenas(settings.malloc_arenas)  # before the container loader and request threads start
     configure_logging(settings)
     return create_app(settings=settings)
 
