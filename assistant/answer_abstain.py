@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
-from assistant.abstain import Support
+from assistant.abstain import Exclusion, Support
 from assistant.asked_detail import DetailKind
 from assistant.drafting import NEAREST, NO_ANSWER, Draft, Drafting, toc_id
+from assistant.router import question_parts
 from assistant.schema import SectionRef
 from ingest.page_labels import page_label
 from ingest.text import nfkc
@@ -23,7 +24,8 @@ def _en_name(name: str) -> str:
 # "does the guide cover X?": answered (yes or no, and where) rather than declined
 ASKS_COVERAGE = re.compile(
     r"(解説|説明|記載|掲載|紹介|扱)(して|され|っ)?て?(い|お)?(ます|る)(か|の)|載って(ます|る)|取り上げ|"
-    r"does (the|this) guide (cover|discuss|explain|include)|is .* (covered|discussed) in the guide", re.I)
+    r"does (the|this) guide (cover|discuss|explain|include)|is .* (covered|discussed) in the guide|"
+    r"\b(leaves?|left) out\b|\b(exclud|omit)\w*", re.I)
 
 
 # "a PPP policy / a dedicated PPP unit" names the guide's own 官民連携 (指針, 専門部署), not the
@@ -35,26 +37,39 @@ _ATTRIBUTIVE = re.compile(r"\s+(polic(y|ies)|units?|desks?|offices?|teams?|depar
 class AbstainAnswers(Drafting):
     """The answers that decline, and the one that says a covered topic is excluded."""
 
-    def _excluded(self, query: str, language: str, hits) -> Draft | None:
+    def _excluded_term(self, query: str) -> tuple[Exclusion, str] | None:
+        """The topic the guide declares out of its scope that ``query`` asks about, with the
+        guide's sentence that says so."""
         q = nfkc(query)
         for ex in self.exclusions:
             term = next((t for t in ex.terms for m in re.finditer(rf"(?<![A-Za-z]){re.escape(t)}(?![A-Za-z])", q)
                          if not (t.isascii() and _ATTRIBUTIVE.match(q, m.end()))), None)
-            if term is None:
-                continue
-            chunk = self.chunks[ex.chunk_id]
-            draft = self._abstain(hits, language, None, f"ガイドが扱わないと明記している「{term}」についての質問",
-                                  kind="excluded_topic")
-            cite = self._cite(1, chunk, ex.start, ex.end)
-            note = (f"ガイドは{term}を扱わない方針です: 「{cite.quote}」[1]" if language == "ja"
-                    else f"The guide states ({page_label(cite.pages)}) that it does not cover {term}: 「{cite.quote}」[1]")
-            draft.answer = note + "\n" + draft.answer
-            draft.citations = [cite]
-            if ASKS_COVERAGE.search(q):
-                # "does the guide cover PFI?" is answered (no, and here is where it says so)
-                draft.abstained, draft.route = False, None
-            return draft
+            if term is not None:
+                return ex, term
         return None
+
+    def _excluded(self, query: str, language: str, hits) -> Draft | None:
+        found = self._excluded_term(query)
+        if found is None:
+            return None
+        parts = question_parts(query)
+        if len(parts) > 1 and not all(self._excluded_term(p) for p in parts):
+            # 「3つの出口は？あとPPPは扱ってる？」: each part is answered on its own (the PPP part
+            # by the sentence that leaves PPP out: QaAnswers._exclusion_unit), not all declined
+            return None
+        ex, term = found
+        chunk = self.chunks[ex.chunk_id]
+        draft = self._abstain(hits, language, None, f"ガイドが扱わないと明記している「{term}」についての質問",
+                              kind="excluded_topic")
+        cite = self._cite(1, chunk, ex.start, ex.end)
+        note = (f"ガイドは{term}を扱わない方針です: 「{cite.quote}」[1]" if language == "ja"
+                else f"The guide states ({page_label(cite.pages)}) that it does not cover {term}: 「{cite.quote}」[1]")
+        draft.answer = note + "\n" + draft.answer
+        draft.citations = [cite]
+        if ASKS_COVERAGE.search(nfkc(query)):
+            # "does the guide cover PFI?" is answered (no, and here is where it says so)
+            draft.abstained, draft.route = False, None
+        return draft
 
     def _not_stated(self, hits, language: str, detail: DetailKind) -> Draft:
         """The guide covers the topic but not the detail asked: say so, and where the topic is."""

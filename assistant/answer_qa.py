@@ -158,7 +158,7 @@ class QaAnswers(Drafting):
         part_of: dict[tuple[str, int], int] = {}
         for k, part in enumerate(parts):
             n = share + (total - share * len(parts) if k == 0 else 0)
-            definition = self._definition_unit(part, chosen)
+            definition = self._definition_unit(part, chosen) or self._exclusion_unit(part)
             if definition is not None:
                 # 「原課とは何ですか。また、どう連携すれば…？」: the part that asks what a term means
                 # is answered by the term's meaning where the guide states it, as the card would
@@ -188,6 +188,15 @@ class QaAnswers(Drafting):
             part_of.update({(c.chunk.id, c.start): k for c in picked})
             chosen += picked
         return chosen, part_of
+
+    def _exclusion_unit(self, part: str) -> Candidate | None:
+        """The guide's sentence that leaves the topic ``part`` asks about out of its scope (PPP/PFI)."""
+        found = self._excluded_term(part)
+        if found is None:
+            return None
+        ex = found[0]
+        chunk = self.chunks[ex.chunk_id]
+        return Candidate(chunk, 0, ex.start, ex.end, chunk.text[ex.start:ex.end], 1.0, 1.0)
 
     def _definition_unit(self, part: str, chosen: list[Candidate]) -> Candidate | None:
         """The guide's own statement of the term's meaning when ``part`` asks what a glossary term

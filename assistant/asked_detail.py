@@ -30,7 +30,9 @@ KINDS: tuple[DetailKind, ...] = (
         "amount",
         re.compile(r"いくら|何円|何万円|金額|(どれ|どの)くらいの(予算|費用|お金|金額)|(費用|料金|報酬|年収|給与)は(どれ|どの|いくら|かか)|"
                    r"費用がかか|会費|参加費|料金|手数料|利用料|(登録|掲載|審査|申込|出展|出店)料|初期費用|月額|年額|"
-                   r"上限額|年収|給与|単価|相場|予算規模|予算額|how much|"
+                   r"上限額|年収|給与|単価|相場|予算規模|予算額|負担金|分担金|拠出金|予算(は|って)?(どれ|どの)くらい|how much|"
+                   r"\b(what|how much) (does|did|do|will|would)\b[^?.]{0,60}\bpay\b|"
+                   r"\b(cap|ceiling|upper limit)\b[^?.]{0,30}\b(value|amount|price|sum)\b|"
                    r"\b(total|annual|yearly)\b[^?.]{0,20}\bbudget\b|\bbudget (amount|size)\b|how (large|big) (is|was) the budget|"
                    r"\b(what|how much) (does|did|do|will|would)\b[^?.]{0,60}\bcost\b|"
                    # a fee asked about, not a price named as a criterion (「bidding that weighs price and quality」)
@@ -45,7 +47,7 @@ KINDS: tuple[DetailKind, ...] = (
     DetailKind(
         "name",
         re.compile(r"名前|名称|(会社|企業|団体|事業者|製品|サービス)名|社名|(どこ|どの)の?(会社|銀行|企業|団体|事業者|ベンダー)|"
-                   r"(会社|銀行|金融機関|企業|事業者|ベンダー|出資者|投資家)(は|って|が)(どこ|誰|どちら)|"
+                   r"(会社|銀行|金融機関|企業|事業者|ベンダー|出資者|投資家|資金提供者)[）)]?(は|って|が)(どこ|誰|どちら)|"
                    r"具体的にどこ|誰が担当|担当者は誰|"
                    r"which (specific )?(banks?|compan(y|ies)|firms?|vendors?|organi[sz]ations?|startups?|municipalit(y|ies))|"
                    r"\bname of|who (is|are|was|were) the|\b(their|his|her) names?\b|担当者の(名前|氏名)", re.I),
@@ -212,9 +214,12 @@ def _counted(question: str) -> re.Pattern[str] | None:
     if not found:
         return None
     counters = "|".join(dict.fromkeys(found))
-    # 「全国に 1,788 ある自治体」「1,788の地方公共団体」: the number, then ある / の, then the counter
+    # 「全国に 1,788 ある自治体」「1,700以上存在する自治体」: the number, then ある / の, then the counter
+    number = rf"\d[\d,，]*\s*(?:以上|超)?\s*(?:存在する|ある|の)?\s*(?:{counters})"
+    if "人|名" in found:  # people are always counted with 人 / 名: 「現在94」 is no number of staff
+        return re.compile(number)
     # 「窓口については、現在94¹⁸で設置・運用」: a count the sentence gives without its counter
-    return re.compile(rf"\d[\d,，]*\s*(?:ある|の)?\s*(?:{counters})|現在\s*\d{{1,5}}(?![\d年月日.,．％%])")
+    return re.compile(rf"{number}|現在\s*\d{{1,5}}(?![\d年月日.,．％%])")
 
 
 # 「何か月」 is answered in months, not by 4年間 (another programme's years); "how long" by any unit

@@ -82,6 +82,19 @@ def test_a_ppp_policy_is_the_guides_own_partnership_not_the_excluded_ppp_pfi(ass
     assert b.answer.startswith("The guide states (p.10) that it does not cover PPP"), b.answer
 
 
+def test_an_excluded_topic_in_one_part_leaves_the_other_parts_answered(assistant):
+    """「3つの出口は？PPPは扱ってる？」: the exits part is answered from p.9, the PPP part by the
+    guide's own sentence that leaves PPP/PFI out; the whole question is not declined."""
+    for q in ("What are the guide's 3 exits? And does it leave out any PPP methods?", "3つの出口って何？あと、PPPは扱ってる？"):
+        a = assistant.ask(q)
+        assert not a.abstained, a.answer
+        quotes = [c.quote for c in a.citations]
+        assert any("3つの出口" in q for q in quotes), a.answer
+        assert any("本ガイドにおいては取り上げない" in q for q in quotes), a.answer
+    b = assistant.ask("Does the guide leave out PPP?")  # asked alone: the guide's sentence, not an answer
+    assert b.answer.startswith("The guide states (p.10) that it does not cover PPP") and not b.abstained, b.answer
+
+
 def test_a_part_that_asks_no_detail_is_answered_whatever_the_other_parts_detail(assistant):
     q = "通年契約だと支払いまでどのくらいかかる？前払いは頼める？"
     assert [d.name for d in asked_details(q)] == ["duration"]
@@ -236,6 +249,15 @@ def test_every_detail_a_question_asks_for():
     "横浜市は2024年だけで何件の官民連携事例を生んだ？",
     # "how many startups" is a number of 社, which the Ibaraki passages do not give
     "How many startups has Ibaraki Prefecture certified under its trial ordering scheme for ventures?",
+    # a levy (負担金), a budget's size, what a city paid, a cap on a contract's value: sums
+    "Urban Innovation JAPANに加わる自治体の負担金は？",
+    "STARTUP HOKKAIDOの予算はどのくらいなの？",
+    "What did Saitama City pay for the Life is Tech lessons?",
+    "Is there a cap on the contract value for a No.4 negotiated contract?",
+    # a financier asked as 資金提供者（金融機関）, its bracket before は
+    "豊中市の卒煙プロジェクトの資金提供者（金融機関）はどこ？",
+    # a number of staff: 500件 of cases and 現在94 desks are no count of people
+    "横浜市の官民連携の専門部署は何人のチーム？",
 ])
 def test_newly_recognised_details_the_guide_does_not_state_are_declined(assistant, question):
     a = assistant.ask(question)
