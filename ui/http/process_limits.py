@@ -9,10 +9,9 @@ threads and about 28 MB less peak RSS, with the same requests/s.
 from __future__ import annotations
 
 import ctypes
-import logging
 import sys
 
-log = logging.getLogger("kanmin.http")
+import anyio.to_thread
 
 _M_ARENA_MAX = -8  # glibc <malloc.h>
 
@@ -35,6 +34,4 @@ def limit_request_threads(threads: int) -> None:
     """Blocking request handlers (FastAPI's plain ``def`` routes, starlette's run_in_threadpool) run
     on at most ``threads`` threads; further requests wait in the event loop. Call it inside the loop
     (the app's lifespan): the limiter belongs to the running loop."""
-    import anyio.to_thread
-
     anyio.to_thread.current_default_thread_limiter().total_tokens = int(threads)
