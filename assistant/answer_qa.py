@@ -108,6 +108,9 @@ class QaAnswers(Drafting):
         if not chosen:
             return self._abstain(hits, language, None)
         chosen = [self._with_items(c) for c in chosen]
+        # a window widened to bring its items may now hold a later passage: one citation per passage
+        chosen = [c for k, c in enumerate(chosen)
+                  if not any(o.chunk.id == c.chunk.id and o.start <= c.start and c.end <= o.end for o in chosen[:k])]
         items, host = self._list_items(query, chosen)
         if items and all(any(c.chunk.id == i.chunk.id and c.start <= i.start and i.end <= c.end for c in chosen)
                          for i in items):
