@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     workers: int = 1  # kanmin serve processes on one machine (each loads the guide and index)
     # Per worker: threads that run blocking requests (answers), and glibc malloc arenas (0 = glibc's
     # default). Answers take turns on the embedder, which already uses every core, so more threads
-    # only add memory (ui/http/process_limits.py; measured in docs/benchmarks.md).
+    # only add memory (ui/http/process_limits.py; measured in docs/deploy.md).
     request_threads: int = Field(4, ge=1, le=256)
     malloc_arenas: int = Field(2, ge=0, le=64)
     # Behind a balancer without active health checks: open the port only once the guide and index
