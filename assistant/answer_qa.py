@@ -161,12 +161,13 @@ class QaAnswers(Drafting):
         part_of: dict[tuple[str, int], int] = {}
         for k, part in enumerate(parts):
             n = share + (total - share * len(parts) if k == 0 else 0)
-            definition = self._definition_unit(part, chosen) or self._exclusion_unit(part)
-            if definition is not None:
+            stated = self._definition_unit(part, chosen) or self._exclusion_unit(part)
+            if stated is not None:
                 # 「原課とは何ですか。また、どう連携すれば…？」: the part that asks what a term means
-                # is answered by the term's meaning where the guide states it, as the card would
-                part_of[(definition.chunk.id, definition.start)] = k
-                chosen.append(definition)
+                # is answered by the term's meaning where the guide states it, as the card would;
+                # a part about a topic the guide leaves out (PPP) by the sentence that says so
+                part_of[(stated.chunk.id, stated.start)] = k
+                chosen.append(stated)
                 n -= 1
                 if n <= 0:
                     continue

