@@ -753,8 +753,8 @@ def render_markdown(r: dict) -> str:
         L += ["", "Read from `/proc/<pid>/status` of the `kanmin serve` process (uvicorn, one worker). The growth "
               "under load is mostly file-backed: each new question touches pages of the mapped e5 model file "
               "(its 250k-token embedding table) and of the Sudachi dictionary, which stay resident (shared by "
-              "workers, dropped by the kernel under memory pressure) and level off once the questions' "
-              "vocabulary has been seen."]
+              "workers, dropped by the kernel under memory pressure) and grow with the distinct questions asked, "
+              "up to the size of those files."]
     mem = r.get("memory")
     if mem and "steps" in mem:
         L += ["", "### Where the memory goes", "",
