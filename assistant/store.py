@@ -10,10 +10,13 @@ One state layer on SQLAlchemy Core, two engines:
   retried on serialization failures and deadlocks. Answers (history) commit without waiting for
   the WAL flush (``db_async_answer_commit``); feedback and claims wait for it.
 
-The schema is owned by Alembic (``assistant/migrations``): the first use of a ``Store`` runs
-``upgrade head`` under a lock (SQLite: the write lock of ``BEGIN IMMEDIATE``; PostgreSQL: a
-transaction-scoped advisory lock), so processes starting together do not race, and a SQLite
-file written before Alembic is adopted in place. Claims (``seen_event``) and votes (``vote``)
+The schema is versioned by Alembic (``assistant/migrations``). The first use of a ``Store``
+checks it under a lock (SQLite: the write lock of ``BEGIN IMMEDIATE``; PostgreSQL: a
+transaction-scoped advisory lock), so processes starting together do not race: a database at the
+head revision is used as it is; a new, empty one is created from the tables below and stamped
+with the head (Alembic's "create_all, then stamp" recipe); anything else (an older revision, a
+SQLite file written before Alembic) goes through ``alembic upgrade head``. Alembic itself (with
+Mako and Pygments, ~11 MB of a server's memory) is imported only on that last path. Claims (``seen_event``) and votes (``vote``)
 are single ``INSERT … ON CONFLICT DO NOTHING`` statements whose row count says who won.
 """
 from __future__ import annotations
@@ -28,14 +31,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from sqlalchemy import (Column, Integer, MetaData, Table, Text, bindparam, create_engine, delete, event, func, select,
-                        text, update)
+from sqlalchemy import (CheckConstraint, Column, Index, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text,
+                        bindparam, create_engine, delete, event, func, inspect, select, text, update)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from assistant.migrations import HEAD_REVISION
 from assistant.schema import Answer
 from ingest.errors import KanminError
 from ingest.settings import Settings, get_settings
@@ -73,10 +77,12 @@ def _is_sqlite_busy(exc: BaseException) -> bool:
     return False
 
 
-# Query-side description of the tables (the DDL itself lives in the migrations).
-_meta = MetaData()
+# The schema at HEAD_REVISION: what queries use, and what a new database is created from. The
+# migrations build the same tables step by step for older databases; tests/test_store.py checks
+# that both give the same schema on both engines.
+STATE_TABLES = MetaData()
 answers = Table(
-    "answers", _meta,
+    "answers", STATE_TABLES,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("id", Text, nullable=False, unique=True),
     Column("session_id", Text),
@@ -85,29 +91,41 @@ answers = Table(
     Column("answer", Text, nullable=False),
     Column("route", Text, nullable=False),
     Column("persona", Text, nullable=False),
-    Column("source", Text, nullable=False),
+    Column("source", Text, nullable=False, server_default=text("'api'")),
     Column("created_at", Text, nullable=False),
     Column("json", Text, nullable=False),
+    Index("answers_session", "session_id", "seq"),
+    sqlite_autoincrement=True,
 )
 feedback = Table(
-    "feedback", _meta,
+    "feedback", STATE_TABLES,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("answer_id", Text, nullable=False),
     Column("rating", Text, nullable=False),
     Column("comment", Text),
-    Column("source", Text, nullable=False),
+    Column("source", Text, nullable=False, server_default=text("'api'")),
     Column("created_at", Text, nullable=False),
+    CheckConstraint("rating IN ('up', 'down')", name="feedback_rating"),
+    Index("feedback_answer", "answer_id"),
+    sqlite_autoincrement=True,
 )
 seen_events = Table(
-    "seen_events", _meta,
+    "seen_events", STATE_TABLES,
     Column("key", Text, primary_key=True),
     Column("created_at", Text, nullable=False),
 )
 feedback_votes = Table(
-    "feedback_votes", _meta,
+    "feedback_votes", STATE_TABLES,
     Column("answer_id", Text, primary_key=True),
     Column("voter", Text, primary_key=True),
     Column("feedback_id", Integer, nullable=False),
+)
+# Alembic's own version table, as Alembic creates it, so that a stamped database is one Alembic reads.
+_version_meta = MetaData()
+alembic_version = Table(
+    "alembic_version", _version_meta,
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
 )
 
 
@@ -229,10 +247,8 @@ class Store:
         return self._engine_obj
 
     def _migrate(self, engine: Engine) -> None:
-        """``alembic upgrade head`` under a lock held for the whole check-and-upgrade."""
-        from alembic import command
-        from alembic.config import Config
-
+        """The schema at HEAD_REVISION, checked and made under a lock held throughout (see the
+        module docstring)."""
         if self.path is not None:
             def wal() -> None:
                 raw = engine.raw_connection()
@@ -249,6 +265,18 @@ class Store:
             with engine.execution_options(kanmin_write=True).begin() as conn:  # SQLite: BEGIN IMMEDIATE
                 if conn.dialect.name == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+                present = set(inspect(conn).get_table_names())
+                if "alembic_version" in present:
+                    if conn.execute(select(alembic_version.c.version_num)).scalars().all() == [HEAD_REVISION]:
+                        return
+                elif not present & set(STATE_TABLES.tables):
+                    STATE_TABLES.create_all(conn)
+                    _version_meta.create_all(conn)
+                    conn.execute(alembic_version.insert().values(version_num=HEAD_REVISION))
+                    return
+                from alembic import command
+                from alembic.config import Config
+
                 cfg = Config()
                 cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
                 cfg.attributes["connection"] = conn

@@ -32,7 +32,7 @@ STEPS: list[tuple[str, str]] = [
     ("20 answers", "qs = ['原課とは？', '4号随契の使い方は？', 'What is PFS?', '図表28は？', '公平性はどこに書いてある？'] * 4\n"
                    "for q in qs: c.assistant.ask(q)"),
 ]
-NOT_NEEDED = ("llama_index", "matplotlib", "torch", "sentence_transformers", "transformers")
+NOT_NEEDED = ("llama_index", "matplotlib", "torch", "sentence_transformers", "transformers", "alembic", "mako")
 
 _CHILD = r'''
 import json, sys

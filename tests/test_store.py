@@ -6,6 +6,8 @@ removes it at the end, also when tests fail; it is skipped only when the binarie
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,9 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from assistant.schema import Answer
-from assistant.store import Store
+from assistant.migrations import HEAD_REVISION
+from assistant.store import MIGRATIONS_DIR, STATE_TABLES, Store
 from eval.local_servers import PgCluster, pg_missing
-from ingest.settings import Settings
+from ingest.settings import PROJECT_ROOT, Settings
 
 
 def _answer(i: int, session: str | None = "s1") -> Answer:
@@ -114,6 +117,74 @@ def test_migrated_at_first_use_and_idempotent(make_store):
     assert again.schema_version() == 1
     assert sql(store, "SELECT COUNT(*) FROM alembic_version") == [(1,)]
     assert len(again.feedback_rows()) == 1
+
+
+def _schema(engine: sa.Engine) -> dict:
+    """Every table's columns, keys, indexes and checks, as the database itself reports them."""
+    insp = sa.inspect(engine)
+    return {t: {"columns": [(c["name"], str(c["type"]), c["nullable"], c.get("default")) for c in insp.get_columns(t)],
+                "pk": insp.get_pk_constraint(t),
+                "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in insp.get_indexes(t)),
+                "unique": sorted(tuple(u["column_names"]) for u in insp.get_unique_constraints(t)),
+                "checks": sorted((c["name"], c["sqltext"]) for c in insp.get_check_constraints(t))}
+            for t in sorted(insp.get_table_names())}
+
+
+def test_a_new_database_gets_the_schema_the_migrations_build(make_store, tmp_path, request):
+    """A new database is created from the store's tables and stamped (no Alembic run); the same
+    revision built by ``alembic upgrade head`` on another new database must be the same schema,
+    and Alembic's own comparison must find nothing to change."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
+    from alembic.migration import MigrationContext
+
+    store = make_store()
+    assert store.schema_version() == int(HEAD_REVISION)
+    url = (request.getfixturevalue("pg").new_database() if store.dialect == "postgresql"
+           else f"sqlite:///{tmp_path / 'by_alembic.sqlite3'}")
+    by_alembic = sa.create_engine(url)
+    try:
+        with by_alembic.begin() as conn:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        assert _schema(store._engine()) == _schema(by_alembic)
+        if store.dialect == "sqlite":  # down to the DDL text
+            master = "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+            with by_alembic.connect() as conn:
+                assert sql(store, master) == [tuple(r) for r in conn.exec_driver_sql(master)]
+        for engine in (store._engine(), by_alembic):
+            with engine.connect() as conn:
+                ctx = MigrationContext.configure(conn, opts={"compare_server_default": True})
+                assert compare_metadata(ctx, STATE_TABLES) == []
+                assert ctx.get_current_revision() == HEAD_REVISION
+    finally:
+        by_alembic.dispose()
+
+
+def test_head_revision_is_alembic_head():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert ScriptDirectory.from_config(cfg).get_heads() == [HEAD_REVISION]
+
+
+def test_the_serving_path_never_imports_alembic(tmp_path):
+    """Creating a new SQLite file, and opening it again as a restarted server does, stay off
+    Alembic (it and Mako hold ~11 MB of a server's memory); only an older file needs it."""
+    code = ("import sys\n"
+            "from assistant.store import Store\n"
+            "for _ in range(2):\n"
+            "    s = Store(sys.argv[1]); s.add_feedback('a1', 'up'); assert s.schema_version() == 1; s.close()\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'mako'}))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "k.sqlite3")], capture_output=True, text=True,
+                         timeout=300, cwd=str(PROJECT_ROOT))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_concurrent_start_up_migrates_once(make_store):

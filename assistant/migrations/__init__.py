@@ -1,1 +1,5 @@
 """Alembic migrations of the state store (assistant/store.py runs them at start-up)."""
+
+# The newest revision in versions/. A new migration updates it together with the tables in
+# assistant/store.py (tests/test_store.py checks both against Alembic's own view).
+HEAD_REVISION = "0001"
