@@ -161,6 +161,10 @@ _A_QUESTION = re.compile(r"([？?]|(ですか|ますか|でしょうか)。?)$")
 # question is one (after あと、/ また、 it is a question of its own: 「…とは何ですか。また、どう…」).
 # Eight tuning questions (of 548) are so joined: first-250 key phrases 0.560 → 0.567, nothing lost
 _SUBJECTLESS = re.compile(r"(どういう|どんな|どの|どう|どこ|いつ|何|誰|いくら|いくつ)")
+# a short later part with neither a subject nor a question word of its own (「段階ごとに違う？」,
+# 「提案してすぐ決まる？」, "And what if we pick several?") narrows the part before it: one question
+_NARROWS_JA = re.compile(r"^[^はがもを]{2,12}[？?]$")
+_NARROWS_EN = re.compile(r"^(?:and\s+|but\s+)?(?:what|how)\s+(?:if|about)\b", re.I)
 
 
 # a later part that asks more about the term itself ("…, and how does it relate to PFS?")
@@ -190,5 +194,8 @@ def question_parts(question: str, min_chars: int = 6) -> list[str]:
             _A_QUESTION.search(p) or p.isascii() for p in parts)):
         return [q]
     if any(_SUBJECTLESS.match(p) and re.search(r"[？?]\s*$", q[:q.index(p)]) for p in parts[1:]):
+        return [q]
+    if any(_NARROWS_EN.match(p) or (_NARROWS_JA.match(p) and "って" not in p and not _SUBJECTLESS.search(p))
+           for p in parts[1:]):
         return [q]
     return parts

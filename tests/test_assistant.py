@@ -264,6 +264,14 @@ def test_a_list_question_gets_the_guides_items_in_order(assistant):
     # a part that opens with its question word right after a question mark has no subject of its own
     ("札幌市って、スタートアップ担当に民間から人を採ったことがあるんですよね？どういう役職で？", 1),
     ("トライアル発注で認定された商品ってあるの？何件くらい？", 1),
+    # a short later part with no subject and no question word narrows the part before it
+    ("官民連携を進める中で、スタートアップはどんな資料を用意すればいいですか？段階ごとに違う？", 1),
+    ("市の予算で導入したいと思ってもらえたら、どのくらいで話がまとまりますか？提案してすぐ決まる？", 1),
+    ("If one vendor is selected in the catalogue, what kind of contract is that? And what if we pick several?", 1),
+    # …but one with its own subject or question word is a question of its own
+    ("つくば市の認定制度って、市外の会社でも取れる？あと、認定されたらいつまで有効？", 2),
+    ("自治体との契約って複数年でまとめて結べるんでしょうか。あと代金はいつ払われますか？", 2),
+    ("What are the three exits the guide talks about? and are there PPP methods it deliberately leaves out?", 2),
 ])
 def test_question_parts(question, n):
     from assistant.router import question_parts
