@@ -54,6 +54,11 @@ def other_side(chunk: Chunk, persona: str) -> bool:
     return persona in SIDES and bool(chunk.personas) and all(p in SIDES and p != persona for p in chunk.personas)
 
 
+def _inside(c: Candidate, passages: list[Candidate]) -> Candidate | None:
+    """The passage among ``passages`` that overlaps ``c``, if any."""
+    return next((o for o in passages if o.chunk.id == c.chunk.id and o.start < c.end and c.start < o.end), None)
+
+
 def by_chunk(items: list[Item]) -> list[list[Item]]:
     """Runs of items printed on adjacent lines of one chunk (only bullets and line breaks between
     them); items with prose between them, or split by a page break, stay apart."""
@@ -89,6 +94,7 @@ class QaAnswers(Drafting):
             # is answered with the passages.
             return self._not_stated(hits, language, detail)
         part_of: dict[tuple[str, int], int] = {}
+        answered_by: dict[int, tuple[str, int]] = {}
         if len(parts) == 1:
             chosen = units(cands, self.answer_cfg, lambda picked: self._pick_lead(picked, cands, persona),
                            lambda text: not POINTER.search(text), answer_types(query))
@@ -104,7 +110,7 @@ class QaAnswers(Drafting):
                 at = next((i for i, c in enumerate(chosen) if any(w.search(c.text) for w in wanted)), None)
                 chosen = chosen if at is None else self._typed_first(chosen, at, persona)
         else:
-            chosen, part_of = self._per_part(query, parts, hits, persona)
+            chosen, part_of, answered_by = self._per_part(query, parts, hits, persona)
         if not chosen:
             return self._abstain(hits, language, None)
         chosen = [self._with_items(c) for c in chosen]
@@ -133,7 +139,7 @@ class QaAnswers(Drafting):
         first = (self.answer_cfg.list_first and bool(items) and host is None and len(parts) == 1
                  and bool(LIST_QUESTION.search(nfkc(query))))
         return self._compose(chosen, language, items, persona=persona, host=host,
-                             labels=(parts, part_of) if len(parts) > 1 else None, list_first=first)
+                             labels=(parts, part_of, answered_by) if len(parts) > 1 else None, list_first=first)
 
     def _typed_first(self, chosen: list[Candidate], at: int, side: str | None = None) -> list[Candidate]:
         """``chosen`` with its unit ``at`` moved to the front (AnswerConfig.stated_leads); with the
@@ -143,15 +149,17 @@ class QaAnswers(Drafting):
             return chosen
         return [chosen[at]] + chosen[:at] + chosen[at + 1:]
 
-    def _per_part(self, query: str, parts: list[str], hits,
-                  persona: str) -> tuple[list[Candidate], dict[tuple[str, int], int]]:
+    def _per_part(self, query: str, parts: list[str], hits, persona: str
+                  ) -> tuple[list[Candidate], dict[tuple[str, int], int], dict[int, tuple[str, int]]]:
         """Sentences for each part of a two-part question, in the order asked: one ranking
         for the whole would spend every sentence on the part with more matching words.
 
         Each part adds its own search to the whole question's hits, and its own words weigh its
         sentences. A Japanese part searches by BM25 only; an English part also searches by
-        meaning, with the whole question's vector (no second embedding). Returns the passages
-        and, for each (chunk id, start), the part it answers."""
+        meaning, with the whole question's vector (no second embedding). Returns the passages;
+        for each (chunk id, start), the part it answers; and for each later part whose best
+        sentence an earlier part's passage already quotes, that passage (the part then points at
+        it instead of quoting weaker sentences)."""
         cfg = self.answer_cfg
         total = cfg.part_passages  # shared among the parts
         share = max(1, total // len(parts))
@@ -159,6 +167,7 @@ class QaAnswers(Drafting):
         whole = self.retriever.query_vector(query, self._extra(query))
         chosen: list[Candidate] = []
         part_of: dict[tuple[str, int], int] = {}
+        answered_by: dict[int, tuple[str, int]] = {}
         for k, part in enumerate(parts):
             n = share + (total - share * len(parts) if k == 0 else 0)
             stated = self._definition_unit(part, chosen) or self._exclusion_unit(part)
@@ -180,8 +189,15 @@ class QaAnswers(Drafting):
                                           mode=mode, extra=self._extra(search), vector=whole)
             merged = list({h.chunk.id: h for pair in zip(own, hits) for h in pair}.values()) or list(hits)
             pool = self._pool(query, merged, extras=False)
-            cands = [c for c in self.scorer.candidates(self._query_tokens(part), pool, cfg, answer_types(part), meaning)
-                     if not any(o.chunk.id == c.chunk.id and o.start < c.end and c.start < o.end for o in chosen)]
+            scored = self.scorer.candidates(self._query_tokens(part), pool, cfg, answer_types(part), meaning)
+            cands = [c for c in scored if _inside(c, chosen) is None]
+            best = max(scored, key=lambda c: c.score, default=None)
+            quoted = _inside(best, chosen) if best is not None and k else None
+            if quoted is not None and max((c.score for c in cands), default=0.0) < cfg.part_ref_ratio * best.score:
+                # 「…いつ？それでどれくらい事例が生まれたの？」: the first part's passage already says
+                # 「これまで500件を超える官民連携事例」; this part points at it, not at weaker text
+                answered_by[k] = (quoted.chunk.id, quoted.start)
+                continue
             # each part: its best passage first (one that stands on its own, if one scores nearly as
             # well as a 「上記の…」 one), then the rest by score
             picked = sorted(select(cands, dataclasses.replace(cfg, max_sentences=n)), key=lambda c: -c.score)
@@ -191,7 +207,7 @@ class QaAnswers(Drafting):
                     picked = [plain[0]] + [c for c in picked if c is not plain[0]]
             part_of.update({(c.chunk.id, c.start): k for c in picked})
             chosen += picked
-        return chosen, part_of
+        return chosen, part_of, answered_by
 
     def _exclusion_unit(self, part: str) -> Candidate | None:
         """The guide's sentence that leaves the topic ``part`` asks about out of its scope (PPP/PFI)."""
@@ -253,7 +269,8 @@ class QaAnswers(Drafting):
 
     def _compose(self, chosen: list[Candidate], language: str, items: list[Item] = (), persona: str = "any",
                  host: Candidate | None = None,
-                 labels: tuple[list[str], dict[tuple[str, int], int]] | None = None, list_first: bool = False) -> Draft:
+                 labels: tuple[list[str], dict[tuple[str, int], int], dict[int, tuple[str, int]]] | None = None,
+                 list_first: bool = False) -> Draft:
         """The passages in the order given (the answer first; the parts of a multi-part question in
         the order asked), the list after the passage that introduces it, or before them all
         (``list_first``) for a question for a set of things when none of them introduces it."""
@@ -267,6 +284,17 @@ class QaAnswers(Drafting):
         figures_named: set[int] = set()
         current = None
         cited_only: list[str] = []
+        numbered: dict[tuple[str, int], int] = {}  # a passage → its citation number
+        pointers = dict(labels[2]) if labels is not None else {}
+
+        def point(before: int | None) -> None:
+            """The parts (before part ``before``; all when None) answered by an earlier passage."""
+            for k in sorted(pointers):
+                if (before is None or k < before) and (n := numbered.get(pointers[k])) is not None:
+                    del pointers[k]
+                    lines.append(f"【{labels[0][k]}】\n→ 上の[{n}]に記載があります。" if language == "ja"
+                                 else f"On “{clip_title(labels[0][k], self.answer_cfg.title_chars)}”: see [{n}] above.")
+
         for i, c in enumerate(chosen):
             if i == at:
                 lines.append(LIST_SLOT)
@@ -280,6 +308,7 @@ class QaAnswers(Drafting):
                 k = labels[1].get((c.chunk.id, c.start))
                 if k is not None and k != current:
                     current = k
+                    point(k)
                     label = (f"【{labels[0][k]}】\n" if language == "ja"
                              else f"On “{clip_title(labels[0][k], self.answer_cfg.title_chars)}”:\n")
             # the passages are numbered first, the list's items after them (also when the list is
@@ -287,6 +316,7 @@ class QaAnswers(Drafting):
             # (items cited first cost R@3 0.906 → 0.900 and page hit@3 0.885 → 0.880 on the 548)
             n = len(citations) + 1
             citations.append(self._cite(n, c.chunk, c.start, c.end, c.score))
+            numbered[(c.chunk.id, c.start)] = n
             # the lead too: with no passage for the asker's side near the best, an official reads
             # 第4章's 「スタートアップの皆様のご参考に」 knowing whom it addresses
             other = other_side(c.chunk, persona)
@@ -300,6 +330,7 @@ class QaAnswers(Drafting):
                 # the label above the bullet, not inside it
                 lines.append(label + "- " + ("From the other side: " if other else "") + f"「{shown}」[{n}]{refs}")
                 lines += self._items_en(self.enumerations.within(c.chunk, c.start, c.end))
+        point(None)
         if at >= len(chosen):
             lines.append(LIST_SLOT)
         if cited_only:

@@ -324,6 +324,24 @@ def test_the_parts_of_a_multi_part_answer_are_labelled_in_the_order_asked(assist
     assert "【4号随契とトライアル発注制度" not in one.answer  # a one-part question has no label
 
 
+def test_a_part_already_answered_points_at_the_passage_instead_of_padding(assistant):
+    """The first part's passage (「2008年に…これまで500件を超える官民連携事例…」) also answers the
+    second part: the second part points at it ([1]) rather than quoting weaker passages."""
+    ans = assistant.ask("横浜市が全国で初めて官民連携の指針や専門部署・提案窓口をそろえたのはいつ？"
+                        "それでどれくらい事例が生まれたの？")
+    quotes_in_chunks(ans, assistant)
+    m = re.search(r"【それでどれくらい事例が生まれたの[?？]】\n→ 上の\[(\d+)\]に記載があります。", ans.answer)
+    assert m, ans.answer
+    pointed = ans.citations[int(m.group(1)) - 1]
+    assert "500件を超える" in pointed.quote and "2008年" in pointed.quote
+    assert not re.search(r"\[\d+\]", ans.answer[m.end():])  # no passage quoted for it after the pointer
+    en = assistant.ask("What is Fukuoka City's one-stop desk for private-sector proposals called, and when did it open?",
+                       persona="startup")
+    m = re.search(r"On “when did it open\?”: see \[(\d+)\] above\.", en.answer)
+    assert m, en.answer
+    assert "2018年より" in en.citations[int(m.group(1)) - 1].quote
+
+
 def test_locate_opens_the_best_section_with_its_first_sentence(assistant):
     ans = assistant.ask("官民連携でありがちな失敗パターンがまとまってるのって何ページから？")
     assert ans.route == "locate"
