@@ -251,9 +251,24 @@ def _name_kind(question: str) -> re.Pattern[str] | None:
     return _FINANCIER if _FINANCIER_ASKED.search(question) else _COMPANY if _COMPANY_ASKED.search(question) else None
 
 
+# "By what date must we apply?" is answered by a date of applying (「…随時受付」, 「応募期限は…」),
+# not by 「2022年10月の発足時」: the event the question dates, and the words the guide dates it with
+_DATED_EVENTS = (
+    (re.compile(r"締め?切|期限|申請|応募|募集|申し?込|エントリー|deadline|appl(y|ication)|submit|sign up|register|enrol",
+                re.I), r"締め?切|期限|申請|応募|募集|申し?込|受付|受け付け|エントリー"),
+    (re.compile(r"開催|held|take place|took place", re.I), r"開催|実施|行われ|開か"),
+)
+
+
+def _dated(question: str) -> re.Pattern[str] | None:
+    """The words a date of the event ``question`` asks about is stated with, or None."""
+    wanted = [fill for ask, fill in _DATED_EVENTS if ask.search(question)]
+    return re.compile("|".join(wanted)) if wanted else None
+
+
 # per kind of detail: what its filler must agree with in the question (None: anything of the kind)
 _AGREE: dict[str, Callable[[str], re.Pattern[str] | None]] = {
-    "count": _counted, "duration": _in_units, "name": _name_kind, "amount": _priced}
+    "count": _counted, "duration": _in_units, "name": _name_kind, "amount": _priced, "date": _dated}
 
 
 # a question about the next or a coming occasion, and a sentence that speaks of one

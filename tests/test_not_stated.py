@@ -37,6 +37,8 @@ def assistant(session_assistant):
     ("「うちも！」ボタンはこれまでに何回押された？", "ガイドには具体的な数についての記載はありません。"),
     ("マッチングピッチで登壇した20社の会社名は？", "ガイドにはその名称についての記載はありません。"),
     ("規制のサンドボックス制度で、申請から認定までどのくらいかかる？", "ガイドには具体的な期間についての記載はありません。"),
+    # a date of applying, not the date some other event happened (「2022年10月の発足時」)
+    ("By what date must a startup apply to join the Impact Consortium?", "The guide does not state the date or deadline."),
 ])
 def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, question, first):
     a = assistant.ask(question)
@@ -65,6 +67,9 @@ def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, que
     # a company named only in the caption of the figure the sentence cites (図表48「Luup が…」)
     ("規制改革の事例で、電動キックボードに取り組んだ企業はどこ？", "Luup"),
     ("How many municipalities take part in the Startup City Promotion Council?", "11自治体"),
+    # the date of the event asked about: 開催日時 2024年11月28日
+    ("マッチングピッチ2024はいつ開催されましたか？", "2024年11月28日"),
+    ("On what date was the Matching Pitch 2024 held?", "2024年11月28日"),
 ])
 def test_a_stated_amount_or_date_is_answered(assistant, question, stated):
     a = assistant.ask(question)
