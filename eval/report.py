@@ -10,7 +10,8 @@ MAIN_METRICS: list[tuple[str, str]] = [
     ("ndcg_at_10", "nDCG@10"), ("page_precision", "page P"), ("page_recall", "page R"), ("page_hit_at_3", "page hit@3"),
     ("must_include_recall", "must-incl."), ("must_include_text", "must-incl. in text"),
     ("must_include_lead", "must-incl. first 250"),
-    ("answer_chars_p50", "median chars"), ("english_lead", "EN lead"), ("char_f1", "char F1"),
+    ("answer_chars_p50", "median chars"), ("answered_chars_p50", "median chars, answered"), ("english_lead", "EN lead"),
+    ("char_f1", "char F1"),
     ("abstain_precision", "abst. P"),
     ("abstain_recall", "abst. R"), ("abstain_f1", "abst. F1"), ("router_accuracy", "router"),
     ("glossary_accuracy", "glossary"), ("answered_rate", "answered"), ("latency_p50_ms", "p50 ms"),
@@ -18,7 +19,8 @@ MAIN_METRICS: list[tuple[str, str]] = [
 ]
 TYPE_METRICS: list[tuple[str, str]] = [
     ("recall_at_3", "R@3"), ("mrr", "MRR"), ("page_recall", "page R"), ("must_include_recall", "must-incl."),
-    ("must_include_text", "in text"), ("must_include_lead", "first 250"), ("answer_chars_p50", "median chars"), ("char_f1", "char F1"),
+    ("must_include_text", "in text"), ("must_include_lead", "first 250"), ("answer_chars_p50", "median chars"),
+    ("answered_chars_p50", "median chars, answered"), ("char_f1", "char F1"),
     ("router_accuracy", "router"), ("answered_rate", "answered"),
 ]
 PLOT_METRICS = ["recall_at_3", "mrr", "ndcg_at_10", "page_precision", "page_recall", "must_include_recall",

@@ -92,3 +92,6 @@ def test_abstention_and_router_aggregate():
     assert m["router_accuracy"] == 0.5  # TP counts; FN, FP (abstained answerable) do not; last is right
     assert m["answered_rate"] == 0.5
     assert aggregate([score_item(_item(), Prediction(answer="x"))])["router_accuracy"] is None  # no router
+    # median length over all four answers (2, 1, 1, 5 characters), and over the answers an answerable
+    # question got (only 全角ABC: a decline, or an answer to an unanswerable question, does not count)
+    assert m["answer_chars_p50"] == 1.5 and m["answered_chars_p50"] == 5.0
