@@ -15,7 +15,13 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z-]+")
 class Thesaurus:
     def __init__(self, ja: dict[str, list[str]], en: dict[str, list[str]]):
         self.ja = {nfkc(k): v for k, v in ja.items()}
-        self.en = {k.lower(): v for k, v in en.items()}
+        self.en = {k.lower(): v for k, v in en.items() if " " not in k.strip()}
+        # English entries of several words ("without a tender" → 随意契約) are phrases: they are
+        # found first, and their own words are not looked up again ("tender" → 入札 would ask
+        # for the very thing the question avoids)
+        self.en_phrases = {k: v for k, v in ((" ".join(k.lower().split()), v) for k, v in en.items()) if " " in k}
+        self._en_phrase = (re.compile(r"\b(" + "|".join(re.escape(k).replace(r"\ ", r"\s+") for k in sorted(
+            self.en_phrases, key=len, reverse=True)) + r")\b", re.I) if self.en_phrases else None)
 
     @classmethod
     def load(cls, path: Path) -> "Thesaurus":
@@ -30,7 +36,13 @@ class Thesaurus:
         out: dict[str, None] = {}
         for phrase in self.phrases(q):
             out.update(dict.fromkeys(self.ja[phrase]))
-        for w in _WORD.findall(q):
+        if self._en_phrase is not None:
+            for m in self._en_phrase.finditer(q):
+                out.update(dict.fromkeys(self.en_phrases[" ".join(m.group(1).lower().split())]))
+            q_words = self._en_phrase.sub(" ", q)
+        else:
+            q_words = q
+        for w in _WORD.findall(q_words):
             w = w.lower()
             # a plural finds its singular ("trials" → trial) unless it has its own entry
             words = self.en.get(w) or (self.en.get(w[:-1], []) if w.endswith("s") else [])

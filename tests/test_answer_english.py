@@ -103,3 +103,16 @@ def test_a_place_spelt_in_english_finds_the_guides_case(assistant):
     assert "鯖江市" in assistant.thesaurus.expand("What does Sabae do with startups?")
     a = assistant.ask("What does Sabae do with startups?")
     assert any("鯖江" in c.quote or any("鯖江" in s for s in c.section_path) for c in a.citations[:3]), a.answer[:300]
+
+
+def test_buying_without_a_tender_is_a_negotiated_contract(assistant):
+    """"without a tender" is what 随意契約 (4号随契) is: the phrase maps there, and its word "tender"
+    (→ 入札, 一般競争入札) is not looked up as well, which asked for the very thing avoided."""
+    words = assistant.thesaurus.expand("How can a city buy from a startup without a tender?")
+    assert "随意契約" in words and "入札" not in words and "一般競争入札" not in words
+    assert "入札" in assistant.thesaurus.expand("How do we run a tender for startups?")
+    assert "随意契約" in assistant.thesaurus.expand("Can we hire a startup without  competitive\nbidding?")
+    a = assistant.ask("How can a city buy from a startup without a tender?", persona="municipality")
+    assert not a.abstained
+    assert "随意契約" in a.citations[0].quote, a.answer
+    assert "The guide lists" not in a.answer.split("\n- ", 1)[0], a.answer  # no unrelated list before the quotes
