@@ -47,6 +47,8 @@ _DEFINE = re.compile(
     r"what (does|do|is|are)\b.*\b(mean|stand for)\b|what is meant by|meaning of|what is (an?|that|it)\b|what's an?\b|define|"
     r"definition of|stand for",
     re.I)
+# "What is PFS?" / "What are SIBs?" with nothing after the term (see Router.route)
+_BARE_WHAT = re.compile(r"^\s*what(?:'s|\s+is|\s+are)\s+(?:the\s+)?", re.I)
 # Words the whole guide is about: a question that mentions them is not asking what they mean
 # unless they sit right before the cue (「スタートアップとは？」).
 _UBIQUITOUS = {"スタートアップ", "自治体", "官民連携"}
@@ -94,6 +96,14 @@ class Router:
                     return RouteDecision("glossary", f"用語「{'」「'.join(t.term for t in pair)}」の意味を尋ねる表現"
                                                      f"「{d.group(0).strip()}」", term=pair[0], terms=pair)
                 return RouteDecision("glossary", f"用語「{term.term}」の意味を尋ねる表現「{d.group(0).strip()}」", term=term)
+        bare = _BARE_WHAT.match(q)
+        if bare:
+            # "What is trial ordering?": the whole question is the cue and one term, nothing else asked
+            asked = q[bare.end():].rstrip(" ?？.。")
+            whole = [f for f in self.matcher.find(q) if f[0] == bare.end() and f[1] == bare.end() + len(asked)]
+            if whole and whole[0][2].term not in _UBIQUITOUS:
+                return RouteDecision("glossary", f"用語「{whole[0][2].term}」の意味を尋ねる表現「{bare.group(0).strip()}」",
+                                     term=whole[0][2])
         title = self._figure_by_title(q)
         if title is not None:
             return RouteDecision("figure", f"図表{title}の題名を含む質問", figure=title)

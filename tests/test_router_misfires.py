@@ -20,6 +20,9 @@ def assistant(session_assistant):
     "予算要求の前に、同じサービスを入れている他の自治体に聞いておくといいことって何？",  # nor 「ことって何」
     "I meant the budget side: how does a city plan money for a pilot?",  # "meant" is not "mean"
     "自治体がスタートアップと官民連携を進めるとき、最初に決めることは？",  # ubiquitous words are no focus
+    "What is the deadline for a trial ordering application?",  # "what is" + more than the term
+    "What is trial ordering used for in Tsukuba?",
+    "What is a startup supposed to bring to the first meeting?",
 ])
 def test_not_a_definition_question(assistant, question):
     assert assistant.router.route(question).route != "glossary"
@@ -33,6 +36,9 @@ def test_not_a_definition_question(assistant, question):
     ("What is meant by scale in the guide?", "スケール(する)"),
     ("スタートアップとは何ですか？", "スタートアップ"),
     ("トライアル発注ってどんな制度？", "トライアル発注制度"),
+    # "What is X?" with nothing else asked is X's meaning, in the asker's English
+    ("What is trial ordering?", "トライアル発注制度"),
+    ("What is PFS?", "PFS"),
 ])
 def test_a_definition_question_asks_about_the_term_before_its_cue(assistant, question, term):
     d = assistant.router.route(question)
