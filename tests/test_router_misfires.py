@@ -39,6 +39,7 @@ def test_not_a_definition_question(assistant, question):
     # "What is X?" with nothing else asked is X's meaning, in the asker's English
     ("What is trial ordering?", "トライアル発注制度"),
     ("What is PFS?", "PFS"),
+    ("What is a 4-go zuikei?", "4号随契"),  # the term as Japanese colleagues say it, romanised
 ])
 def test_a_definition_question_asks_about_the_term_before_its_cue(assistant, question, term):
     d = assistant.router.route(question)
