@@ -48,7 +48,11 @@ class GlossaryAnswers(Drafting):
         reading = f"（{e.reading}）" if e.reading else ""
         full = self._full_name(e) if e.category == "略称" else None
         host = self._chunk_containing(e.meaning, prefer=("glossary", "footnote", "body", "table"))
-        head = f"{e.term}{reading}: {e.en or e.meaning}." if en else f"{e.term}{reading}とは、{e.meaning}"
+        # a meaning that names its own term (「トライアル発注制度は、…」,「「外部不経済」とは、…」) is not
+        # introduced with 「…とは、」 again
+        says_term = e.meaning.lstrip("「『").startswith(e.term)
+        head = (f"{e.term}{reading}: {e.en or e.meaning}." if en
+                else f"{e.term}{reading}：{e.meaning}" if says_term else f"{e.term}{reading}とは、{e.meaning}")
         if host is not None:
             i = host.text.find(e.meaning)
             cite = self._cite(len(citations) + 1, host, i, i + len(e.meaning))

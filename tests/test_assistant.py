@@ -454,3 +454,11 @@ def test_a_latin_name_typed_in_katakana_finds_its_passage(assistant, question, n
     assert assistant.thesaurus.phrases(question) and name in assistant.thesaurus.expand(question)
     lead = assistant.ask(question).citations[0]  # an abstention cites nothing: IndexError
     assert name.lower() in (lead.quote + " ".join(lead.section_path)).lower(), lead
+
+
+def test_a_meaning_that_names_its_term_is_not_introduced_twice(assistant):
+    """「トライアル発注制度は、…」 is the guide's own sentence: the card does not say
+    「トライアル発注制度とは、トライアル発注制度は、…」; a meaning without its term keeps 「…とは、」."""
+    first = assistant.ask("トライアル発注って何？").answer.split("\n", 1)[0]
+    assert first.startswith("トライアル発注制度（とらいあるはっちゅうせいど）：トライアル発注制度は、"), first
+    assert assistant.ask("原課とは？").answer.startswith("原課（げんか）とは、特定の案件や政策領域を担当している課")
