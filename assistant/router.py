@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from assistant.followup import SEPARATOR
 from assistant.terms import TermMatcher
 from ingest.models import FigureEntry, GlossaryEntry
 from ingest.text import nfkc
@@ -193,6 +194,11 @@ def question_parts(question: str, min_chars: int = 6) -> list[str]:
     as its parts; a single question, or one with a part that is no question of its own
     (「…いくつ？営業先の母数を知りたくて。」, "When and where…"), as itself."""
     q = nfkc(question).strip()
+    if SEPARATOR in q:
+        # a follow-up read with its anchor (「前の質問？ について: …」): only what was asked now has
+        # parts; the anchor is the context of each, never a part of its own
+        anchor, asked = q.split(SEPARATOR, 1)
+        return [f"{anchor}{SEPARATOR}{p}" for p in question_parts(asked, min_chars)]
     parts = [p.strip(" 、,") for p in _PART_BREAK.split(q) if p and p.strip(" 、,?？")]
     if len(parts) < 2 or len(parts) > 3:
         return [q]
