@@ -16,8 +16,9 @@ transaction-scoped advisory lock), so processes starting together do not race: a
 head revision is used as it is; a new, empty one is created from the tables below and stamped
 with the head (Alembic's "create_all, then stamp" recipe); anything else (an older revision, a
 SQLite file written before Alembic) goes through ``alembic upgrade head``. Alembic itself (with
-Mako and Pygments, ~11 MB of a server's memory) is imported only on that last path. Claims (``seen_event``) and votes (``vote``)
-are single ``INSERT … ON CONFLICT DO NOTHING`` statements whose row count says who won.
+Mako, 7–11 MB of a server's memory) is imported only on that last path. Claims
+(``seen_event``) and votes (``vote``) are single ``INSERT … ON CONFLICT DO NOTHING`` statements
+whose row count says who won.
 """
 from __future__ import annotations
 
