@@ -18,7 +18,7 @@ def assistant(session_assistant):
     ("Urban Innovation JAPANの参加費はいくら？", "ガイドには具体的な金額についての記載はありません。"),
     ("インパクトスタートアップ協会の連絡先の電話番号は？", "ガイドには連絡先・URLについての記載はありません。"),
     ("How much does it cost to join the Impact Consortium?", "The guide does not state the amount."),
-    ("What is the deadline for applying to the trial ordering program?", "The guide does not state the date or deadline."),
+    ("What is the deadline for applying to Urban Innovation JAPAN?", "The guide does not state the date or deadline."),
     ("前払いをお願いする場合、契約額の何割くらいまで前払いしてもらえる？", "ガイドには具体的な割合・配分についての記載はありません。"),
     ("札幌市が民間から公募したスタートアップ推進担当係長の年収は？", "ガイドには具体的な金額についての記載はありません。"),
     # a proper noun the guide never mentions: its other words (自治体, 連携) would find passages
@@ -70,6 +70,8 @@ def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, que
     # the date of the event asked about: 開催日時 2024年11月28日
     ("マッチングピッチ2024はいつ開催されましたか？", "2024年11月28日"),
     ("On what date was the Matching Pitch 2024 held?", "2024年11月28日"),
+    # no deadline: 茨城県 takes applications for its trial ordering certification at any time (随時受付)
+    ("What is the deadline for applying to the trial ordering program?", "随時受付"),
 ])
 def test_a_stated_amount_or_date_is_answered(assistant, question, stated):
     a = assistant.ask(question)
