@@ -15,11 +15,12 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z-]+")
 class Thesaurus:
     def __init__(self, ja: dict[str, list[str]], en: dict[str, list[str]]):
         self.ja = {nfkc(k): v for k, v in ja.items()}
-        self.en = {k.lower(): v for k, v in en.items() if " " not in k.strip()}
+        keys = {" ".join(k.lower().split()): v for k, v in en.items()}
+        self.en = {k: v for k, v in keys.items() if " " not in k}
         # English entries of several words ("without a tender" → 随意契約) are phrases: they are
         # found first, and their own words are not looked up again ("tender" → 入札 would ask
         # for the very thing the question avoids)
-        self.en_phrases = {k: v for k, v in ((" ".join(k.lower().split()), v) for k, v in en.items()) if " " in k}
+        self.en_phrases = {k: v for k, v in keys.items() if " " in k}
         self._en_phrase = (re.compile(r"\b(" + "|".join(re.escape(k).replace(r"\ ", r"\s+") for k in sorted(
             self.en_phrases, key=len, reverse=True)) + r")\b", re.I) if self.en_phrases else None)
 
