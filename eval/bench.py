@@ -761,7 +761,8 @@ def render_markdown(r: dict) -> str:
               "RSS of a fresh interpreter after each step of what `kanmin serve` loads (`eval/bench_memory.py`); "
               "file-backed pages (the Sudachi dictionary, the model file) count, as they do in VmHWM. Not imported "
               "by the serving path: llama-index (only the naive baseline and `as_llama_index()` use it), "
-              "matplotlib (eval reports), torch, Alembic and Mako (only a state database at an older revision "
+              "matplotlib (eval reports), pandas (Gradio imports it at start-up for components kanmin does not use; "
+              "deferred until first used), torch, Alembic and Mako (only a state database at an older revision "
               "needs them). Imported anyway: "
               f"{', '.join(mem['imported_not_needed']) or 'none'}.", ""]
         L += _table(["step", "adds MB", "RSS MB after"],

