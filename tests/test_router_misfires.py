@@ -40,6 +40,9 @@ def test_not_a_definition_question(assistant, question):
     ("What is trial ordering?", "トライアル発注制度"),
     ("What is PFS?", "PFS"),
     ("What is a 4-go zuikei?", "4号随契"),  # the term as Japanese colleagues say it, romanised
+    # 逆プロポ, which the guide defines on p.131; "proposal" alone is 企画書・提案書, whose card this got
+    ("What is a reverse proposal?", "逆プロポ"),
+    ("逆プロポって何？", "逆プロポ"),
 ])
 def test_a_definition_question_asks_about_the_term_before_its_cue(assistant, question, term):
     d = assistant.router.route(question)

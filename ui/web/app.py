@@ -538,8 +538,12 @@ class KanminUI:
                              [session, lang], export_box).then(None, export_box, None, js=DOWNLOAD_MD)
             reader.click(self.open_nav, [lang, session], reader, show_progress="hidden")  # no dimmed overlay
 
-            g_search.submit(self.glossary_html, [g_search, lang], g_results)
-            g_btn.click(self.glossary_html, [g_search, lang], g_results)
+            # The list is rendered when the tab opens and on each search, one event at a time in the
+            # order sent (~1.5 ms each): rendered by the page-load event instead, a slow load could
+            # land after a quick search and put the whole list back over its results.
+            for listener in (tab_glossary.select, g_search.submit, g_btn.click):
+                listener(self.glossary_html, [g_search, lang], g_results, concurrency_id="glossary",
+                         concurrency_limit=1)
             j_btn.click(self.jargon_html, [j_input, lang], j_output)
             j_example.click(lambda lang_v: t(lang_v, "jargon_example_text"), lang, j_input, queue=False).then(
                 self.jargon_html, [j_input, lang], j_output)
@@ -573,11 +577,11 @@ class KanminUI:
                 html, chapters = self.reading_html(p, lang_v)
                 nav = _nav_from_query(getattr(request, "query_params", None) or {})
                 return (sid, chat_v, err, gr.update(visible=self.llm_ok()), gr.update(visible=not chat_v),
-                        self.toc_html(lang_v), self.glossary_html(None, lang_v), html,
+                        self.toc_html(lang_v), html,
                         gr.update(choices=chapters, value=None), self.reader_html(nav, lang_v) if nav else "")
 
             demo.load(on_load, [session, persona, lang],
-                      [session, chat, status, mode, examples_html, toc, g_results, reading, reading_chapters, reader])
+                      [session, chat, status, mode, examples_html, toc, reading, reading_chapters, reader])
 
             # language switch: relabel everything and re-render what is on screen
             relabel_outputs = [
