@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     # default). Answers take turns on the embedder, which already uses every core, so more threads
     # only add memory (ui/http/process_limits.py; measured in docs/deploy.md).
     request_threads: int = Field(4, ge=1, le=256)
+    # Extractive answers of POST /v1/ask computed at once per worker (generative ones, which wait on
+    # the LLM, take request threads). An answer is CPU-bound: another request's Python beside its
+    # embedding takes a core from the embedder's OpenMP team (measured alone 15 ms, beside a busy
+    # thread 45 ms), so one at a time serves more: 29 → 36 requests/s at concurrency 16.
+    answer_threads: int = Field(1, ge=1, le=64)
     malloc_arenas: int = Field(2, ge=0, le=64)
     # Behind a balancer without active health checks: open the port only once the guide and index
     # are loaded (or failed), so no request meets a replica that is still starting (deploy/).

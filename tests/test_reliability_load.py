@@ -162,10 +162,12 @@ def test_load_2000_asks_concurrency_32(server, capsys):
               f"{result['throughput_rps']} req/s, errors {result['errors']} → {path}")
     assert result["errors"] == 0, (result["error_kinds"], result["error_examples"])
     assert result["ok"] == N_REQUESTS, result
-    # 32 requests in flight run on KANMIN_REQUEST_THREADS (default 4) threads, each with its embedder
-    # thread team: not one thread (plus a team and a malloc arena) per request (71 threads before)
+    # 32 requests in flight run on KANMIN_REQUEST_THREADS (default 4) threads and KANMIN_ANSWER_THREADS
+    # answer slots (default 1), each thread with its embedder thread team: not one thread (plus a team
+    # and a malloc arena) per request (71 threads before)
     per_request_thread = 1 + (os.cpu_count() or 1)
-    assert threads.max <= at_rest + Settings().request_threads * per_request_thread, (at_rest, threads.max)
+    bound = (Settings().request_threads + Settings().answer_threads) * per_request_thread
+    assert threads.max <= at_rest + bound, (at_rest, threads.max)
     assert sum(result["routes"].values()) == N_REQUESTS and set(result["routes"]) <= ROUTES, result["routes"]
     assert len(result["routes"]) >= 3, result["routes"]  # the mix of questions reached several routes
 

@@ -8,8 +8,10 @@ import importlib
 import logging
 import re
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, Callable
 
+import anyio.to_thread
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -33,7 +35,7 @@ from ui.models import (
     ANSWER_EXAMPLE, ID_PATTERN, MAX_TERM, AnnotateRequest, AnnotateResponse, AskRequest, FeedbackRequest,
     FeedbackResponse, Health, Ready, check_text, error_responses,
 )
-from ui.http.process_limits import limit_request_threads
+from ui.http.process_limits import answer_limiter, limit_request_threads
 from ui.http.proxies import ProxyHeadersMiddleware, parse_networks
 from ui.http.ratelimit import MEMORY, RateLimitMiddleware, Throttle, build_limiter, storage_options
 from ui.runtime import ContainerHolder
@@ -84,6 +86,7 @@ def create_app(container_factory: Callable[[], Any] | None = None, settings: Set
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         limit_request_threads(settings.request_threads)
+        app.state.answer_limiter = answer_limiter(settings.answer_threads)
         if start_loading:
             holder.start()
             if settings.serve_when_ready:
@@ -150,8 +153,12 @@ def create_app(container_factory: Callable[[], Any] | None = None, settings: Set
         # the answer on a request thread, its response checked in the loop: a plain `def` route takes
         # a request thread twice (FastAPI validates its response in the threadpool too), so under
         # load a request queued again behind all the others (p95 at concurrency 16: 934 ms, p50 471)
-        answer = await run_in_threadpool(c.assistant.ask, req.question, persona=req.persona, session_id=session,
-                                         mode=req.mode, source="api")
+        # an extractive answer in one of the worker's answer slots (KANMIN_ANSWER_THREADS); a generative
+        # one, which mostly waits on the LLM, on a request thread
+        slots = None if req.mode == "generative" else getattr(request.app.state, "answer_limiter", None)
+        answer = await anyio.to_thread.run_sync(
+            partial(c.assistant.ask, req.question, persona=req.persona, session_id=session, mode=req.mode,
+                    source="api"), limiter=slots)
         metrics.observe_answer(answer, "api")
         return answer.model_copy(update={"session_id": req.session_id}) if session else answer
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import sys
 
+import anyio
 import anyio.to_thread
 
 _M_ARENA_MAX = -8  # glibc <malloc.h>
@@ -28,6 +29,13 @@ def cap_malloc_arenas(arenas: int) -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return mallopt(_M_ARENA_MAX, int(arenas)) == 1
+
+
+def answer_limiter(threads: int) -> anyio.CapacityLimiter:
+    """Slots for CPU-bound answers, apart from the request threads: a request waits for one in the
+    event loop, not as a blocked thread (4 threads taking turns on a lock served fewer answers, 26
+    requests/s, than 4 running freely, 29, or one slot, 36). Create it inside the loop."""
+    return anyio.CapacityLimiter(int(threads))
 
 
 def limit_request_threads(threads: int) -> None:
