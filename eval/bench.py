@@ -606,6 +606,17 @@ def _lat_row(name: str, s: dict) -> list[Any]:
 LAT_HEADER = ["", "n", "p50 ms", "p95 ms", "p99 ms", "mean ms", "max ms"]
 
 
+
+def _cores_note(w: dict[str, Any]) -> str:
+    """How much of the machine each run used: one worker computes one answer at a time
+    (KANMIN_ANSWER_THREADS), so a second worker can only add the share of the cores the first leaves."""
+    one, two = w["workers_1"].get("server_cores"), w["workers_2"].get("server_cores")
+    if one is None or two is None:
+        return ""
+    return (f" The server used {one} cores with 1 worker and {two} with 2: a worker computes one extractive answer "
+            "at a time (KANMIN_ANSWER_THREADS) on an embedder that uses every core, so a second worker adds only "
+            "what the first leaves idle.")
+
 def render_markdown(r: dict) -> str:
     from eval.bench_http import describe_load  # bench_http imports this module
 
@@ -727,7 +738,7 @@ def render_markdown(r: dict) -> str:
         L += ["", "## Workers on one machine", "",
               f"`kanmin serve --workers N` (KANMIN_WORKERS), POST /v1/ask at concurrency {w['concurrency']} "
               f"{describe_load(w['workers_1'])}, after a warm-up, one server after the other: 2 workers ÷ 1 = "
-              f"{w['ratio']}×.", ""]
+              f"{w['ratio']}×." + _cores_note(w), ""]
         L += _table(["workers", "requests", "errors", "wall s", "req/s", "p50 ms", "p95 ms", "p99 ms"],
                     [[n, t["requests"], t["errors"], t["wall_s"], t["rps"], t["p50_ms"], t["p95_ms"], t["p99_ms"]]
                      for n, t in ((1, w["workers_1"]), (2, w["workers_2"]))])
