@@ -143,6 +143,12 @@ _ASK_TYPES = [
 ]
 
 
+# a quotable line under this many characters with no Japanese in it is a label (a company or
+# product name, an English title): its English words match an English question well and say nothing
+LABEL_CHARS = 40
+JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
 def answer_types(query: str) -> list[re.Pattern[str]]:
     return [want for ask, want in _ASK_TYPES if ask.search(query)]
 
@@ -237,6 +243,8 @@ class SentenceScorer:
         for chunk, rank in pool:
             for a, b in quotable_spans(chunk.text, chunk.kind):
                 text = chunk.text[a:b]
+                if b - a < LABEL_CHARS and not JAPANESE.search(text):
+                    continue  # a name on a line of its own (「Life is Tech!」) is a label, not an answer
                 cov = self.coverage(query_tokens, text)
                 own = cov
                 sim = meaning(chunk.id, a, b) if meaning else None

@@ -153,6 +153,23 @@ def test_the_text_quotes_at_most_two_supports_and_cites_the_rest_by_page(assista
     assert referenced >= 20  # the rule is exercised, not vacuous
 
 
+def test_no_answer_quotes_a_label_line(eval_answers):
+    """A short line with no Japanese in it (a company name such as 「Life is Tech!」, an English
+    title) says nothing on its own, yet its English words sit close to an English question: it is
+    never a passage of a qa answer (it led "How should I pitch it to them?" before)."""
+    from assistant.sentences import JAPANESE, LABEL_CHARS
+
+    english = 0
+    for item, a in eval_answers:
+        if a.route != "qa" or a.abstained:
+            continue
+        english += item.lang == "en"
+        for c in a.citations:
+            if c.score > 0:  # passages (list items are cited with score 0)
+                assert len(c.quote) >= LABEL_CHARS or JAPANESE.search(c.quote), (item.id, c.quote)
+    assert english >= 100
+
+
 def test_weak_supports_are_dropped_not_padded(guide):
     from assistant.sentences import AnswerConfig, Candidate, units
 
