@@ -33,7 +33,7 @@ KINDS: tuple[DetailKind, ...] = (
                    r"上限額|年収|給与|単価|相場|予算規模|予算額|負担金|分担金|拠出金|予算(は|って)?(どれ|どの)くらい|how much|"
                    r"\b(what|how much) (does|did|do|will|would)\b[^?.]{0,60}\bpay\b|"
                    r"\b(cap|ceiling|upper limit)\b[^?.]{0,30}\b(value|amount|price|sum)\b|"
-                   r"\b(total|annual|yearly)\b[^?.]{0,20}\bbudget\b|\bbudget (amount|size)\b|how (large|big) (is|was) the budget|"
+                   r"\b(what|how much)\b[^?.]{0,30}\b(total|annual|yearly)\b[^?.]{0,20}\bbudget\b|\bbudget (amount|size)\b|how (large|big) (is|was) the budget|"
                    r"\b(what|how much) (does|did|do|will|would)\b[^?.]{0,60}\bcost\b|"
                    # a fee asked about, not a price named as a criterion (「bidding that weighs price and quality」)
                    r"(what|which|any)\b[^?.]{0,30}\b(fees?|charges?|prices?)\b|"
@@ -67,7 +67,7 @@ KINDS: tuple[DetailKind, ...] = (
         "具体的な日付・期限", "the date or deadline"),
     DetailKind(
         "ratio",
-        re.compile(r"何対何|何割|何パーセント|何[%％]|比率|割合|配分|what (percentage|share|proportion|ratio)", re.I),
+        re.compile(r"何対何|何割|何パーセント|何[%％]|比率|割合|配分|(what|maximum|max|minimum|min) (percentage|share|proportion|ratio)|how many percent", re.I),
         re.compile(r"\d+(\.\d+)?\s*(%|％|割|パーセント)|\d+\s*(対|:|：)\s*\d+"),
         "具体的な割合・配分", "the ratio or share"),
     DetailKind(

@@ -25,7 +25,7 @@ _HEADING = re.compile(r"^(?:-\s*)?(?:✓\s*(?:\*\*)?(?P<check>\S.{1,58}?)(?:\*\*
 _ORDINAL = re.compile(r"^[0-9０-９一二三四五六七八九]\s*つ目(は|の|に)")
 # questions that ask for a set of things rather than one fact
 LIST_QUESTION = re.compile(
-    r"どんな|どのような|何を|なにを|[0-9０-９]\s*つ(の|って|は)|それぞれ|どう[^。？?]{0,6}(ば|たら)|どうやって|ポイント|方法|打開策|手は|観点|パターン|種類|"
+    r"どんな|どのような|何を|なにを|[0-9０-９]\s*つ(の|って|は)|それぞれ|どう[^。？?]{0,6}(ば|たら)|どうやって|ポイント|方法|打開策|手は|(どんな|どの|何の|なんの)観点|観点(は|を|って|が)|パターン|種類|"
     r"what (kind|sort)s? of|which (points|ways)|how (can|do|should)|what should|what are the|"
     r"\b(two|three|four|five|six)\b", re.I)
 

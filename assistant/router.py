@@ -26,7 +26,8 @@ _LOCATE = re.compile(
     r"(何ページ|何頁)(?!\s*(くらい|ぐらい|程度|ほど|以内))|どのページ|ページ(は|を)?(どこ|教え)|"
     r"どの(章|節|部分|セクション|あたり|辺|へん)|何章|(箇所|ところ|部分|ページ)を教え|ガイドのどこ|どこに(ある|あります)|"
     r"(書いて|載って|説明して|まとめて)(ある|い)る?の?は?どこ|"
-    r"which (page|section|chapter|part)|what page|where (does|do|in|is)\b|"
+    # "which parts of the lean canvas…" asks about the canvas, not for a place in the guide
+    r"which (page|section|chapter)|which parts?\b(?!\s+of\s+(?!(the|this)\s+guide))|what page|where (does|do|in|is)\b|"
     # "where can I find …" asks for the guide's place only when it names the guide or a part of it
     # ("Before pitching, where can I find public information about a city?" asks for a source)
     r"where can i find\b(?=[^?]*\b(guide|section|chapter|page)s?\b)", re.I)

@@ -116,3 +116,24 @@ def test_buying_without_a_tender_is_a_negotiated_contract(assistant):
     assert not a.abstained
     assert "随意契約" in a.citations[0].quote, a.answer
     assert "The guide lists" not in a.answer.split("\n- ", 1)[0], a.answer  # no unrelated list before the quotes
+
+
+@pytest.mark.parametrize("question", [
+    "Is a partnership agreement with a city legally binding?",
+    "ある自治体と連携協定を結ぶ話が進んでいます。協定って、契約みたいにお互いを縛るものなんでしょうか？",
+])
+def test_whether_an_agreement_binds_is_answered_by_the_gentlemens_agreement_passage(assistant, question):
+    """"binding" / 縛る are the guide's 拘束力 (a 連携協定 is 「紳士協定的な位置づけ」, p.111)."""
+    a = assistant.ask(question)
+    assert not a.abstained
+    assert "拘束力" in a.answer and "紳士協定" in a.answer, a.answer
+
+
+def test_a_question_from_a_viewpoint_gets_no_list_of_viewpoints(assistant):
+    """「公平性の観点から」 says from which viewpoint it asks; it does not ask for the guide's 観点①–⑥."""
+    a = assistant.ask("ある自治体が特定のスタートアップと連携協定を結びたいそうですが、公平性の観点から公募しないといけないのでしょうか？")
+    assert "観点①" not in a.answer, a.answer
+    assert any("公平" in c.quote or "排他性" in c.quote for c in a.citations[:2]), a.answer
+    # asking for the viewpoints themselves still gets the list
+    b = assistant.ask("連携先を選ぶとき、どんな観点で検討すればいい？")
+    assert "観点①" in b.answer, b.answer

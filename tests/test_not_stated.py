@@ -132,6 +132,10 @@ def test_a_part_that_asks_no_detail_is_answered_whatever_the_other_parts_detail(
     ("ピッチイベントはいつどこで開催される？", "date"),
     ("成果指標が何％改善したら満額？", "ratio"),
     ("Are there any fees for the desk?", "amount"),
+    # a budget named by its kind, not its size asked for (the question asks when)
+    ("Besides the main annual budget, when do municipalities put together supplementary budgets?", None),
+    ("What was the total annual budget of the project?", "amount"),
+    ("What's the maximum percentage of the contract we may pay up front?", "ratio"),
     # price named as a criterion, not asked for; costs as a topic, not a sum
     ("What's the difference between bidding on price and quality and a proposal competition?", None),
     ("What are the costs and benefits of a pilot for a city?", None),
@@ -265,6 +269,8 @@ def test_every_detail_a_question_asks_for():
     "豊中市の卒煙プロジェクトの資金提供者（金融機関）はどこ？",
     # a number of staff: 500件 of cases and 現在94 desks are no count of people
     "横浜市の官民連携の専門部署は何人のチーム？",
+    # an advance payment's share of the contract: the guide says it can be arranged, not how much
+    "If we make an exceptional advance payment to a startup, what's the maximum percentage of the contract we can pay up front?",
 ])
 def test_newly_recognised_details_the_guide_does_not_state_are_declined(assistant, question):
     a = assistant.ask(question)

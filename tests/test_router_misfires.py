@@ -51,6 +51,9 @@ def test_a_definition_question_asks_about_the_term_before_its_cue(assistant, que
 
 @pytest.mark.parametrize("question, route", [
     ("Before pitching to a city, where can I find public information about its policy priorities?", "qa"),
+    # parts of something else than the guide
+    ("Before our first meeting with a city, which parts of the public-sector lean canvas should we have worked out?", "qa"),
+    ("Which parts of the guide cover fairness?", "locate"),
     ("Where can I find the section on fairness in the guide?", "locate"),
     ("Where does the guide talk about regulatory sandboxes?", "locate"),
 ])
