@@ -61,14 +61,17 @@ class AbstainAnswers(Drafting):
         chunk = self.chunks[ex.chunk_id]
         draft = self._abstain(hits, language, None, f"ガイドが扱わないと明記している「{term}」についての質問",
                               kind="excluded_topic")
-        cite = self._cite(1, chunk, ex.start, ex.end)
+        # the guide's own sentence is the answer's passage: scored as one (list items score 0)
+        cite = self._cite(1, chunk, ex.start, ex.end, 1.0)
         note = (f"ガイドは{term}を扱わない方針です: 「{cite.quote}」[1]" if language == "ja"
                 else f"The guide states ({page_label(cite.pages)}) that it does not cover {term}: 「{cite.quote}」[1]")
-        draft.answer = note + "\n" + draft.answer
         draft.citations = [cite]
         if ASKS_COVERAGE.search(nfkc(query)):
-            # "does the guide cover PFI?" is answered (no, and here is where it says so)
+            # "does the guide cover PFI?" is answered (no, and here is where it says so): not with
+            # "the guide has no passage that answers this" after the passage that does
             draft.abstained, draft.route = False, None
+            draft.answer = draft.answer.split("\n", 1)[1] if draft.answer.startswith(NO_ANSWER[language]) else draft.answer
+        draft.answer = note + "\n" + draft.answer
         return draft
 
     def _not_stated(self, hits, language: str, detail: DetailKind) -> Draft:

@@ -59,6 +59,24 @@ def _inside(c: Candidate, passages: list[Candidate]) -> Candidate | None:
     return next((o for o in passages if o.chunk.id == c.chunk.id and o.start < c.end and c.start < o.end), None)
 
 
+def one_per_passage(chosen: list[Candidate]) -> list[Candidate]:
+    """A window widened to bring its list's items may now hold another chosen passage, before or
+    after it: the later of the two is dropped (one citation per passage), so the lead stays as it
+    was chosen, the answer first (brought in whole, a list's window made answers longer)."""
+    out = list(chosen)
+    k = 0
+    while k < len(out):
+        c = out[k]
+        j = next((j for j, o in enumerate(out) if j != k and o.chunk.id == c.chunk.id
+                  and o.start <= c.start and c.end <= o.end), None)
+        if j is None:
+            k += 1
+        else:
+            del out[max(j, k)]
+            k = min(j, k)
+    return out
+
+
 def by_chunk(items: list[Item]) -> list[list[Item]]:
     """Runs of items printed on adjacent lines of one chunk (only bullets and line breaks between
     them); items with prose between them, or split by a page break, stay apart."""
@@ -113,10 +131,7 @@ class QaAnswers(Drafting):
             chosen, part_of, answered_by = self._per_part(query, parts, hits, persona)
         if not chosen:
             return self._abstain(hits, language, None)
-        chosen = [self._with_items(c) for c in chosen]
-        # a window widened to bring its items may now hold a later passage: one citation per passage
-        chosen = [c for k, c in enumerate(chosen)
-                  if not any(o.chunk.id == c.chunk.id and o.start <= c.start and c.end <= o.end for o in chosen[:k])]
+        chosen = one_per_passage([self._with_items(c) for c in chosen])
         items, host = self._list_items(query, chosen)
         if items and all(any(c.chunk.id == i.chunk.id and c.start <= i.start and i.end <= c.end for c in chosen)
                          for i in items):
