@@ -606,7 +606,6 @@ def _lat_row(name: str, s: dict) -> list[Any]:
 LAT_HEADER = ["", "n", "p50 ms", "p95 ms", "p99 ms", "mean ms", "max ms"]
 
 
-
 def _cores_note(w: dict[str, Any]) -> str:
     """How much of the machine each run used: one worker computes one answer at a time
     (KANMIN_ANSWER_THREADS), so a second worker can only add the share of the cores the first leaves."""
@@ -616,6 +615,7 @@ def _cores_note(w: dict[str, Any]) -> str:
     return (f" The server used {one} cores with 1 worker and {two} with 2: a worker computes one extractive answer "
             "at a time (KANMIN_ANSWER_THREADS) on an embedder that uses every core, so a second worker adds only "
             "what the first leaves idle.")
+
 
 def render_markdown(r: dict) -> str:
     from eval.bench_http import describe_load  # bench_http imports this module

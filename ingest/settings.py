@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     # Extractive answers of POST /v1/ask computed at once per worker (generative ones, which wait on
     # the LLM, take request threads). An answer is CPU-bound: another request's Python beside its
     # embedding takes a core from the embedder's OpenMP team (measured alone 15 ms, beside a busy
-    # thread 45 ms), so one at a time serves more: 29 → 36 requests/s at concurrency 16.
+    # thread 45 ms), so one at a time serves more: 29 → 36–41 requests/s at concurrency 16.
     answer_threads: int = Field(1, ge=1, le=64)
     malloc_arenas: int = Field(2, ge=0, le=64)
     # Behind a balancer without active health checks: open the port only once the guide and index

@@ -150,11 +150,11 @@ def create_app(container_factory: Callable[[], Any] | None = None, settings: Set
         # the conversation is stored under the caller's namespace; the caller sees its own id back
         session = scoped_session(request.scope.get("state", {}).get("caller", ANONYMOUS), req.session_id)
         c = container()
-        # the answer on a request thread, its response checked in the loop: a plain `def` route takes
-        # a request thread twice (FastAPI validates its response in the threadpool too), so under
-        # load a request queued again behind all the others (p95 at concurrency 16: 934 ms, p50 471)
-        # an extractive answer in one of the worker's answer slots (KANMIN_ANSWER_THREADS); a generative
-        # one, which mostly waits on the LLM, on a request thread
+        # the answer off the loop, its response checked in the loop: a plain `def` route takes a thread
+        # twice (FastAPI validates its response in the threadpool too), so under load a request queued
+        # again behind all the others (p95 at concurrency 16: 934 ms, p50 471). An extractive answer
+        # takes one of the worker's answer slots (KANMIN_ANSWER_THREADS); a generative one, which
+        # mostly waits on the LLM, a request thread
         slots = None if req.mode == "generative" else getattr(request.app.state, "answer_limiter", None)
         answer = await anyio.to_thread.run_sync(
             partial(c.assistant.ask, req.question, persona=req.persona, session_id=session, mode=req.mode,
