@@ -27,8 +27,10 @@ def test_every_item_agrees_with_the_guide(items, facts):
 def test_size_and_balance(items, facts):
     assert len(items) >= 150
     langs = Counter(it.lang for it in items)
-    assert 0.70 <= langs["ja"] / len(items) <= 0.80, langs
-    assert 0.20 <= langs["en"] / len(items) <= 0.30, langs
+    # mostly Japanese, as the users ask; part 10 over-samples English (36 of 60), where the answers
+    # were weakest, which puts English at 32 % of the 848
+    assert 0.65 <= langs["ja"] / len(items) <= 0.80, langs
+    assert 0.20 <= langs["en"] / len(items) <= 0.35, langs
     assert {it.persona for it in items} >= {"municipality", "startup", "intermediary", "any"}
     assert {it.type for it in items} == set(TYPES)
     assert sum(not it.answerable for it in items) >= 10
