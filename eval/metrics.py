@@ -244,7 +244,7 @@ def aggregate(results: list[ItemResult]) -> dict:
     chars = [v for r in results if (v := r.scores.get("answer_chars")) is not None]
     out["answer_chars_p50"] = round(float(np.median(chars)), 1) if chars else None
     # the same over the answers a reader gets to the answerable questions: short declines (a third
-    # of the tuning set) pull the median above far down (tuning set 2026-11-29: 356 over all, 566 here)
+    # of the tuning set) pull the median above far down (tuning set of 848, 2026-11-29: 356 over all, 572 here)
     answered = [v for r in answerable if not r.pred.abstained and (v := r.scores.get("answer_chars")) is not None]
     out["answered_chars_p50"] = round(float(np.median(answered)), 1) if answered else None
     lat = [r.pred.latency_ms for r in results if r.pred.error is None]
