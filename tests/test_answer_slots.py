@@ -30,8 +30,7 @@ def llm():
 @pytest.fixture(scope="module")
 def server(llm, tmp_path_factory):
     srv = start_server(tmp_path_factory.mktemp("slots"), {
-        "KANMIN_LLM_BACKEND": "openai", "KANMIN_LLM_BASE_URL": f"http://127.0.0.1:{llm.port}/v1",
-        "KANMIN_LLM_MODEL": "fake", "KANMIN_LLM_TIMEOUT_S": str(STALL_S * 2),
+        **llm.server_env(STALL_S * 2),
         "KANMIN_ANSWER_THREADS": "1", "KANMIN_REQUEST_THREADS": "4", "KANMIN_RATE_LIMIT": "100000/minute"})
     yield srv
     stop_server(srv)

@@ -111,6 +111,11 @@ class FakeLLM:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def server_env(self, timeout_s: float) -> dict[str, str]:
+        """The settings that point a kanmin server (or the CLI) at this fake, OpenAI-compatible."""
+        return {"KANMIN_LLM_BACKEND": "openai", "KANMIN_LLM_BASE_URL": f"http://127.0.0.1:{self.port}/v1",
+                "KANMIN_LLM_MODEL": "fake", "KANMIN_LLM_TIMEOUT_S": str(timeout_s)}
+
     def prompt_of(self, body: dict) -> str:
         if "messages" in body:
             return "\n".join(m.get("content") or "" for m in body["messages"] if m.get("role") == "user")

@@ -98,10 +98,7 @@ def llm():
 def gen_server(tmp_path_factory, llm):
     srv = start_server(tmp_path_factory.mktemp("rel-llm"), {
         "KANMIN_RATE_LIMIT": "1000000/minute",
-        "KANMIN_LLM_BACKEND": "openai",
-        "KANMIN_LLM_BASE_URL": f"http://127.0.0.1:{llm.port}/v1",
-        "KANMIN_LLM_MODEL": "fake",
-        "KANMIN_LLM_TIMEOUT_S": str(LLM_TIMEOUT_S),
+        **llm.server_env(LLM_TIMEOUT_S),
     })
     yield srv
     try:  # after every fault the module injected

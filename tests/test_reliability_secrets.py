@@ -83,11 +83,8 @@ def server(tmp_path_factory, llm, slack):
         "KANMIN_SLACK_APP_TOKEN": APP_TOKEN,
         "KANMIN_SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "KANMIN_SLACK_API_BASE_URL": slack.url,
-        "KANMIN_LLM_BACKEND": "openai",
-        "KANMIN_LLM_BASE_URL": f"http://127.0.0.1:{llm.port}/v1",
-        "KANMIN_LLM_MODEL": "fake",
+        **llm.server_env(3),
         "KANMIN_LLM_API_KEY": LLM_KEY,
-        "KANMIN_LLM_TIMEOUT_S": "3",
     })
     yield srv
     stop_server(srv)  # flushes and closes the log: everything the server ever wrote is scanned

@@ -75,8 +75,7 @@ def llm():
 @pytest.fixture(scope="module")
 def gen_server(tmp_path_factory, llm):
     srv = start_server(tmp_path_factory.mktemp("gen-sec"), {
-        "KANMIN_LLM_BACKEND": "openai", "KANMIN_LLM_BASE_URL": f"http://127.0.0.1:{llm.port}/v1",
-        "KANMIN_LLM_MODEL": "fake", "KANMIN_LLM_TIMEOUT_S": "30", "KANMIN_RATE_LIMIT": "1000/minute"})
+        **llm.server_env(30), "KANMIN_RATE_LIMIT": "1000/minute"})
     yield srv
     stop_server(srv)
 
