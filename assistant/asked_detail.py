@@ -30,7 +30,7 @@ KINDS: tuple[DetailKind, ...] = (
         "amount",
         re.compile(r"いくら|何円|何万円|金額|(どれ|どの)くらいの(予算|費用|お金|金額)|(費用|料金|報酬|年収|給与)は(どれ|どの|いくら|かか)|"
                    r"費用がかか|会費|参加費|料金|手数料|利用料|(登録|掲載|審査|申込|出展|出店)料|初期費用|月額|年額|"
-                   r"上限額|年収|給与|単価|相場|予算規模|予算額|負担金|分担金|拠出金|予算(は|って)?(どれ|どの)くらい|how much|"
+                   r"上限額|年収|給与|給料|単価|相場|予算規模|予算額|負担金|分担金|拠出金|予算(は|って)?(どれ|どの)くらい|how much|"
                    r"\b(what|how much) (does|did|do|will|would)\b[^?.]{0,60}\bpay\b|"
                    r"\b(cap|ceiling|upper limit)\b[^?.]{0,30}\b(value|amount|price|sum)\b|"
                    r"\b(what|how much)\b[^?.]{0,30}\b(total|annual|yearly)\b[^?.]{0,20}\bbudget\b|\bbudget (amount|size)\b|how (large|big) (is|was) the budget|"
@@ -170,7 +170,7 @@ def stating(kind: DetailKind, candidates, question: str = "", about: Callable[[A
 
 # 「委託単価はいくら」 is not answered by 最大委託料6,100万円, nor 「月額料金は」 by 無償提供: a sum
 # asked for by a narrow name must be stated under that name (a fee also as 無料 / 無償)
-_NARROW_PRICE = re.compile(r"単価|月額|年額|予算規模|年収|給与|(参加|年会|会|手数|利用|登録|掲載|出展|出店|審査|申込)(費|料)")
+_NARROW_PRICE = re.compile(r"単価|月額|年額|予算規模|年収|給与|給料|(参加|年会|会|手数|利用|登録|掲載|出展|出店|審査|申込)(費|料)")
 _FEE = re.compile(r"(費|料)$")
 
 
