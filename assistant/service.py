@@ -61,8 +61,8 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         self.history_turns = history_turns
         self.thesaurus = thesaurus or Thesaurus({}, {})
         self.toc_en = toc_en or TocEnglish()
-        self.answer_cfg = AnswerConfig(max_hits=6, rank_weight=0.3, max_sentences=5, min_ratio=0.55, extend_chars=350,
-                                       sentence_hits=4, neighbour_hits=3, bank_nodes=1, bank_rank=1.0,
+        self.answer_cfg = AnswerConfig(max_hits=6, rank_weight=0.3, max_sentences=5, min_ratio=0.55, per_chunk=3,
+                                       extend_chars=350, sentence_hits=4, neighbour_hits=3, bank_nodes=1, bank_rank=1.0,
                                        dense_weight=0.65, coverage_slots=1, list_after_lead=True, list_host_leads=True,
                                        extend_ratio=0.6, back_ratio=0.8, supports=6, support_ratio=0.7,
                                        lead_back_ratio=0.95, quoted_supports=2,
