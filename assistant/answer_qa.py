@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from assistant.asked_detail import STATED_MIN_CONTEXT, asked_details, stating, with_previous
+from assistant.asked_detail import STATED_MIN_CONTEXT, DetailKind, asked_details, stating, with_previous
 from assistant.drafting import Draft, Drafting, clip_title
 from assistant.enumerations import LIST_QUESTION, Item
 from assistant.language import detect_language
@@ -15,7 +15,7 @@ from assistant.sentences import Candidate, answer_types, select, units
 from assistant.table_rows import rows_view
 from ingest.models import Chunk
 from ingest.page_labels import page_label
-from ingest.text import nfkc, sentence_spans
+from ingest.text import nfkc, quotable_spans, sentence_spans
 
 
 LIST_SLOT = object()  # where the list goes among the passages
@@ -36,6 +36,9 @@ SIDE_MARGIN = 0.7
 # a quote that points at text the reader cannot see (上記の / 前述の / 以下にまとめ / 下記の)
 POINTER = re.compile(r"上記|前述|下記|以下に(まとめ|示|整理)|次のとおり|こちらを参照")
 POINTER_MARGIN = 0.8
+# a sentence outside the retrieved passages states the asked detail when it shares this much of the
+# question's words (IDF-weighted, read with the sentence before it)
+STATED_ELSEWHERE = 0.5
 _FORWARD = re.compile(r"下記|以下に|次のとおり")
 _ITEM_NEXT = re.compile(r"\s*(-\s*)?[①-⑳・●■◆□✓]")
 
@@ -104,6 +107,11 @@ class QaAnswers(Drafting):
         detail, stated = next(((d, c) for d in details for c in [stating(d, cands, query, about, self._captions)]
                                if c is not None),
                               (details[0], None) if details else (None, None))
+        if detail is not None and stated is None and language == "ja":
+            # (an English question's words reach the guide only through the thesaurus: too few to
+            # tell the sentence that answers from one that happens to hold a number)
+            detail, stated = next(((d, c) for d in details if (c := self._stated_elsewhere(d, query, qt)) is not None),
+                                  (detail, None))
         parts = question_parts(query)
         if detail is not None and stated is None and all(asked_details(p) for p in parts):
             # asked for a detail (a fee, a name, a date, a contact) the guide's passages do not
@@ -155,6 +163,41 @@ class QaAnswers(Drafting):
                  and bool(LIST_QUESTION.search(nfkc(query))))
         return self._compose(chosen, language, items, persona=persona, host=host,
                              labels=(parts, part_of, answered_by) if len(parts) > 1 else None, list_first=first)
+
+    def _stated_elsewhere(self, detail: DetailKind, query: str, qt: frozenset[str]) -> Candidate | None:
+        """A sentence anywhere in the guide that states the asked ``detail`` (its filler, agreeing
+        with the question as ``stating`` requires) and, read with the sentence before it, shares
+        at least STATED_ELSEWHERE of the question's words: the retrieved passages can miss the one
+        sentence with the figure (「…活用していると回答した自治体はわずか4.7%に留まっています」 sits
+        in a chunk ranked below the pool), and "the guide does not state it" would then be false."""
+        # the question's own words, and with its expansions (the only Japanese an English question
+        # has; for a Japanese one, a glossary term's expansion 「地方自治法施行令第167条…」 dilutes them)
+        own = frozenset(self.retriever.tokenizer.tokenize(nfkc(query)))
+        # a detail of one place (福岡市の認定期間) is not stated by another's (つくば市の有効期間)
+        places = self.retriever.tokenizer.place_names(query)
+        best, best_cov = None, STATED_ELSEWHERE
+        for chunk, a, b in self._filled(detail):
+            text = chunk.text[a:b]
+            if not all(p in chunk.text for p in places):
+                continue
+            c = Candidate(chunk, float(self.answer_cfg.max_hits), a, b, text, 1.0)
+            context = with_previous(c)
+            cov = max(self.scorer.coverage(own, context), self.scorer.coverage(qt, context))
+            if cov >= best_cov and stating(detail, [c], query, None, self._captions) is not None:
+                best, best_cov = c, cov
+        if best is not None:
+            best.coverage = best_cov
+        return best
+
+    def _filled(self, detail: DetailKind) -> list[tuple[Chunk, int, int]]:
+        """The guide's quotable sentences that hold a filler of ``detail`` as (chunk, start, end),
+        computed once per kind."""
+        spans = self._filled_spans.get(detail.name)
+        if spans is None:
+            spans = self._filled_spans[detail.name] = [
+                (c, a, b) for c in self.chunks.values() for a, b in quotable_spans(c.text, c.kind)
+                if detail.fill.search(c.text[a:b])]
+        return spans
 
     def _typed_first(self, chosen: list[Candidate], at: int, side: str | None = None) -> list[Candidate]:
         """``chosen`` with its unit ``at`` moved to the front (AnswerConfig.stated_leads); with the

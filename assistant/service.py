@@ -83,6 +83,7 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         self._walk(guide.tree)
         self.chunks = {c.id: c for c in guide.chunks}
         self._token_memo: dict[tuple[str, object], frozenset[str]] = {}
+        self._filled_spans: dict[str, list] = {}  # per detail kind, the sentences holding one (QaAnswers._filled)
         self.exclusions = exclusions(guide.chunks)
         self.unmentioned = Unmentioned("\n".join(c.text for c in guide.chunks), retriever.tokenizer.proper_nouns,
                                        [*self.thesaurus.ja, *self.thesaurus.en, *(e.term for e in guide.glossary),

@@ -166,6 +166,17 @@ class SudachiTokenizer:
                 out.append(m.surface())
         return out
 
+    def place_names(self, text: str) -> list[str]:
+        """Place names in ``text`` below the country (福岡市, つくば, 茨城県), as written."""
+        from sudachipy import SplitMode
+
+        out = []
+        for m in self._dict.tokenizer(mode=SplitMode.C).tokenize(unicodedata.normalize("NFKC", text)[:_MAX_PIECE_CHARS]):
+            pos = m.part_of_speech()
+            if pos[0] == "名詞" and pos[1] == "固有名詞" and pos[2] == "地名" and pos[3] != "国":
+                out.append(m.surface())
+        return out
+
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
         return [self.tokenize(t) for t in texts]
 

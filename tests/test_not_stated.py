@@ -333,3 +333,22 @@ def test_a_year_after_the_guide_is_declined_in_either_language(session_assistant
     assert en.abstained and en.answer.startswith("The guide does not mention “2027”.")
     ja = session_assistant.ask("2027年度の地方自治法の改正で随意契約はどう変わる？")
     assert ja.abstained and ja.answer.startswith("ガイドには「2027年」についての記載はありません。")
+
+
+def test_a_detail_stated_outside_the_retrieved_passages_is_found_guide_wide(assistant):
+    """Before "the guide does not state it", every sentence of the guide that holds the detail asked
+    is read: the retrieved passages can miss the one with the figure (which passages they are can
+    differ between CPUs, whose last bits of the embeddings differ). A figure about another place
+    does not count."""
+    from assistant.asked_detail import asked_details
+
+    q = "4号随契をスタートアップからの調達に活用している自治体は何%くらい？"
+    found = assistant._stated_elsewhere(asked_details(q)[0], q, assistant._query_tokens(q))
+    assert found is not None and "4.7%" in found.text, found
+    assert found.text in found.chunk.text and found.chunk.pages == [101]
+    # つくば市's 「有効期間は認定した翌々年度末まで」 shares the words but is about another city
+    q = "福岡市のトライアル優良商品に認定されたら、認定期間って何年なんですか？"
+    assert assistant._stated_elsewhere(asked_details(q)[0], q, assistant._query_tokens(q)) is None
+    # without the place check it would have been taken
+    q = "トライアル優良商品に認定されたら、認定期間って何年なんですか？"
+    assert assistant._stated_elsewhere(asked_details(q)[0], q, assistant._query_tokens(q)) is not None
