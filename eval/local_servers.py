@@ -234,6 +234,11 @@ class Nginx:
                    self.error_log, self.proc)
         return self
 
+    def error_tail(self, chars: int = 2000) -> str:
+        """The end of nginx's error logs (the server's and the site's): why an upstream failed."""
+        return "\n".join(p.read_text(errors="replace")[-chars:] for p in (self.error_log, self.tmp / "kanmin.error.log")
+                         if p.is_file())
+
     def log_lines(self) -> list[dict[str, str]]:
         """The access log as dicts (status, upstream, upstream_status, rid)."""
         out = []

@@ -285,7 +285,8 @@ def test_feedback_survives_a_killed_replica(cluster):
     for rid, status in failed.items():
         cut_off = status == 0 and transport.get(rid, "").startswith("RemoteProtocolError")
         assert status == 502 or cut_off, (rid, status, transport.get(rid), log.get(rid))
-        assert log[rid]["upstream"].split(", ")[-1] == b_addr, (rid, status, transport.get(rid), log[rid], b_addr)
+        assert log[rid]["upstream"].split(", ")[-1] == b_addr, (rid, status, transport.get(rid), log[rid], b_addr,
+                                                                nginx.error_tail())
     assert len(failed) <= CONCURRENCY, failed
     record(feedback_posts=FEEDBACKS, feedback_acked=len(acked), feedback_failed_in_flight=len(failed),
            feedback_rows_in_pg=len(rows), rss_mib_b_after_restart=round(b.rss_mib(), 1))
