@@ -63,6 +63,9 @@ class Tab:
     def open(self, url: str):
         self.page.goto(url, wait_until="domcontentloaded")
         self.page.wait_for_selector("#question textarea")
+        # the page load sets up the session, then enables the question box and the button
+        expect(self.page.locator("#ask")).to_be_enabled(timeout=STEP_MS)
+        expect(self.page.locator("#question textarea")).to_be_editable(timeout=STEP_MS)
         return self.page
 
     def close(self) -> None:
@@ -233,6 +236,18 @@ def test_three_turns_evidence_in_view_reload_and_section(tab, ui_server, viewpor
     # a follow-up after the reload is still the same conversation (the id came back from the browser)
     fourth = ask(pg, "それはいつ頃ですか？")
     assert stored_answer(ui_server, fourth)["_session"] == session
+
+
+def test_question_box_and_button_are_inert_until_the_page_load(tab, ui_server):
+    """A question sent before the page load has set up the session was answered, then wiped from
+    view when the load's (empty) conversation landed (seen once in a fresh-clone run): the page is
+    served with both inert, and the load enables them."""
+    config = httpx.get(ui_server.url + "/config", timeout=30).json()
+    props = {c["props"].get("elem_id"): c["props"] for c in config["components"]}
+    assert props["ask"]["interactive"] is False and props["question"]["interactive"] is False
+    pg = tab(DESKTOP).open(ui_server.url + "/")  # waits for both to be enabled by the load
+    ask(pg, QUESTIONS[0])
+    expect(pg.locator(TURNS)).to_have_count(1, timeout=STEP_MS)
 
 
 def test_double_click_sends_once(tab, ui_server):

@@ -477,10 +477,12 @@ class KanminUI:
                     examples_html = gr.HTML(self._examples(lang0, "any"), elem_id="examples-box")
                     with gr.Row(equal_height=False):
                         # no max_length: a long paste is kept and the counter says it is too long
+                        # both inert until the page load has set up the session (on_load): a question
+                        # sent before it would be answered, then wiped from view by the load's empty chat
                         question = gr.Textbox(label=t(lang0, "question"), placeholder=t(lang0, "question_ph"),
-                                              lines=2, max_lines=8, elem_id="question", scale=5)
+                                              lines=2, max_lines=8, elem_id="question", scale=5, interactive=False)
                         with gr.Column(scale=1, min_width=200):
-                            ask_btn = gr.Button(t(lang0, "ask"), variant="primary", elem_id="ask")
+                            ask_btn = gr.Button(t(lang0, "ask"), variant="primary", elem_id="ask", interactive=False)
                             counter = gr.HTML(self._counter("", lang0), elem_id="counter-box")
                             with gr.Row():
                                 new_btn = gr.Button(t(lang0, "new_session"), variant="secondary", size="sm",
@@ -578,10 +580,12 @@ class KanminUI:
                 nav = _nav_from_query(getattr(request, "query_params", None) or {})
                 return (sid, chat_v, err, gr.update(visible=self.llm_ok()), gr.update(visible=not chat_v),
                         self.toc_html(lang_v), html,
-                        gr.update(choices=chapters, value=None), self.reader_html(nav, lang_v) if nav else "")
+                        gr.update(choices=chapters, value=None), self.reader_html(nav, lang_v) if nav else "",
+                        gr.update(interactive=True), gr.update(interactive=True))
 
             demo.load(on_load, [session, persona, lang],
-                      [session, chat, status, mode, examples_html, toc, reading, reading_chapters, reader])
+                      [session, chat, status, mode, examples_html, toc, reading, reading_chapters, reader,
+                       question, ask_btn])
 
             # language switch: relabel everything and re-render what is on screen
             relabel_outputs = [
