@@ -349,6 +349,7 @@ def test_a_detail_stated_outside_the_retrieved_passages_is_found_guide_wide(assi
     # つくば市's 「有効期間は認定した翌々年度末まで」 shares the words but is about another city
     q = "福岡市のトライアル優良商品に認定されたら、認定期間って何年なんですか？"
     assert assistant._stated_elsewhere(asked_details(q)[0], q, assistant._query_tokens(q)) is None
-    # without the place check it would have been taken
+    # without a place in the question, that sentence is the one taken
     q = "トライアル優良商品に認定されたら、認定期間って何年なんですか？"
-    assert assistant._stated_elsewhere(asked_details(q)[0], q, assistant._query_tokens(q)) is not None
+    found = assistant._stated_elsewhere(asked_details(q)[0], q, assistant._query_tokens(q))
+    assert found is not None and "つくば市" in found.text and "翌々年度末まで" in found.text, found
