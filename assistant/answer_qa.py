@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from assistant.asked_detail import STATED_MIN_CONTEXT, DetailKind, asked_details, stating, with_previous
+from assistant.asked_detail import (
+    STATED_ELSEWHERE, STATED_MIN_CONTEXT, DetailKind, asked_details, stating, with_previous,
+)
 from assistant.drafting import Draft, Drafting, clip_title
 from assistant.enumerations import LIST_QUESTION, Item
 from assistant.language import detect_language
@@ -36,9 +38,6 @@ SIDE_MARGIN = 0.7
 # a quote that points at text the reader cannot see (上記の / 前述の / 以下にまとめ / 下記の)
 POINTER = re.compile(r"上記|前述|下記|以下に(まとめ|示|整理)|次のとおり|こちらを参照")
 POINTER_MARGIN = 0.8
-# a sentence outside the retrieved passages states the asked detail when it shares this much of the
-# question's words (IDF-weighted, read with the sentence before it)
-STATED_ELSEWHERE = 0.5
 _FORWARD = re.compile(r"下記|以下に|次のとおり")
 _ITEM_NEXT = re.compile(r"\s*(-\s*)?[①-⑳・●■◆□✓]")
 
@@ -110,8 +109,8 @@ class QaAnswers(Drafting):
         if detail is not None and stated is None and language == "ja":
             # (an English question's words reach the guide only through the thesaurus: too few to
             # tell the sentence that answers from one that happens to hold a number)
-            detail, stated = next(((d, c) for d in details if (c := self._stated_elsewhere(d, query, qt)) is not None),
-                                  (detail, None))
+            detail, stated = next(((d, c) for d in details
+                                   if (c := self._stated_elsewhere(d, query, qt)) is not None), (detail, None))
         parts = question_parts(query)
         if detail is not None and stated is None and all(asked_details(p) for p in parts):
             # asked for a detail (a fee, a name, a date, a contact) the guide's passages do not
