@@ -20,6 +20,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +48,9 @@ class Prediction:
     route: str | None = None  # None: the configuration has no router
     latency_ms: float = 0.0
     error: str | None = None
+    # kanmin's own answer (assistant.schema.Answer) as asked: tests over the whole tuning set read
+    # its citations' scores and numbers from the gate's run instead of asking every question again
+    full: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass

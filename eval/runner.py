@@ -108,7 +108,7 @@ class EvalContext:
         ans = self.assistant.ask(item.question, persona=item.persona_arg, source="eval")
         cites = [CitedRef(c.chunk_id, list(c.section_path), list(c.pages), c.quote) for c in ans.citations]
         return Prediction(answer=ans.answer, citations=cites, ranked=[c.section_path for c in cites],
-                          abstained=ans.abstained, route=ans.route)
+                          abstained=ans.abstained, route=ans.route, full=ans)
 
     def _retrieval(self, item: EvalItem, mode: str) -> Prediction:
         hits = self.retriever.retrieve(item.question, persona=item.persona_arg, k=DEPTH, mode=mode)

@@ -89,6 +89,24 @@ def session_assistant(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def eval_context():
+    """One EvalContext per session: the real container loaded once, eval answers not stored
+    (the gate, the hold-out and the answer-unit tests share it)."""
+    from eval.runner import EvalContext
+
+    return EvalContext(progress=False)
+
+
+@pytest.fixture(scope="session")
+def tuning_run(eval_context):
+    """The gate's eval run over the whole tuning set (kanmin only), once per session: the gate
+    scores it and the tests over every tuning answer read its answers (``pred.full``)."""
+    from eval.runner import run_eval
+
+    return run_eval(configs=("kanmin",), ctx=eval_context, progress=False, sides=False)
+
+
+@pytest.fixture(scope="session")
 def state_dir() -> Path:
     """The session's own state (index, cache, store)."""
     return STATE_DIR

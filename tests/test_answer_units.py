@@ -15,9 +15,12 @@ def assistant(session_assistant):
 
 
 @pytest.fixture(scope="module")
-def eval_answers(assistant):
-    """Every tuning question asked once, as its persona: [(item, answer)] for the tests over the set."""
-    return [(item, assistant.ask(item.question, persona=item.persona_arg)) for item in load_dataset()]
+def eval_answers(tuning_run):
+    """Every tuning question asked once, as its persona: [(item, answer)] for the tests over the set
+    (the answers of the session's gate run: the same assistant and index, asked the same way)."""
+    pairs = [(r.item, r.pred.full) for r in tuning_run.results["kanmin"]]
+    assert len(pairs) == len(load_dataset()) and all(a is not None for _, a in pairs)
+    return pairs
 
 
 def test_a_lead_in_brings_its_items_in_one_quote(assistant):

@@ -1,34 +1,23 @@
 """CI gate: the default configuration (kanmin) must not fall below eval/thresholds.yaml,
 and every quote of every answer must be the guide's own words.
 
-One eval run per module (~10–30 s); the full comparison with the baselines is `make eval`.
-The eval context (guide, assistant without a store, quote verifier) is built once per session
-and shared with tests/test_eval_holdout.py (``eval_context``).
+One eval run per session (``tuning_run`` in conftest, ~30 s; tests/test_answer_units.py reads
+its answers too); the full comparison with the baselines is `make eval`. The eval context
+(guide, assistant without a store, quote verifier) is the session's ``eval_context``.
 """
 from __future__ import annotations
 
 import json
-from functools import lru_cache
-
 import pytest
 
 from eval.gate import THRESHOLDS_PATH, check, load_thresholds
-from eval.runner import run_eval
 from ingest.settings import PROJECT_ROOT
 from ingest.text import canonical
 
 
-@lru_cache(maxsize=1)
-def eval_context():
-    """One EvalContext per session (it loads the real container once; eval answers are not stored)."""
-    from eval.runner import EvalContext
-
-    return EvalContext(progress=False)
-
-
 @pytest.fixture(scope="module")
-def run():
-    return run_eval(configs=("kanmin",), ctx=eval_context(), progress=False, sides=False)
+def run(tuning_run):
+    return tuning_run
 
 
 def test_metrics_meet_thresholds(run):
@@ -97,14 +86,14 @@ def test_report_shape_and_files(run, tmp_path):
     assert json.loads(held["json"].read_text(encoding="utf-8"))["gate"]["thresholds"] == "eval/thresholds_holdout.yaml"
 
 
-def test_the_askers_side_leads_more_often_than_the_other_side():
+def test_the_askers_side_leads_more_often_than_the_other_side(eval_context):
     """The same qa questions asked as an official and as a startup (eval.persona_sides, left out of
     the gate's run): each side's own chapter leads its answers clearly more often than the other's."""
     from eval.dataset import load_dataset
     from eval.persona_sides import lead_sides
 
     qa = [it for it in load_dataset() if it.route == "qa" and it.answerable][:40]
-    sides = lead_sides(eval_context().assistant, qa)
+    sides = lead_sides(eval_context.assistant, qa)
     for persona, s in sides.items():
         assert s["answers"] >= 30, sides
         # measured on these 40: own 0.70 / 0.53, other 0.08 / 0.28; without the side rule

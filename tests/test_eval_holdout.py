@@ -6,7 +6,6 @@ own floors (eval/thresholds_holdout.yaml: minimums only, a small margin below th
 from __future__ import annotations
 
 import pytest
-from test_eval_gate import eval_context
 
 from eval.dataset import DATASET_DIR, GuideFacts, dataset_stats, load_dataset, validate
 from eval.gate import HOLDOUT_THRESHOLDS_PATH, THRESHOLDS_PATH, check, load_thresholds
@@ -20,9 +19,9 @@ HOLDOUT_FILES = {"qa_holdout.jsonl": (40, 1.0), "fresh_2026-11.jsonl": (85, 0.72
 
 
 @pytest.fixture(scope="module")
-def holdout_run():
+def holdout_run(eval_context):
     """The kanmin configuration on the 125 hold-out questions (seconds, on the shared eval context)."""
-    return run_eval(HOLDOUT, configs=("kanmin",), ctx=eval_context(), progress=False, sides=False)
+    return run_eval(HOLDOUT, configs=("kanmin",), ctx=eval_context, progress=False, sides=False)
 
 
 @pytest.fixture(scope="module")
