@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # Security (docs/security.md). Peers whose X-Forwarded-For is believed: IPs / CIDRs, comma-separated.
     forwarded_allow_ips: str = ""
     allowed_hosts: str = ""  # comma-separated Host names accepted (400 otherwise); empty = any
+    # the web UI at "/" (Gradio). Off for a replica that only serves /v1 and Slack: Gradio is
+    # never imported (the process starts ~2.5 s sooner and holds less memory); "/" is a JSON index
+    ui: bool = True
     ui_secret: str = ""  # signs the UI login cookie; empty = random per process (logins end at restart)
     ui_session_hours: float = 12.0  # lifetime of a UI login
     max_header_bytes: int = 65536  # request line + headers; larger is cut off before parsing

@@ -139,6 +139,11 @@ class LiveServer:
         return self.proc.poll() is None
 
 
+# a server for tests of /v1 and Slack only: no web UI, so Gradio is not imported (~2.5 s a start);
+# the UI's own tests use servers with it (live_server, the browser and security modules)
+API_ONLY = {"KANMIN_UI": "false"}
+
+
 def start_server(tmp_dir: Path, env_extra: dict[str, str] | None = None, wait_ready: bool = True,
                  timeout: float = 120.0) -> LiveServer:
     """`kanmin serve` in a subprocess with its own SQLite file; waits for /healthz (and /readyz)."""

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from conftest import start_server, stop_server
+from conftest import API_ONLY, start_server, stop_server
 from test_generative import STALL_S, FakeLLM
 
 pytestmark = pytest.mark.timeout(400)
@@ -30,7 +30,7 @@ def llm():
 @pytest.fixture(scope="module")
 def server(llm, tmp_path_factory):
     srv = start_server(tmp_path_factory.mktemp("slots"), {
-        **llm.server_env(STALL_S * 2),
+        **API_ONLY, **llm.server_env(STALL_S * 2),
         "KANMIN_ANSWER_THREADS": "1", "KANMIN_REQUEST_THREADS": "4", "KANMIN_RATE_LIMIT": "100000/minute"})
     yield srv
     stop_server(srv)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -11,8 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import start_server, stop_server
+from conftest import API_ONLY, start_server, stop_server
 
+ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = httpx.Timeout(60.0)
 NOT_CONFIGURED = "generative mode is not configured (KANMIN_LLM_BACKEND=none)"
 
@@ -20,7 +23,7 @@ NOT_CONFIGURED = "generative mode is not configured (KANMIN_LLM_BACKEND=none)"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     # Own server: this module sends more than the default 60 requests/minute from one IP.
-    srv = start_server(tmp_path_factory.mktemp("api"), {"KANMIN_RATE_LIMIT": "100000/minute"})
+    srv = start_server(tmp_path_factory.mktemp("api"), {**API_ONLY, "KANMIN_RATE_LIMIT": "100000/minute"})
     yield srv
     stop_server(srv)
 
@@ -55,6 +58,27 @@ def test_health_and_ready(client):
     assert r.status_code == 200 and r.json() == {"status": "ok"}
     r = client.get("/readyz")
     assert r.status_code == 200 and r.json()["status"] == "ready"
+
+
+def test_without_the_ui_the_root_is_the_api_index(client, server):
+    """KANMIN_UI=false (this module's server): "/" is the JSON index of the API, no Gradio route
+    answers, and the server log says the UI is off."""
+    r = client.get("/")
+    assert r.status_code == 200 and r.json()["name"] == "kanmin" and "/v1/ask" in r.json()["endpoints"]
+    assert client.get("/gradio_api/info").status_code == 404
+    assert client.get("/config").status_code == 404
+    assert "UI off (KANMIN_UI=false)" in server.log()
+
+
+def test_without_the_ui_gradio_is_never_imported():
+    code = ("import os, sys; os.environ['KANMIN_UI'] = sys.argv[1]\n"
+            "from ui.http.serve import app_factory\n"
+            "app_factory(); print('gradio' in sys.modules)")
+    seen = {flag: subprocess.run([sys.executable, "-c", code, flag], cwd=str(ROOT), capture_output=True,
+                                 text=True, timeout=300) for flag in ("false", "true")}
+    for flag, p in seen.items():
+        assert p.returncode == 0, (flag, p.stderr[-2000:])
+    assert seen["false"].stdout.split()[-1] == "False" and seen["true"].stdout.split()[-1] == "True"
 
 
 def test_ask_returns_answer_schema(client):

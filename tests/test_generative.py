@@ -30,7 +30,7 @@ TIMEOUT_S = 10.0  # the LLM client's deadline: far above a good fake answer even
 # comes back in under half of it did not wait for them: the deadline fired. No bound here is
 # near the real times (10 s, 0.5 s), so a slow, busy machine cannot miss it.
 STALL_S = 120.0
-SLOW_DEADLINE_S = 3.0  # the deadline the "slow" case waits for (nothing else of that case takes long)
+SLOW_DEADLINE_S = 1.5  # the deadline the "slow" case waits for (nothing else of that case takes long)
 Q_JA = "随意契約はどのような場合に使えますか"
 Q_JA2 = "実証実験の費用は誰が負担しますか"
 Q_EN = "What should a city prepare before a pilot project with a startup?"

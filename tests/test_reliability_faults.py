@@ -36,7 +36,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import start_server, stop_server
+from conftest import API_ONLY, start_server, stop_server
 from helpers_reliability import (
     KANMIN, ROOT, TIMEOUT, assert_cli_error, assert_healthy, cache_copy, checksums, cli_env, cli_main,
     good_index_dir, index_copy, kanmin_env, run_cli, start_servers, wait_readyz, wait_until,
@@ -97,7 +97,7 @@ def llm():
 @pytest.fixture(scope="module")
 def gen_server(tmp_path_factory, llm):
     srv = start_server(tmp_path_factory.mktemp("rel-llm"), {
-        "KANMIN_RATE_LIMIT": "1000000/minute",
+        **API_ONLY, "KANMIN_RATE_LIMIT": "1000000/minute",
         **llm.server_env(LLM_TIMEOUT_S),
     })
     yield srv
@@ -455,7 +455,7 @@ def test_damaged_index_executable(damaged, kind, argv):
 def damaged_servers(damaged, tmp_path_factory):
     """A server on each damaged copy, started side by side (none of them can become ready)."""
     servers = start_servers(tmp_path_factory.mktemp("rel-damaged-srv"),
-                            {kind: {"KANMIN_INDEX_DIR": str(damaged[kind])} for kind in SERVER_CASES},
+                            {kind: {**API_ONLY, "KANMIN_INDEX_DIR": str(damaged[kind])} for kind in SERVER_CASES},
                             wait_ready=False)
     yield servers
     for srv in servers.values():

@@ -21,7 +21,7 @@ import uuid
 import httpx
 import pytest
 
-from conftest import start_server, stop_server
+from conftest import API_ONLY, start_server, stop_server
 from helpers_reliability import (
     INJECTIONS, ROUTES, TIMEOUT, assert_cli_error, assert_healthy, assert_http_error, cli_env, cli_main, delta,
     good_index_dir, kanmin_env, no_secrets, raw_http, run_cli, slack_counts, wait_until,
@@ -42,7 +42,7 @@ JSON = {"content-type": "application/json"}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, fake_slack):
     srv = start_server(tmp_path_factory.mktemp("rel-inputs"), {
-        "KANMIN_RATE_LIMIT": "1000000/minute",
+        **API_ONLY, "KANMIN_RATE_LIMIT": "1000000/minute",
         "KANMIN_API_KEYS": API_KEY,
         "KANMIN_SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "KANMIN_SLACK_BOT_TOKEN": BOT_TOKEN,

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import start_server, stop_server
+from conftest import API_ONLY, start_server, stop_server
 from ingest.settings import Settings
 from helpers_reliability import (
     ROOT, ROUTES, TIMEOUT, assert_healthy, delta, metric, metrics, slack_counts, write_artifact,
@@ -48,7 +48,7 @@ def _load_module():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, fake_slack):
     srv = start_server(tmp_path_factory.mktemp("rel-load"), {
-        "KANMIN_RATE_LIMIT": "1000000/minute",
+        **API_ONLY, "KANMIN_RATE_LIMIT": "1000000/minute",
         "KANMIN_SLACK_SIGNING_SECRET": SECRET,
         "KANMIN_SLACK_BOT_TOKEN": TOKEN,
         "KANMIN_SLACK_API_BASE_URL": fake_slack.url,

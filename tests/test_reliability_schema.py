@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
     content_type_conformance, response_headers_conformance, response_schema_conformance, status_code_conformance,
 )
 
-from conftest import start_server, stop_server
+from conftest import API_ONLY, start_server, stop_server
 from helpers_reliability import assert_healthy, write_artifact
 from test_slack_events import sign
 
@@ -60,7 +60,7 @@ def _settings(n: int):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, fake_slack):
     srv = start_server(tmp_path_factory.mktemp("rel-schema"), {
-        "KANMIN_RATE_LIMIT": "1000000/minute",
+        **API_ONLY, "KANMIN_RATE_LIMIT": "1000000/minute",
         "KANMIN_SLACK_SIGNING_SECRET": SECRET,
         "KANMIN_SLACK_BOT_TOKEN": TOKEN,
         "KANMIN_SLACK_API_BASE_URL": fake_slack.url,

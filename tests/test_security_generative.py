@@ -14,7 +14,7 @@ import re
 import httpx
 import pytest
 
-from conftest import start_server, stop_server
+from conftest import API_ONLY, start_server, stop_server
 from test_generative import FakeLLM, first_sentence, parse_sources
 
 TIMEOUT = httpx.Timeout(120.0)
@@ -75,7 +75,7 @@ def llm():
 @pytest.fixture(scope="module")
 def gen_server(tmp_path_factory, llm):
     srv = start_server(tmp_path_factory.mktemp("gen-sec"), {
-        **llm.server_env(30), "KANMIN_RATE_LIMIT": "1000/minute"})
+        **API_ONLY, **llm.server_env(30), "KANMIN_RATE_LIMIT": "1000/minute"})
     yield srv
     stop_server(srv)
 

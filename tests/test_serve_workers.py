@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from conftest import start_server, stop_server
+from conftest import API_ONLY, start_server, stop_server
 from helpers_reliability import wait_until
 
 ASKS = 120
@@ -25,7 +25,7 @@ def workers(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("workers")
     # each worker opens its port only once its guide and index are loaded, so no ask meets a
     # worker that is still starting
-    srv = start_server(tmp, {"KANMIN_WORKERS": "2", "KANMIN_SERVE_WHEN_READY": "1", "KANMIN_RATE_LIMIT": "10000/minute"},
+    srv = start_server(tmp, {**API_ONLY, "KANMIN_WORKERS": "2", "KANMIN_SERVE_WHEN_READY": "1", "KANMIN_RATE_LIMIT": "10000/minute"},
                        timeout=300)
     try:
         yield srv

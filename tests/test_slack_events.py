@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import start_server, stop_server
+from conftest import API_ONLY, start_server, stop_server
 from fake_slack import DROP, RATE_LIMITED, FakeSlack  # noqa: F401 (other suites import FakeSlack from here)
 
 SECRET = "test-signing-" + uuid.uuid4().hex
@@ -46,7 +46,7 @@ RETRY_REASONS = ("connection_failed", "http_error", "http_timeout")
 def _slack_server(tmp_path_factory, fake_slack, name: str, settings: dict[str, str]):
     """A real server wired to the fake Slack Web API, with the given KANMIN_SLACK_* settings."""
     return start_server(tmp_path_factory.mktemp(name), {
-        "KANMIN_SLACK_SIGNING_SECRET": SECRET,
+        **API_ONLY, "KANMIN_SLACK_SIGNING_SECRET": SECRET,
         "KANMIN_SLACK_BOT_TOKEN": TOKEN,
         "KANMIN_SLACK_API_BASE_URL": fake_slack.url,
         "KANMIN_RATE_LIMIT": "100000/minute",

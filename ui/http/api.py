@@ -288,18 +288,27 @@ def check_query(value: str, name: str) -> str:
         raise InvalidInput("invalid_input", f"{name}: {exc}") from None
 
 
-def _mount_ui(app: FastAPI, holder: ContainerHolder, settings: Settings, throttle: Throttle) -> None:
-    """Mount the Gradio UI at "/" when ui.web.app exists, behind the UI door (ui/http/ui_door.py: login
-    when API keys are set, no uploads, events rate limited); else a small JSON index at "/"."""
+def _import_ui():
+    """ui.web.app (which imports Gradio), or None when it is missing or broken."""
     try:
-        gradio_app = importlib.import_module("ui.web.app")
+        return importlib.import_module("ui.web.app")
     except ModuleNotFoundError as exc:
         if exc.name != "ui.web.app":
             log.error("UI not mounted", extra={"fields": {"reason": f"{type(exc).__name__}: {exc}"}})
-        gradio_app = None
     except Exception as exc:  # noqa: BLE001 - the API must come up even if the UI is broken
         log.error("UI not mounted", extra={"fields": {"reason": f"{type(exc).__name__}: {exc}"}})
-        gradio_app = None
+    return None
+
+
+def _mount_ui(app: FastAPI, holder: ContainerHolder, settings: Settings, throttle: Throttle) -> None:
+    """Mount the Gradio UI at "/" when ui.web.app exists, behind the UI door (ui/http/ui_door.py: login
+    when API keys are set, no uploads, events rate limited); else (or with KANMIN_UI=false) a small
+    JSON index at "/"."""
+    gradio_app = None
+    if not settings.ui:
+        log.info("UI off (KANMIN_UI=false): '/' is the API index")
+    else:
+        gradio_app = _import_ui()
     if gradio_app is not None:
         try:
             gradio_app.mount(app, holder.wait_get)
