@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from conftest import start_server, stop_server
+from conftest import API_ONLY, start_server, stop_server
 
 KEY_A = "ka-" + secrets.token_hex(16)
 KEY_B = "kb-" + secrets.token_hex(16)
@@ -105,7 +105,7 @@ def test_no_cors_by_default(live_server):
 def limited(tmp_path_factory):
     """One server for every rate-limit test: 3 requests a minute per client, API keys on."""
     srv = start_server(tmp_path_factory.mktemp("limited"), {
-        "KANMIN_RATE_LIMIT": "3/minute", "KANMIN_API_KEYS": ",".join(RL_KEYS.values())})
+        **API_ONLY, "KANMIN_RATE_LIMIT": "3/minute", "KANMIN_API_KEYS": ",".join(RL_KEYS.values())})
     yield srv
     stop_server(srv)
 
