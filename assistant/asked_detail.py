@@ -60,7 +60,8 @@ KINDS: tuple[DetailKind, ...] = (
         "date",
         re.compile(r"何月何日|何日まで|何日から|日付|締め?切り?|応募期限|申請期限|開催日|いつ.{0,6}開催|開催(時期|場所)|"
                    r"いつ(どこで)?(やる|行われ|実施され|開かれ)|"
-                   r"what date|which date|exact date|date by which|deadline|by what day", re.I),
+                   r"what date|which date|exact date|date by which|deadline|by what day|"
+                   r"\bwhen (is|was|will|does)\b[^?]{0,80}\b(held|take place|taking place)\b", re.I),
         # a date as a calendar names it (「翌々年度末まで」 is a validity period, not a deadline)
         re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}\s*年\s*\d{1,2}\s*月|令和\s*\d+\s*年\s*\d{1,2}\s*月|"
                    r"\d{1,2}\s*月(上旬|中旬|下旬|末|中)"),

@@ -118,6 +118,7 @@ def test_a_part_that_asks_no_detail_is_answered_whatever_the_other_parts_detail(
     ("How much is the fee?", "amount"),
     ("協力した銀行の名前は？", "name"),
     ("応募の締め切りはいつ？", "date"),
+    ("When is the next pitch event held?", "date"),
     ("問い合わせ先のURLを教えて", "contact"),
     ("価格点と技術点の配分は何対何？", "ratio"),
     ("連携協定は普通は何年間で結ぶ？", "duration"),
@@ -180,6 +181,11 @@ def test_a_detail_of_another_year_or_of_a_past_occasion_does_not_answer(assistan
     assert nxt.abstained and nxt.abstain_reason == "not_stated", nxt.answer
     held = assistant.ask("内閣府のマッチングピッチ2024の開催日はいつでしたか？")
     assert not held.abstained and "2024年11月28日" in held.answer + "".join(c.quote for c in held.citations)
+    # the same in English: "when is … held" asks for a date (a 2025 one the guide does not give)
+    later_en = assistant.ask("When is the Cabinet Office's startup matching pitch being held in 2025?")
+    assert later_en.abstained and later_en.answer.startswith("The guide does not state the date"), later_en.answer
+    held_en = assistant.ask("When was the Cabinet Office's Matching Pitch 2024 held?")
+    assert not held_en.abstained and "2024年11月28日" in held_en.answer + "".join(c.quote for c in held_en.citations)
 
 
 def test_fillers_the_guide_writes_unusually_are_stated():
