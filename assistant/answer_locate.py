@@ -7,8 +7,14 @@ import re
 
 from assistant.drafting import Draft, Drafting, Pooled, sentences_of, toc_id
 from assistant.sentences import Candidate
-from ingest.models import Node
+from ingest.models import Chunk, Node
 from ingest.page_labels import page_label
+
+
+# the asker names a figure-like thing: a sheet, a form, a table, a chart (not 「図る」)
+FIGURE_ASKED = re.compile(r"図表|図解|(?<![意企])図(?![るらりれろっ])|表(?=[はがをのにってで]|$)|一覧表|シート|様式|記入例|書式|"
+                          r"フォーマット|テンプレート|ひな形|雛形|\b(figures?|charts?|tables?|diagrams?|templates?|"
+                          r"sheets?|worksheets?)\b|\bforms\b|\b(application|entry) form\b", re.I)
 
 
 class LocateAnswers(Drafting):
@@ -25,6 +31,7 @@ class LocateAnswers(Drafting):
             groups.setdefault(toc_id(chunk.section_id) or chunk.section_id, []).append(Pooled(chunk))
         citations, lines = [], []
         qt = self._query_tokens(query)
+        asks_figure = bool(FIGURE_ASKED.search(query))
         for rank, (tid, hs) in enumerate(list(groups.items())[:3]):
             node = self.nodes.get(tid)
             if node is None:
@@ -42,6 +49,16 @@ class LocateAnswers(Drafting):
                 if lead is not None and not any(c.chunk.id == lead.chunk.id and c.start == lead.start for c in best):
                     best = [lead] + best[:self.answer_cfg.locate_lead_keep]
             label = page_label(list(range(node.pages[0], node.pages[1] + 1)))
+            # the figures that match; asked for one (「課題整理シートの様式と記入例はどこ？」), they
+            # are the answer: cited first, with their own pages (図表 16–18, pp.40–41)
+            shown_figures = []
+            for f in self._figures_in(tid, qt):
+                mark = ""
+                if asks_figure:
+                    cit = self._cite(len(citations) + 1, f, 0, len(f.text), 0.0)
+                    citations.append(cit)
+                    mark = f"[{cit.n}]"
+                shown_figures.append(f"{f.text}（{page_label(f.pages)}）{mark}")
             quotes = []
             for c in best:
                 cit = self._cite(len(citations) + 1, c.chunk, c.start, c.end, c.score)
@@ -50,11 +67,10 @@ class LocateAnswers(Drafting):
                 inner = c.chunk.section_path[len(node.path):]
                 where = f"{' > '.join(inner)}（{page_label(cit.pages)}）: " if inner else ""
                 quotes.append(f"{where}「{self._shown(cit)}」[{cit.n}]")
-            figures = self._figures_in(tid, qt)
             outline = self._outline(node, language) if rank < self.answer_cfg.locate_outlines else ""
             # where first: the section, its figures and sub-headings (often what the asker names),
             # then the passages (measured: key phrases in the first 250 characters 0.56 → 0.63)
-            lines.append(f"・{' > '.join(node.path)}（{label}）" + "".join(f"\n   {f}" for f in figures) + outline
+            lines.append(f"・{' > '.join(node.path)}（{label}）" + "".join(f"\n   {f}" for f in shown_figures) + outline
                          + "\n   " + " ".join(quotes))
         if not citations:
             return self._abstain(hits, language, None)
@@ -87,10 +103,8 @@ class LocateAnswers(Drafting):
                     return Candidate(c, 0, a, b, c.text[a:b])
         return None
 
-    def _figures_in(self, tid: str, query_tokens: set[str]) -> list[str]:
-        """Captions of the section's figures that share words with the question."""
-        out = []
-        for c in self.guide.chunks:
-            if c.kind == "figure" and toc_id(c.section_id) == tid and self.scorer.coverage(query_tokens, c.text) > 0.2:
-                out.append(f"{c.text}（{page_label(c.pages)}）")
-        return out[:3]
+    def _figures_in(self, tid: str, query_tokens: set[str]) -> list[Chunk]:
+        """The caption chunks of the section's figures that share words with the question."""
+        return [c for c in self.guide.chunks
+                if c.kind == "figure" and toc_id(c.section_id) == tid
+                and self.scorer.coverage(query_tokens, c.text) > 0.2][:3]

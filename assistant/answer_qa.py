@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import Callable
 
 from assistant.asked_detail import (
     STATED_ELSEWHERE, STATED_MIN_CONTEXT, DetailKind, asked_details, stating, with_previous,
@@ -56,6 +57,22 @@ def other_side(chunk: Chunk, persona: str) -> bool:
     return persona in SIDES and bool(chunk.personas) and all(p in SIDES and p != persona for p in chunk.personas)
 
 
+def touching(a: Candidate, b: Candidate) -> bool:
+    """Two passages of one chunk with nothing but whitespace between them."""
+    if a.chunk.id != b.chunk.id:
+        return False
+    lo, hi = (a, b) if a.end <= b.start else (b, a)
+    return lo.end <= hi.start and not a.chunk.text[lo.end:hi.start].strip()
+
+
+def joined(a: Candidate, b: Candidate) -> Candidate:
+    """One passage spanning two touching ones of a chunk, at the better one's score and rank."""
+    start, end = min(a.start, b.start), max(a.end, b.end)
+    best = a if a.score >= b.score else b
+    return dataclasses.replace(best, start=start, end=end, text=a.chunk.text[start:end],
+                               rank=min(a.rank, b.rank))
+
+
 def _inside(c: Candidate, passages: list[Candidate]) -> Candidate | None:
     """The passage among ``passages`` that overlaps ``c``, if any."""
     return next((o for o in passages if o.chunk.id == c.chunk.id and o.start < c.end and c.start < o.end), None)
@@ -77,6 +94,34 @@ def one_per_passage(chosen: list[Candidate]) -> list[Candidate]:
             del out[max(j, k)]
             k = min(j, k)
     return out
+
+
+def read_on(chosen: list[Candidate], keep: Candidate | None = None,
+            may_join: Callable[[Candidate, Candidate], bool] = lambda a, b: True) -> list[Candidate]:
+    """One citation per passage, as the answer reads: two passages of a chunk that overlap (a
+    window widened over another's sentences) are one, in the place of the first; so is a passage
+    followed in the answer by the one that follows it in its chunk (nothing between them: the
+    same text read on). The answer first and then the sentences before it stay two (that order
+    is the point), and ``keep`` (a list's lead-in, which its items follow) is never widened: a
+    passage overlapping it is dropped."""
+    out = list(chosen)
+    k = 0
+    while k < len(out):
+        a = out[k]
+        j = next((j for j in range(k + 1, len(out)) if may_join(a, out[j]) and (
+            overlapping(a, out[j]) or (j == k + 1 and touching(a, out[j]) and a.end <= out[j].start
+                                       and keep is not a and keep is not out[j]))), None)
+        if j is None:
+            k += 1
+        elif keep is a or keep is out[j]:
+            del out[k if keep is out[j] else j]
+        else:
+            out[k] = joined(a, out.pop(j))
+    return out
+
+
+def overlapping(a: Candidate, b: Candidate) -> bool:
+    return a.chunk.id == b.chunk.id and a.start < b.end and b.start < a.end
 
 
 def by_chunk(items: list[Item]) -> list[list[Item]]:
@@ -160,6 +205,11 @@ class QaAnswers(Drafting):
         # passages: the guide's list is the answer, before the passages
         first = (self.answer_cfg.list_first and bool(items) and host is None and len(parts) == 1
                  and bool(LIST_QUESTION.search(nfkc(query))))
+        # (a multi-part answer's passages sit under their parts' labels: joined only within a part,
+        # and never one that a later part points at)
+        pointed = set(answered_by.values())
+        chosen = read_on(chosen, keep=host, may_join=lambda a, b: part_of.get((a.chunk.id, a.start))
+                         == part_of.get((b.chunk.id, b.start)) and (b.chunk.id, b.start) not in pointed)
         return self._compose(chosen, language, items, persona=persona, host=host,
                              labels=(parts, part_of, answered_by) if len(parts) > 1 else None, list_first=first)
 

@@ -434,6 +434,27 @@ def test_a_locate_answer_names_the_place_before_it_quotes(assistant):
     assert all(c.quote.count("。") == 1 and c.quote.endswith("。") for c in ans.citations)
 
 
+def test_a_locate_question_for_a_sheet_cites_its_figures_first(assistant):
+    """Asked where a sheet, a form or a table is, the figures that match are the answer: cited
+    first with their own pages; asked where a topic is explained, they are shown, not cited."""
+    from assistant.answer_locate import FIGURE_ASKED
+
+    ans = assistant.ask("課題を整理するシートのフォーマットと記入例はガイドのどこにある？")
+    assert ans.route == "locate"
+    quotes_in_chunks(ans, assistant)
+    first = ans.citations[:3]
+    assert [assistant.chunk(c.chunk_id).kind for c in first] == ["figure"] * 3, first
+    assert {p for c in first for p in c.pages} == {40, 41}
+    assert "図表 16：課題整理シート (1/2) ²⁶（p.40）[1]" in ans.answer
+    topic = assistant.ask("自治体の予算がどういうスケジュールで決まるのか、説明している箇所を教えてください。")
+    assert topic.route == "locate" and "図表" in topic.answer  # its figures are named …
+    assert all(assistant.chunk(c.chunk_id).kind != "figure" for c in topic.citations)  # … not cited
+    assert all(FIGURE_ASKED.search(q) for q in ("様式はどこ？", "図表28はどこ", "Which table lists the exits?",
+                                                 "Where is the application form?"))
+    assert not any(FIGURE_ASKED.search(q) for q in ("連携を図る方法はどこ？", "代表者の意図", "how to form a team",
+                                                     "the platform"))
+
+
 def test_a_figure_question_naming_a_row_gets_that_row_first(assistant):
     ans = assistant.ask("図表12の歩み寄りのポイントで、「スピード感」の違いに対してはどんな工夫が書かれてる？")
     assert ans.route == "figure"
