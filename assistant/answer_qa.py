@@ -39,6 +39,7 @@ SIDE_MARGIN = 0.7
 # a quote that points at text the reader cannot see (上記の / 前述の / 以下にまとめ / 下記の)
 POINTER = re.compile(r"上記|前述|下記|以下に(まとめ|示|整理)|次のとおり|こちらを参照")
 POINTER_MARGIN = 0.8
+HEADING_CHARS = 40  # a line without 「。」 up to this long, quoted as a passage, is a heading
 _FORWARD = re.compile(r"下記|以下に|次のとおり")
 _ITEM_NEXT = re.compile(r"\s*(-\s*)?[①-⑳・●■◆□✓]")
 
@@ -356,6 +357,12 @@ class QaAnswers(Drafting):
             if LEAD_IN.search(last):
                 # 「以下の…」 points forward past a figure or a table; 「N つの…」 only at what follows
                 items = self.enumerations.following(c.chunk, c.end, None if FORWARD.search(last) else 2)
+                if items:
+                    return items, c
+            elif "。" not in text and len(text) <= HEADING_CHARS:
+                # a heading line over a list (「予算化に向け他都市から収集すると良い事項」, the items
+                # on the lines right below it) introduces the list as a lead-in sentence does
+                items = self.enumerations.following(c.chunk, c.end, 0)
                 if items:
                     return items, c
         if not LIST_QUESTION.search(nfkc(query)):

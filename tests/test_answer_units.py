@@ -31,6 +31,39 @@ def test_a_lead_in_brings_its_items_in_one_quote(assistant):
     assert unit.quote in assistant.chunk(unit.chunk_id).text  # still verbatim
 
 
+def test_a_heading_line_over_a_list_brings_its_items(assistant):
+    """「予算化に向け他都市から収集すると良い事項」 is a heading with its items on the lines right
+    below it: quoted as a passage, it introduces them as a lead-in sentence would (whatever the
+    question: here one that does not ask for a list); a sentence without a lead-in does not."""
+    from assistant.sentences import Candidate
+
+    heading = "予算化に向け他都市から収集すると良い事項"
+    chunk = next(c for c in assistant.guide.chunks if heading in c.text and c.kind != "figure")
+    start = chunk.text.index(heading)
+    unit = Candidate(chunk, 0, start, start + len(heading), heading, 1.0)
+    items, host = assistant._list_items("予算要求の前に準備しておくことは？", [unit])
+    assert host is unit
+    assert [i.text for i in items][:2] == ["予算規模、歳出費目", "事業者選定プロセスがあった場合は、評価項目や評価委員構成"]
+    assert items[-1].text == "設定した活動指標（KPI）" and len(items) == 6
+    # the prose sentence before the heading introduces nothing
+    a, b = next((a, b) for a, b in ((chunk.text.rfind("。", 0, start - 2) + 1, start - 1),) if b > a)
+    prose = Candidate(chunk, 0, a, b, chunk.text[a:b].strip(), 1.0)
+    assert assistant._list_items("予算要求の前に準備しておくことは？", [prose]) == ([], None)
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("What information should I collect from that city?", True),  # a set of things
+    ("What details do we need to agree on?", True),
+    ("どんな進め方がある？", True),
+    ("What is the deadline?", False),
+    ("予算はいつ決まる？", False),
+])
+def test_which_questions_ask_for_a_set_of_things(question, asks):
+    from assistant.enumerations import LIST_QUESTION
+
+    assert bool(LIST_QUESTION.search(question)) is asks
+
+
 def test_list_items_on_adjacent_lines_share_one_citation(assistant):
     a = assistant.ask("本ガイドが扱う官民連携の3つの出口は何？")
     items = ["自治体“へ”導入する", "自治体“を介して”広める", "自治体“と共に”創る"]
