@@ -75,11 +75,23 @@ def test_ask_prints_page_labels_not_lists(capsys):
         assert re.search(r" \((p\.\d+|pp\.\d+–\d+)\)$", line), line
 
 
+# questions whose answers cite more passages than their text quotes (which ones do depends on the
+# answer's composition: the first of them that has a 関連箇所 line is checked)
+MANY_PASSAGES = ["予算要求の時期に間に合わせるには、いつ頃までに自治体に提案すればいいですか？",
+                 "スタートアップとの連携で、公平性をどう確保すればいい？",
+                 "自治体の予算はいつ決まりますか？",
+                 "実証実験の前に何を決めておくべき？"]
+
+
 def test_ask_shows_the_text_of_a_passage_cited_by_page_only(capsys):
-    r = cli_main(capsys, "ask", "予算要求の時期に間に合わせるには、いつ頃までに自治体に提案すればいいですか？",
-                 "--persona", "startup")
-    assert r.returncode == 0, r.stderr
-    out = r.stdout.splitlines()
+    for question in MANY_PASSAGES:
+        r = cli_main(capsys, "ask", question, "--persona", "startup")
+        assert r.returncode == 0, r.stderr
+        out = r.stdout.splitlines()
+        if any(line.startswith("関連箇所: ") for line in out):
+            break
+    else:
+        pytest.fail("none of the questions' answers cites a passage by page only")
     see = next(line for line in out if line.startswith("関連箇所: "))
     n = int(re.match(r"関連箇所: \[(\d+)\]", see).group(1))
     at = next(i for i, line in enumerate(out) if line.startswith(f"[{n}] "))
