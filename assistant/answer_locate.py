@@ -12,7 +12,7 @@ from ingest.page_labels import page_label
 
 
 # the asker names a figure-like thing: a sheet, a form, a table, a chart (not 「図る」)
-FIGURE_ASKED = re.compile(r"図表|図解|(?<![意企])図(?![るらりれろっ])|表(?=[はがをのにってで]|$)|一覧表|シート|様式|記入例|書式|"
+FIGURE_ASKED = re.compile(r"図表|図解|(?<![意企])図(?![るらりれろっ])|(?<![発代公辞])表(?=[はがをのにってで]|$)|一覧表|シート|様式|記入例|書式|"
                           r"フォーマット|テンプレート|ひな形|雛形|\b(figures?|charts?|tables?|diagrams?|templates?|"
                           r"sheets?|worksheets?)\b|\bforms\b|\b(application|entry) form\b", re.I)
 

@@ -66,8 +66,13 @@ def touching(a: Candidate, b: Candidate) -> bool:
     return lo.end <= hi.start and not a.chunk.text[lo.end:hi.start].strip()
 
 
+def overlapping(a: Candidate, b: Candidate) -> bool:
+    """Two passages of one chunk that share text."""
+    return a.chunk.id == b.chunk.id and a.start < b.end and b.start < a.end
+
+
 def joined(a: Candidate, b: Candidate) -> Candidate:
-    """One passage spanning two touching ones of a chunk, at the better one's score and rank."""
+    """One passage spanning two of a chunk that touch or overlap, at the better one's score."""
     start, end = min(a.start, b.start), max(a.end, b.end)
     best = a if a.score >= b.score else b
     return dataclasses.replace(best, start=start, end=end, text=a.chunk.text[start:end],
@@ -76,7 +81,7 @@ def joined(a: Candidate, b: Candidate) -> Candidate:
 
 def _inside(c: Candidate, passages: list[Candidate]) -> Candidate | None:
     """The passage among ``passages`` that overlaps ``c``, if any."""
-    return next((o for o in passages if o.chunk.id == c.chunk.id and o.start < c.end and c.start < o.end), None)
+    return next((o for o in passages if overlapping(o, c)), None)
 
 
 def one_per_passage(chosen: list[Candidate]) -> list[Candidate]:
@@ -119,10 +124,6 @@ def read_on(chosen: list[Candidate], keep: Candidate | None = None,
         else:
             out[k] = joined(a, out.pop(j))
     return out
-
-
-def overlapping(a: Candidate, b: Candidate) -> bool:
-    return a.chunk.id == b.chunk.id and a.start < b.end and b.start < a.end
 
 
 def by_chunk(items: list[Item]) -> list[list[Item]]:

@@ -452,7 +452,7 @@ def test_a_locate_question_for_a_sheet_cites_its_figures_first(assistant):
     assert all(FIGURE_ASKED.search(q) for q in ("様式はどこ？", "図表28はどこ", "Which table lists the exits?",
                                                  "Where is the application form?"))
     assert not any(FIGURE_ASKED.search(q) for q in ("連携を図る方法はどこ？", "代表者の意図", "how to form a team",
-                                                     "the platform"))
+                                                     "the platform", "成果の公表はどこに書いてある？", "発表の仕方"))
 
 
 def test_a_figure_question_naming_a_row_gets_that_row_first(assistant):
