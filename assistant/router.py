@@ -179,6 +179,11 @@ _NARROWS_JA = re.compile(r"^[^はがもを]{2,12}[？?]$")
 _NARROWS_EN = re.compile(r"^(?:and\s+|but\s+)?(?:what|how)\s+(?:if|about)\b", re.I)
 
 
+# a later part that offers the other answer to the same question (「…提案書で行くべき？それとも
+# 段階で変えたほうがいい？」, "…? Or should we…?"): one question with its alternatives
+_ALTERNATIVE = re.compile(r"^(それとも|or\b)", re.I)
+
+
 # a later part that asks more about the term itself ("…, and how does it relate to PFS?")
 _BACK = re.compile(r"\b(it|its|one|this|that|they|them)\b|それ|その|これ|この", re.I)
 
@@ -211,6 +216,8 @@ def question_parts(question: str, min_chars: int = 6) -> list[str]:
             _A_QUESTION.search(p) or p.isascii() for p in parts)):
         return [q]
     if any(_SUBJECTLESS.match(p) and re.search(r"[？?]\s*$", q[:q.index(p)]) for p in parts[1:]):
+        return [q]
+    if any(_ALTERNATIVE.match(p) for p in parts[1:]):
         return [q]
     if any(_NARROWS_EN.match(p) or (_NARROWS_JA.match(p) and "って" not in p and not _SUBJECTLESS.search(p))
            for p in parts[1:]):
