@@ -6,6 +6,7 @@ A real `kanmin serve` and the fake OpenAI-compatible LLM of test_generative on 1
 holds every completion until the test releases it."""
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -58,11 +59,21 @@ def test_extractive_answers_go_on_while_a_generative_one_waits_for_the_llm(serve
         assert r.status_code == 200 and r.json()["question"] == "4号随契の要件は？", r.text[:300]
 
 
+def slot_waits(server) -> float:
+    m = re.search(r"^kanmin_answer_slot_waits_total (\S+)$", httpx.get(server.url + "/metrics", timeout=30).text, re.M)
+    assert m, "the server exports kanmin_answer_slot_waits_total"
+    return float(m.group(1))
+
+
 def test_asks_beyond_the_slots_wait_their_turn(server):
+    """16 asks at once on a worker with one answer slot: each gets its own answer, and the ones that
+    found the slot taken waited for it (the server counts them; with no slots none would wait)."""
     questions = ["原課とは？", "What is PFS?", "4号随契の使い方は？", "公平性はどこに書いてある？",
                  "スケールとは？", "予算化の時期は？", "図表28は？", "実証実験の前に決めることは？"] * 2
+    before = slot_waits(server)
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(lambda q: ask(server, q), questions))
+    assert slot_waits(server) > before
     assert [r.status_code for r in answers] == [200] * len(questions), [r.text[:200] for r in answers if r.status_code != 200]
     assert all(r.json()["question"] == q for r, q in zip(answers, questions))
     # the worker stayed responsive for everything else meanwhile

@@ -29,6 +29,9 @@ class Metrics:
         self.slack_events = Counter("kanmin_slack_events", "Slack requests by kind and outcome",
                                     ["kind", "outcome"], registry=r)
         self.ready = Gauge("kanmin_ready", "1 when the guide and index are loaded and verified", registry=r)
+        # many waits at normal load: more answer slots may help (KANMIN_ANSWER_THREADS, docs/deploy.md)
+        self.slot_waits = Counter("kanmin_answer_slot_waits", "Extractive answers that found every answer "
+                                  "slot of their worker taken and waited for one", registry=r)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

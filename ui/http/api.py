@@ -156,6 +156,8 @@ def create_app(container_factory: Callable[[], Any] | None = None, settings: Set
         # takes one of the worker's answer slots (KANMIN_ANSWER_THREADS); a generative one, which
         # mostly waits on the LLM, a request thread
         slots = None if req.mode == "generative" else getattr(request.app.state, "answer_limiter", None)
+        if slots is not None and slots.available_tokens < 1:
+            metrics.slot_waits.inc()
         answer = await anyio.to_thread.run_sync(
             partial(c.assistant.ask, req.question, persona=req.persona, session_id=session, mode=req.mode,
                     source="api"), limiter=slots)
