@@ -87,7 +87,8 @@ def _inside(c: Candidate, passages: list[Candidate]) -> Candidate | None:
 def one_per_passage(chosen: list[Candidate]) -> list[Candidate]:
     """A window widened to bring its list's items may now hold another chosen passage, before or
     after it: the later of the two is dropped (one citation per passage). The lead stays as it was
-    chosen, the answer first; keeping the widened window in its place instead made answers longer."""
+    chosen, the answer first; keeping the widened window in its place instead made answers longer.
+    (Passages that overlap without one holding the other are joined later, by ``read_on``.)"""
     out = list(chosen)
     k = 0
     while k < len(out):

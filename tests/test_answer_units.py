@@ -46,8 +46,10 @@ def test_a_heading_line_over_a_list_brings_its_items(assistant):
     assert [i.text for i in items][:2] == ["予算規模、歳出費目", "事業者選定プロセスがあった場合は、評価項目や評価委員構成"]
     assert items[-1].text == "設定した活動指標（KPI）" and len(items) == 6
     # the prose sentence before the heading introduces nothing
-    a, b = next((a, b) for a, b in ((chunk.text.rfind("。", 0, start - 2) + 1, start - 1),) if b > a)
-    prose = Candidate(chunk, 0, a, b, chunk.text[a:b].strip(), 1.0)
+    end = chunk.text.rfind("。", 0, start) + 1
+    begin = chunk.text.rfind("。", 0, end - 1) + 1
+    prose = Candidate(chunk, 0, begin, end, chunk.text[begin:end].strip(), 1.0)
+    assert prose.text.endswith("確認しておきましょう。")
     assert assistant._list_items("予算要求の前に準備しておくことは？", [prose]) == ([], None)
 
 
@@ -144,7 +146,7 @@ def test_the_answer_first_then_the_supports_by_score(assistant, eval_answers):
     items (up to 6 before answer units; 6 supports at ≥ 0.7 of the lead, see AnswerConfig); the lead
     (citation 1) is the best-scoring passage unless it points at text the reader cannot see or
     is written for the other side, a list's lead-in, or a multi-part answer; the supports follow
-    by score; no two passages of one chunk overlap (one citation per passage)."""
+    by score (that no two passages of a chunk overlap: the test below, over every answer)."""
     from assistant.asked_detail import asked_details, states
     from assistant.router import question_parts
     from assistant.sentences import answer_types
@@ -168,12 +170,6 @@ def test_the_answer_first_then_the_supports_by_score(assistant, eval_answers):
             floor = assistant.answer_cfg.support_ratio * passages[0].score
             assert all(c.score >= floor - 1e-3 for c in passages[1:]), (item.id, [c.score for c in passages])
         assert [c.score for c in passages[1:]] == sorted((c.score for c in passages[1:]), reverse=True), item.id
-        for i, x in enumerate(passages):
-            for y in passages[i + 1:]:
-                if x.chunk_id == y.chunk_id:
-                    text = assistant.chunk(x.chunk_id).text
-                    xs, ys = text.index(x.quote), text.index(y.quote)
-                    assert xs + len(x.quote) <= ys or ys + len(y.quote) <= xs, (item.id, x.quote[:30])
         checked += 1
     assert checked >= 10
 

@@ -275,6 +275,9 @@ def test_a_list_question_gets_the_guides_items_in_order(assistant):
     # a follow-up read with its anchor: the anchor's own question mark is no seam, the new question's are
     ("これから官民連携を始める自治体は何をすべき？ について: What about for startups?", 1),
     ("原課 について: それって何？あと、スタートアップはどう連携すればいい？", 2),
+    # the other answer to the same question (それとも / or): one question with its alternatives
+    ("自治体との打ち合わせ資料、最初から作り込んだ提案書で行くべき？それとも段階ごとに変えるべき？", 1),
+    ("Should we bring a full proposal to the first meeting? Or start with a short overview?", 1),
 ])
 def test_question_parts(question, n):
     from assistant.router import question_parts

@@ -8,6 +8,7 @@ its answers too); the full comparison with the baselines is `make eval`. The eva
 from __future__ import annotations
 
 import json
+
 import pytest
 
 from eval.gate import THRESHOLDS_PATH, check, load_thresholds

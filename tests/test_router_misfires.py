@@ -145,16 +145,3 @@ def test_follow_up_rewrites_never_chain(assistant):
     assert third.resolved_question == f"{anchor}{SEPARATOR}その対象は？"
     assert third.resolved_question.count(SEPARATOR) == 1
 
-
-@pytest.mark.parametrize("question, parts", [
-    # the other answer to the same question: one question with its alternatives
-    ("自治体との打ち合わせ資料、最初から作り込んだ提案書で行くべき？それとも段階ごとに変えるべき？", 1),
-    ("Should we bring a full proposal to the first meeting? Or start with a short overview?", 1),
-    # two questions, each its own part
-    ("原課とは何ですか？あと、どう連携すればいい？", 2),
-    ("インパクトコンソーシアムっていつできたの？分科会はいくつあるんですか？", 2),
-])
-def test_an_alternative_is_not_a_second_question(question, parts):
-    from assistant.router import question_parts
-
-    assert len(question_parts(question)) == parts
