@@ -64,7 +64,8 @@ class AbstainAnswers(Drafting):
         # the guide's own sentence is the answer's passage: scored as one (list items score 0)
         cite = self._cite(1, chunk, ex.start, ex.end, 1.0)
         note = (f"ガイドは{term}を扱わない方針です: 「{cite.quote}」[1]" if language == "ja"
-                else f"The guide states ({page_label(cite.pages)}) that it does not cover {term}: 「{cite.quote}」[1]")
+                # the quote on a line of its own: the first line is English
+                else f"The guide states ({page_label(cite.pages)}) that it does not cover {term}:\n「{cite.quote}」[1]")
         draft.citations = [cite]
         if ASKS_COVERAGE.search(nfkc(query)):
             # "does the guide cover PFI?" is answered (no, and here is where it says so): not with

@@ -139,7 +139,8 @@ class AnswerConfig:
 # date, "how many" one with a count, "how much" one with a sum.
 _ASK_TYPES = [
     (re.compile(r"何月|いつ(まで|頃|ごろ)?|何年|時期|スケジュール|when|which month|deadline|timing", re.I),
-     re.compile(r"\d{1,2}\s*月|[0-9０-９]+\s*年度?|年度(当初|末)|月(まで|頃|ごろ|以降)")),
+     # 「3の倍数月に編成され」 names months too
+     re.compile(r"\d{1,2}\s*月|\d\s*の倍数月|[0-9０-９]+\s*年度?|年度(当初|末)|月(まで|頃|ごろ|以降)")),
     (re.compile(r"何(件|社|人|団体|自治体|か所|カ所)|いくつ|どれくらい|どのくらい|how many|number of", re.I),
      re.compile(r"\d[\d,，]*\s*(件|社|人|団体|自治体|市町村|か所|カ所|ヶ所|施設|校|台|基|回|%|％|名)")),
     (re.compile(r"いくら|金額|費用|how much|cost", re.I), re.compile(r"\d[\d,，.]*\s*(万|億|千)?円")),

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from eval.metrics import has_english_lead
 from ingest.settings import get_settings
 from ingest.toc_en import load_toc_en
 
@@ -42,8 +43,7 @@ def test_an_english_answer_opens_in_english_with_the_pages(assistant, question, 
     line = a.answer.split("\n", 1)[0]
     assert line.startswith(first), line
     assert PAGES.search(line), line
-    letters = [ch for ch in re.sub(r"「[^」]*」", "", line) if ch.isalpha()]
-    assert sum(ch.isascii() for ch in letters) / len(letters) > 0.6, line
+    assert has_english_lead(a.answer), line  # as the eval counts it: a Japanese quote on it counts too
     for c in a.citations:  # the quotes stay the guide's own Japanese, verbatim
         assert c.quote in assistant.chunk(c.chunk_id).text
 

@@ -64,6 +64,26 @@ def test_glossary_answer_cites_table_8_and_translates(assistant):
     assert note.rephrase == "担当課、担当部署" and note.en and note.reading == "げんか"
 
 
+@pytest.mark.parametrize("question, term", [
+    ("The city's PR team said they'll do a 'nagekomi' once our pilot is announced. What do they mean by that?",
+     "投げ込み"),
+    ("スタートアップの社長が「キャズムを越えたい」と言ってたけど、キャズムって何？", "キャズム"),
+    ("自治体の人が「ボンチ絵を作って」って言ってた。何のこと？", "ボンチ絵"),
+])
+def test_a_glossary_answer_adds_only_passages_that_speak_of_the_term(assistant, question, term):
+    """After the term's card, the passages that also answer the question name the term: the
+    question's other words (pilot, 社長, 作って) alone pull in text about something else."""
+    ans = assistant.ask(question)
+    assert ans.route == "glossary" and not ans.abstained
+    entry = assistant.matcher.search.lookup(term)
+    surfaces = [entry.term, *entry.aliases]
+    extra = [line for line in ans.answer.split("\n") if line.startswith("「")]  # unlabelled passages
+    quoted = {c.n: c.quote for c in ans.citations}
+    for line in extra:
+        n = int(re.search(r"\[(\d+)\]$", line).group(1))
+        assert any(s in quoted[n] for s in surfaces), line
+
+
 def test_english_question_gets_english_glosses_of_japanese_quotes(assistant):
     ans = assistant.ask("How can a city buy from a startup without a tender?")
     assert ans.language == "en" and ans.route == "qa" and not ans.abstained
