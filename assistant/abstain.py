@@ -49,6 +49,7 @@ policy policies regulation regulations regulatory sandbox pilot pilots trial dem
 fairness fair intermediary intermediaries support supporting consortium impact social issue issues
 agreement agreements outcome outcomes pfs sib pay success joint purchase purchasing order ordering
 kanmin renkei public-private private sector exit exits scale scaling evaluation subsidy grant grants
+product products service services
 """.split())
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]+")
 # function words and everyday words that glossary glosses happen to contain
@@ -62,8 +63,11 @@ not but can all any may use used using one two three first new way ways thing th
 
 
 def on_topic_en(question: str, extra_words: frozenset[str] = frozenset()) -> bool:
+    """A word of the guide's subject, or two of ``extra_words`` (the glossary's English glosses):
+    one gloss word alone is too little ("…autoscaling in Kubernetes for our SaaS backend?" shares
+    only "saas" with the DMP catalogue's gloss)."""
     words = {w.lower() for w in _WORD.findall(question)}
-    return bool(words & (DOMAIN_EN | extra_words))
+    return bool(words & DOMAIN_EN) or len(words & extra_words) >= 2
 
 
 def weak(support: Support, language: str, cfg: AbstainConfig) -> bool:

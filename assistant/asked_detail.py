@@ -39,6 +39,8 @@ KINDS: tuple[DetailKind, ...] = (
                    r"(what|which|any)\b[^?.]{0,30}\b(fees?|charges?|prices?)\b|"
                    r"\b(fees?|charges?|prices?)\b[^?.]{0,20}\b(charged|required|payable|paid)\b|"
                    r"\b(is|are) there (a|any)\b[^?.]{0,30}\b(fees?|charges?)\b|"
+                   # "is the total contract value or the per-student price given?"
+                   r"\b(contract|total|unit|per-[a-z]+) (values?|amounts?|prices?|costs?)\b|"
                    r"\b(registration|listing|entry|membership|participation|application|usage|user) fees?\b|"
                    r"\byen\b|\bsalary\b",
                    re.I),

@@ -101,6 +101,9 @@ def test_4go_zuikei_answer_points_to_its_section_on_p94(assistant):
 @pytest.mark.parametrize("question, route, reasons, says", [
     ("今日の東京の天気は？", "out_of_scope", {"weak_support", "off_topic"}, "見当たりません"),
     ("What is the capital of France?", "out_of_scope", {"weak_support", "off_topic"}, "no passage"),
+    # one word of a glossary gloss (SaaS, from the DMP catalogue's) does not make it the guide's subject
+    ("How do I configure horizontal pod autoscaling in Kubernetes for our SaaS backend?", "out_of_scope",
+     {"off_topic"}, "no passage"),
     # an amount the guide does not state: on topic (qa), but answered as not stated
     ("インパクトコンソーシアムの年会費はいくら？", "qa", {"not_stated"}, "記載はありません"),
     ("PFI方式の実施方針の公表から契約までの手続きを教えて", "out_of_scope", {"excluded_topic"}, "PFI"),
@@ -111,6 +114,13 @@ def test_abstains_with_the_nearest_sections(assistant, question, route, reasons,
     assert ans.abstain_reason in reasons, ans.abstain_reason
     assert says in ans.answer, ans.answer
     assert ans.nearest_sections, "an abstention still points to the nearest sections"
+
+
+def test_an_english_question_on_the_guides_subject_is_answered(assistant):
+    """A case study asked in English with no word the guide's glossary glosses: its subject (a
+    startup's service) keeps it on topic."""
+    ans = assistant.ask("In how many areas across Japan does Charichari now run its bike-share service?")
+    assert not ans.abstained and ans.route == "qa", ans.answer
 
 
 def test_excluded_topic_quotes_the_guide_saying_so(assistant):

@@ -116,6 +116,7 @@ def test_a_part_that_asks_no_detail_is_answered_whatever_the_other_parts_detail(
 @pytest.mark.parametrize("question, kind", [
     ("参加費はかかりますか？", "amount"),
     ("How much is the fee?", "amount"),
+    ("Is the total contract value or the per-student price given?", "amount"),
     ("協力した銀行の名前は？", "name"),
     ("応募の締め切りはいつ？", "date"),
     ("When is the next pitch event held?", "date"),
