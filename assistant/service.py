@@ -66,7 +66,7 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
                                        dense_weight=0.65, coverage_slots=1, list_after_lead=True, list_host_leads=True,
                                        extend_ratio=0.6, back_ratio=0.8, supports=6, support_ratio=0.7,
                                        lead_back_ratio=0.95, quoted_supports=2,
-                                       list_first=True, stated_leads=True, thesaurus_replaces=True, title_chars=60,
+                                       list_first=True, stated_leads=True, thesaurus_replaces=True, title_chars=40,
                                        typed_next=True)
         self.neighbours = Neighbours(guide)
         self.enumerations = Enumerations(guide)
