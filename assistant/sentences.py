@@ -157,6 +157,8 @@ _ASK_TYPES = [
 # product name, an English title): its English words match an English question well and say nothing
 LABEL_CHARS = 40
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+# a line that only names what follows (「（事例：福岡市「…の実現」）²⁷」 over a filled-in sheet) is a label too
+LABEL_LINE = re.compile(r"[（(](事例|出典|参考)[:：][^\n]*[）)][⁰¹²³⁴⁵⁶⁷⁸⁹]*")
 
 
 def answer_types(query: str) -> list[re.Pattern[str]]:
@@ -253,7 +255,7 @@ class SentenceScorer:
         for chunk, rank in pool:
             for a, b in quotable_spans(chunk.text, chunk.kind):
                 text = chunk.text[a:b]
-                if b - a < LABEL_CHARS and not JAPANESE.search(text):
+                if b - a < LABEL_CHARS and not JAPANESE.search(text) or LABEL_LINE.fullmatch(text):
                     continue  # a name on a line of its own (「Life is Tech!」) is a label, not an answer
                 cov = self.coverage(query_tokens, text)
                 own = cov

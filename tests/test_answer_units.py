@@ -7,6 +7,7 @@ import re
 import pytest
 
 from eval.dataset import load_dataset
+from ingest.text import quotable_spans
 
 
 @pytest.fixture(scope="module")
@@ -394,3 +395,14 @@ def test_a_typed_lead_takes_the_next_sentence_when_it_holds_the_same_kind_of_fac
         assert "8月よりも前" not in assistant.ask(q).citations[0].quote
     finally:
         assistant.answer_cfg = cfg
+
+
+def test_a_label_line_is_never_a_passage(assistant):
+    """「（事例：福岡市「…の実現」）²⁷」 names the filled-in sheet below it: quoted, it would read as an
+    answer to anything about 福岡市 (it led an answer about hiring from the private sector)."""
+    label = "（事例：福岡市「外出困難な重度障がい者等の就労や社会参加の実現」）²⁷"
+    chunk = next(c for c in assistant.guide.chunks if label in c.text)
+    start = chunk.text.index(label)
+    assert (start, start + len(label)) in quotable_spans(chunk.text, chunk.kind)  # a sentence span of its own
+    cands = assistant.scorer.candidates(frozenset({"福岡市", "事例"}), [(chunk, 0.0)], assistant.answer_cfg)
+    assert all(label not in c.text for c in cands)
