@@ -361,6 +361,27 @@ def test_the_parts_of_a_multi_part_answer_are_labelled_in_the_order_asked(assist
     assert "【4号随契とトライアル発注制度" not in one.answer  # a one-part question has no label
 
 
+@pytest.mark.parametrize("part, label", [
+    # a part that opens with its context is labelled by the sentence that asks
+    ("We don't have anyone in-house who can drive our startup policy. Is there an example of a city "
+     "recruiting someone from the private sector for this", "Is there an example of a city recruiting someone "
+     "from the private sector for this"),
+    ("うちの課、11月に提案をもらった。来年度予算でいける？", "来年度予算でいける？"),
+    ("What is PFS", "What is PFS"),  # one sentence: itself
+    ("Budget timing. Why?", "Budget timing. Why?"),  # a last sentence of a word or two says too little alone
+])
+def test_a_parts_label_is_the_sentence_that_asks(part, label):
+    from assistant.answer_qa import asked_in
+
+    assert asked_in(part) == label
+
+
+def test_a_multi_part_answer_labels_each_part_by_its_ask(assistant):
+    ans = assistant.ask("We don't have anyone in-house who can drive our startup policy. Is there an example of a "
+                        "city recruiting someone from the private sector for this, and what post did they hire for?")
+    assert ans.answer.split("\n")[1].startswith("On “Is there an example of a city"), ans.answer
+
+
 def test_a_part_already_answered_points_at_the_passage_instead_of_padding(assistant):
     """The first part's passage (「2008年に…これまで500件を超える官民連携事例…」) also answers the
     second part: the second part points at it ([1]) rather than quoting weaker passages."""
