@@ -39,8 +39,8 @@ class GlossaryAnswers(Drafting):
                                     {c.chunk_id for c in citations})
             if usage is not None:
                 add("Used in the guide: " if en else "使われ方: ", *usage)
-        # what else answers the question: a passage that speaks of the term (「ナゲコミ」 asked in
-        # English shares only "pilot" with 「…250件以上の実証実験…」, which would read as the answer)
+        # what else answers the question: a passage that speaks of the term ('nagekomi', 投げ込み, asked
+        # in English shares only "pilot" with 「…250件以上の実証実験…」, which would read as the answer)
         named = [s for t in d.terms or (e,) for s in (t.term, *t.aliases) if len(s) >= 2]
         for c in self._best_sentences(query, persona, exclude={c.chunk_id for c in citations}, n=2, hits=hits):
             if any(s in c.text for s in named):

@@ -255,7 +255,7 @@ class SentenceScorer:
         for chunk, rank in pool:
             for a, b in quotable_spans(chunk.text, chunk.kind):
                 text = chunk.text[a:b]
-                if b - a < LABEL_CHARS and not JAPANESE.search(text) or LABEL_LINE.fullmatch(text):
+                if (b - a < LABEL_CHARS and not JAPANESE.search(text)) or LABEL_LINE.fullmatch(text):
                     continue  # a name on a line of its own (「Life is Tech!」) is a label, not an answer
                 cov = self.coverage(query_tokens, text)
                 own = cov
