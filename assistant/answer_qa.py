@@ -54,14 +54,17 @@ def points_at_unseen(c: Candidate) -> bool:
 
 
 _SENTENCE_END = re.compile(r"(?<=[。．！？!?])\s*|(?<=\.)\s+")
+_JOINER = re.compile(r"^(?:(?:and|also|plus)\b[,\s]*|(?:あと|それと|それから|また)[、,]?\s*)", re.I)
 
 
 def asked_in(part: str) -> str:
     """A part's label: its last sentence, the one that asks (「…11月に提案をもらった。来年度予算で
-    いける？」 → 「来年度予算でいける？」), unless that is only a few words ("Why?")."""
+    いける？」 → 「来年度予算でいける？」), unless that is only a few words ("Why?"); without the word
+    that joined it to the part before ("And how much…" → "how much…")."""
     pieces = [p for p in _SENTENCE_END.split(part.strip()) if p.strip()]
     last = pieces[-1].strip() if pieces else part
-    return last if len(pieces) > 1 and len(last) >= 8 else part
+    label = last if len(pieces) > 1 and len(last) >= 8 else part
+    return _JOINER.sub("", label) or label
 
 
 def other_side(chunk: Chunk, persona: str) -> bool:

@@ -369,6 +369,10 @@ def test_the_parts_of_a_multi_part_answer_are_labelled_in_the_order_asked(assist
     ("うちの課、11月に提案をもらった。来年度予算でいける？", "来年度予算でいける？"),
     ("What is PFS", "What is PFS"),  # one sentence: itself
     ("Budget timing. Why?", "Budget timing. Why?"),  # a last sentence of a word or two says too little alone
+    # the word that joined the part to the one before is not part of its ask
+    ("And how much did the city estimate it saved in medical costs?",
+     "how much did the city estimate it saved in medical costs?"),
+    ("あと、共同調達のメリットは？", "共同調達のメリットは？"),
 ])
 def test_a_parts_label_is_the_sentence_that_asks(part, label):
     from assistant.answer_qa import asked_in
