@@ -164,6 +164,10 @@ class QaAnswers(Drafting):
                                        answer_types(query), self._meaning(query))
         details = asked_details(query)
         about = (lambda c: self.scorer.coverage(qt, with_previous(c)) >= STATED_MIN_CONTEXT) if language == "ja" else None
+        if language == "en" and (places := self.retriever.tokenizer.place_names(" ".join(self._extra(query)))):
+            # an English question's words reach the guide only through the thesaurus, too few to
+            # judge the sentence; the place it names (Tokyo → 東京都) must be the chunk's
+            about = lambda c: all(p in c.chunk.text for p in places)
         # a figure's caption is shown with the sentence that cites it: it may state the detail
         detail, stated = next(((d, c) for d in details for c in [stating(d, cands, query, about, self._captions)]
                                if c is not None),

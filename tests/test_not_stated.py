@@ -39,6 +39,10 @@ def assistant(session_assistant):
     ("規制のサンドボックス制度で、申請から認定までどのくらいかかる？", "ガイドには具体的な期間についての記載はありません。"),
     # a date of applying, not the date some other event happened (「2022年10月の発足時」)
     ("By what date must a startup apply to join the Impact Consortium?", "The guide does not state the date or deadline."),
+    # a count the guide states for something else (10自治体 interviewed for the 100選), not for the
+    # place the question names (Tokyo → 東京都)
+    ("How many municipalities have signed up to Tokyo's First Customer Alliance so far?",
+     "The guide does not state the number."),
 ])
 def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, question, first):
     a = assistant.ask(question)
@@ -72,6 +76,9 @@ def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, que
     ("On what date was the Matching Pitch 2024 held?", "2024年11月28日"),
     # no deadline: 茨城県 takes applications for its trial ordering certification at any time (随時受付)
     ("What is the deadline for applying to the trial ordering program?", "随時受付"),
+    # a place named in English: stated in that place's own passages
+    ("How long is Tsukuba's trial-order certification valid?", "翌々年度末まで"),
+    ("For Toyonaka's smoking-cessation project, how many people took part against the target?", "792人"),
 ])
 def test_a_stated_amount_or_date_is_answered(assistant, question, stated):
     a = assistant.ask(question)
