@@ -10,6 +10,7 @@ from assistant.abstain import AbstainConfig
 from assistant.service import Assistant
 from assistant.store import Store
 from assistant.thesaurus import Thesaurus
+from assistant.unmentioned import load_english_words
 from ingest import load_guide
 from ingest.errors import KanminError
 from ingest.models import Guide
@@ -49,6 +50,7 @@ class Container:
                     generator=make_generator(self.settings), history_turns=self.settings.history_turns,
                     thesaurus=Thesaurus.load(self.settings.thesaurus_path),
                     toc_en=load_toc_en(self.settings.toc_en_path, self.settings.list_items_en_path),
+                    english_words=load_english_words(self.settings.lexicon_en_path),
                 )
                 self.error = None
             except KanminError as exc:

@@ -10,7 +10,7 @@ import logging
 import re
 import time
 import uuid
-from typing import Protocol
+from typing import Protocol, Sequence
 
 from assistant import inputs
 from assistant.abstain import AbstainConfig, EN_STOP, exclusions, on_topic_en, weak
@@ -52,7 +52,8 @@ class Generator(Protocol):
 class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, LocateAnswers, AbstainAnswers):
     def __init__(self, guide: Guide, retriever, store: StoreLike | None = None,
                  abstain: AbstainConfig | None = None, generator: Generator | None = None,
-                 history_turns: int = 6, thesaurus: Thesaurus | None = None, toc_en: TocEnglish | None = None):
+                 history_turns: int = 6, thesaurus: Thesaurus | None = None, toc_en: TocEnglish | None = None,
+                 english_words: Sequence[str] = ()):
         self.guide = guide
         self.retriever = retriever
         self.store = store
@@ -87,7 +88,11 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         self.exclusions = exclusions(guide.chunks)
         self.unmentioned = Unmentioned("\n".join(c.text for c in guide.chunks), retriever.tokenizer.proper_nouns,
                                        [*self.thesaurus.ja, *self.thesaurus.en, *(e.term for e in guide.glossary),
-                                        *guide.en_aliases])
+                                        *guide.en_aliases],
+                                       english=[*english_words, *self.toc_en.headings.values(),
+                                                *self.toc_en.figures.values(), *self.toc_en.items.values(),
+                                                *(e.en for e in guide.glossary), *guide.en_aliases,
+                                                *self.thesaurus.en, *self.thesaurus.en_phrases])
         # every English word of the glossary's translations counts as on-topic too
         self.en_words = frozenset(w.lower() for e in guide.glossary for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", e.en)
                                   if w.lower() not in EN_STOP)

@@ -13,15 +13,31 @@ sections.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Callable, Iterable
+
+import yaml
 
 from assistant.asked_detail import years
 from ingest.text import nfkc
 
 
+def load_english_words(path: Path) -> list[str]:
+    """The English of the guide's nouns (data/lexicon_en.yaml: ``en: {english: [its nouns]}``);
+    none when the file is absent."""
+    if not path.is_file():
+        return []
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return [str(k) for k in (data.get("en") or {})]
+
+
 class Unmentioned:
-    def __init__(self, guide_text: str, proper_nouns: Callable[[str], list[str]], known: Iterable[str] = ()):
+    def __init__(self, guide_text: str, proper_nouns: Callable[[str], list[str]], known: Iterable[str] = (),
+                 english: Iterable[str] = ()):
         self._text = _squash(guide_text)
+        # the guide's Latin words and the project's English for what it speaks of (its headings, list
+        # items, glossary, thesaurus and its nouns' English: ドクターメイト ← doctormate)
+        self._english = {w.lower() for t in [guide_text, *english] for w in _LATIN_WORD.findall(nfkc(t))}
         self._proper_nouns = proper_nouns
         # words the project's reviewed data defines (glossary, thesaurus): not "never mentioned"
         self._known = {form for k in known for form in (_squash(k), _squash(k).lower())}
@@ -39,7 +55,7 @@ class Unmentioned:
         the latest one the guide names."""
         out = []
         q = nfkc(question)
-        names = [*self._proper_nouns(question), *_ACRONYM.findall(q), *_laws(q)]
+        names = [*self._proper_nouns(question), *_ACRONYM.findall(q), *_laws(q), *self._latin_names(q)]
         countries = [m.group(0) for m in _FOREIGN.finditer(q)]  # short names (EU, 韓国) are names too
         # a scheme named by a loanword the guide never uses (インボイス制度; not トライアル認定制度,
         # whose トライアル the guide uses)
@@ -59,8 +75,32 @@ class Unmentioned:
                 out.append(m.group(0))
         if self._latest is not None:
             out += [f"{y}年" for y in sorted(years(q)) if y > self._latest]
+        # a word named inside a longer name found too ("Series" in "Series A") is that name
+        return [n for n in out if not any(n != o and n in o for o in out)]
+
+
+    def _latin_names(self, question: str) -> list[str]:
+        """Names in Latin letters (Salesforce, Kubernetes, GovTech) that neither the guide nor the
+        project's English for it holds. A word that reads as romanised Japanese (Tsukuba, Kitakyushu,
+        kintone) may be a name the guide writes in kana: never counted."""
+        out = []
+        for m in _LATIN_NAME.finditer(question):
+            word = m.group(1)
+            low = word.lower()
+            if (low not in self._english and low.removesuffix("s") not in self._english and low not in _CALENDAR
+                    and not _ROMAJI.fullmatch(low)):
+                out.append(word)
         return out
 
+
+# a name in Latin letters: capitalised inside a sentence, or with a capital inside (GovTech); four
+# letters or more (all capitals: _ACRONYM)
+_LATIN_NAME = re.compile(r"(?<![.?!:]\s)(?<=\s)([A-Z][a-z]+[A-Za-z]*[a-z]|[a-z]+[A-Z][A-Za-z]*)(?![A-Za-z-])")
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+")
+_CALENDAR = frozenset("january february march april may june july august september october november december "
+                      "monday tuesday wednesday thursday friday saturday sunday".split())
+# romanised Japanese: syllables (ka, shi, tsu, kyo…), a syllabic n, or a doubled consonant
+_ROMAJI = re.compile(r"(?:(?:[kgsztdnhbpmyrwfjc]h?|sh|ch|ts|[kgnhbpmr]y)?[aiueo]|n|[kstpgdbc](?=[kstpgdbc]))+")
 
 # an acronym as people write one (SBIR, GDPR): three or more capitals, standing alone; not a
 # fiscal year (FY2025, a year: see asked_detail.years)

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     toc_en_path: Path = DATA_DIR / "toc_en.yaml"
     list_items_en_path: Path = DATA_DIR / "list_items_en.yaml"
     thesaurus_path: Path = DATA_DIR / "thesaurus.yaml"
+    # the English an asker would use for the guide's nouns: what the guide speaks of (optional)
+    lexicon_en_path: Path = DATA_DIR / "lexicon_en.yaml"
     section_questions_path: Path = DATA_DIR / "section_questions.yaml"
     index_dir: Path = DATA_DIR / "index"
     cache_dir: Path = DATA_DIR / "cache"

@@ -26,6 +26,13 @@ def assistant(session_assistant):
     # an acronym the guide never uses, in either language
     ("日本版SBIR制度の補助金にスタートアップが応募するには？", "ガイドには「SBIR」についての記載はありません。"),
     ("What does GDPR require when a startup handles a city's resident data?", "The guide does not mention “GDPR”."),
+    # a name in Latin letters that neither the guide nor the project's English for it holds
+    ("For a small town hall help desk, which is the better fit: kintone or Salesforce?",
+     "The guide does not mention “Salesforce”."),
+    ("How do I create a pivot table in Excel to summarize our department's budget lines?",
+     "The guide does not mention “Excel”."),
+    ("How do I configure horizontal pod autoscaling in Kubernetes for our SaaS backend?",
+     "The guide does not mention “Kubernetes”."),
     ("DMPのカタログサイトに載せるのに登録料はかかる？", "ガイドには具体的な金額についての記載はありません。"),
     # a scheme named by a loanword the guide never uses
     ("インボイス制度が始まってから、自治体への請求で気をつけることは？", "ガイドには「インボイス制度」についての記載はありません。"),
@@ -78,6 +85,9 @@ def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, que
     ("What is the deadline for applying to the trial ordering program?", "随時受付"),
     # a place named in English: stated in that place's own passages
     ("How long is Tsukuba's trial-order certification valid?", "翌々年度末まで"),
+    # names the guide writes in kana (ドクターメイト, ママスクエア, チャリチャリ): in the English of its nouns
+    ("What did Doctormate provide in the Kitakyushu night on-call pilot?", "ドクターメイト"),
+    ("In how many areas does Charichari run its bike-share service?", "全国9エリア"),
     ("For Toyonaka's smoking-cessation project, how many people took part against the target?", "792人"),
 ])
 def test_a_stated_amount_or_date_is_answered(assistant, question, stated):
@@ -367,3 +377,19 @@ def test_a_detail_stated_outside_the_retrieved_passages_is_found_guide_wide(assi
     q = "トライアル優良商品に認定されたら、認定期間って何年なんですか？"
     found = assistant._stated_elsewhere(asked_details(q)[0], q, assistant._query_tokens(q))
     assert found is not None and "つくば市" in found.text and "翌々年度末まで" in found.text, found
+
+
+def test_a_latin_name_the_guide_never_mentions(session_assistant):
+    found = session_assistant.unmentioned.find
+    assert found("For a small town hall help desk, which is the better fit: kintone or Salesforce?") == ["Salesforce"]
+    assert found("How does the UK's GovTech Catalyst program pick startups?") == ["GovTech", "UK"]  # catalyst: a word
+    assert found("What is standard in a Series A term sheet?") == ["Series A"]  # the name, not its first word too
+    # names the guide holds: in its text (Urban Innovation JAPAN), in the English of its nouns (ドクターメイト,
+    # ママスクエア), or in its English headings (First Customer Alliance, 図表36)
+    assert found("What did Doctormate provide in the Kitakyushu night on-call pilot?") == []
+    assert found("Does Mama Square offer childcare next to the workspace?") == []
+    assert found("How many towns joined Tokyo's First Customer Alliance?") == []
+    assert found("How do I apply to Urban Innovation JAPAN?") == []
+    # romanised Japanese may be a name the guide writes in kana; months and plurals are words
+    assert found("Is Shibuya's program like Tsukuba's?") == []
+    assert found("Any advice on running PoCs in December?") == []
