@@ -332,6 +332,8 @@ def test_a_name_the_guide_never_mentions_is_found_and_places_are_not(session_ass
     assert found("職員が副業でスタートアップを手伝ってもいい？") == ["副業"]
     assert found("How is the grant treated for corporate tax?") == ["corporate tax"]
     assert found("市民の税金を使う事業の説明責任は？") == [] and found("Whose taxpayers' money funds a pilot?") == []
+    assert found("What are the rules on overtime pay for our startup's employees?") == ["overtime"]
+    assert found("What's the cheapest flight from Tokyo to Sapporo for a pitch event?") == ["flight"]
     # a law the guide never cites; the ones it cites, and ways of doing things, are not
     assert found("自治体からの発注は下請法の対象？") == ["下請法"]
     assert found("地方自治法の随意契約の規定は？") == [] and found("申請方法と調達手法は？") == []
