@@ -4,11 +4,11 @@ A question about 企業版ふるさと納税 shares its other words (自治体, 
 passages, so retrieval finds "something" and quoting it would read as an answer. When the
 question names a proper noun (not a person or a place: an official scheme, an organisation,
 a product), an acronym (日本版SBIR, GDPR), a law (下請法, 労働者派遣法), a scheme named by a
-loanword (インボイス制度), a subsidy by its name (IT導入補助金) or a topic next to the guide's
-(tax, visas, side jobs, penalties) that appears nowhere
-in the guide and that the project's reviewed words (glossary, its English aliases, thesaurus)
-do not define, the honest answer is that the guide does not mention it, with the nearest
-sections.
+loanword (インボイス制度), a subsidy by its name (IT導入補助金), a name in Latin letters
+(Salesforce, Kubernetes) or a topic next to the guide's (tax, visas, side jobs, penalties) that
+appears nowhere in the guide and that the project's reviewed words (glossary, its English aliases,
+thesaurus; for Latin names also its English headings and the English of its nouns) do not
+define, the honest answer is that the guide does not mention it, with the nearest sections.
 """
 from __future__ import annotations
 
@@ -78,7 +78,6 @@ class Unmentioned:
         # a word named inside a longer name found too ("Series" in "Series A") is that name
         return [n for n in out if not any(n != o and n in o for o in out)]
 
-
     def _latin_names(self, question: str) -> list[str]:
         """Names in Latin letters (Salesforce, Kubernetes, GovTech) that neither the guide nor the
         project's English for it holds. A word that reads as romanised Japanese (Tsukuba, Kitakyushu,
@@ -93,7 +92,7 @@ class Unmentioned:
         return out
 
 
-# a name in Latin letters: capitalised inside a sentence, or with a capital inside (GovTech); four
+# a name in Latin letters: capitalised inside a sentence, or with a capital inside (GovTech); three
 # letters or more (all capitals: _ACRONYM)
 _LATIN_NAME = re.compile(r"(?<![.?!:]\s)(?<=\s)([A-Z][a-z]+[A-Za-z]*[a-z]|[a-z]+[A-Z][A-Za-z]*)(?![A-Za-z-])")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+")
