@@ -144,4 +144,3 @@ def test_follow_up_rewrites_never_chain(assistant):
     anchor = second.resolved_question.split(SEPARATOR, 1)[0]
     assert third.resolved_question == f"{anchor}{SEPARATOR}その対象は？"
     assert third.resolved_question.count(SEPARATOR) == 1
-
