@@ -70,6 +70,18 @@ def on_topic_en(question: str, extra_words: frozenset[str] = frozenset()) -> boo
     return bool(words & DOMAIN_EN) or len(words & extra_words) >= 2
 
 
+# questions about something no part of the guide is near (the weather): declined as off topic
+# whatever words they share with it (「明日の福岡市の天気は？」 matches the guide's 福岡市 well).
+# Not 天候: the guide's 全天候型 is a sensor, not the weather.
+_OFF_GUIDE = re.compile(r"\bweather\b|天気|気温", re.I)
+
+
+def off_guide(question: str) -> str | None:
+    """The word of ``question`` that puts it outside the guide's subject, or None."""
+    m = _OFF_GUIDE.search(question)
+    return m.group(0) if m else None
+
+
 def weak(support: Support, language: str, cfg: AbstainConfig) -> bool:
     """Weak when neither the words nor the meaning of the question meet the guide's text."""
     if language == "en":

@@ -13,7 +13,7 @@ import uuid
 from typing import Protocol, Sequence
 
 from assistant import inputs
-from assistant.abstain import AbstainConfig, EN_STOP, exclusions, on_topic_en, weak
+from assistant.abstain import AbstainConfig, EN_STOP, exclusions, off_guide, on_topic_en, weak
 from assistant.answer_abstain import AbstainAnswers
 from assistant.answer_figure import FigureAnswers
 from assistant.answer_glossary import GlossaryAnswers
@@ -193,6 +193,8 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         excluded = self._excluded(query, language, hits)
         if excluded is not None:
             return excluded
+        if (word := off_guide(query)) is not None:
+            return self._abstain(hits, language, None, f"ガイドの扱わない話題 (「{word}」)", kind="off_topic")
         names = self.unmentioned.find(query)  # an English question: its acronyms (GDPR) only
         if names:
             return self._unmentioned(hits, language, names)

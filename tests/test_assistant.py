@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from assistant.container import Container
+from assistant.abstain import off_guide
+from assistant.persona import infer_persona
 from assistant.service import Assistant
 from assistant.store import Store
 from ingest.errors import InvalidInput
@@ -100,6 +102,9 @@ def test_4go_zuikei_answer_points_to_its_section_on_p94(assistant):
 
 @pytest.mark.parametrize("question, route, reasons, says", [
     ("今日の東京の天気は？", "out_of_scope", {"weak_support", "off_topic"}, "見当たりません"),
+    # the weather is off topic even where the question shares the guide's words (福岡市)
+    ("明日の福岡市の天気はどうですか？", "out_of_scope", {"off_topic"}, "見当たりません"),
+    ("Will the weather be fine in Fukuoka for our pilot next week?", "out_of_scope", {"off_topic"}, "no passage"),
     ("What is the capital of France?", "out_of_scope", {"weak_support", "off_topic"}, "no passage"),
     # one word of a glossary gloss (SaaS, from the DMP catalogue's) does not make it the guide's subject
     ("How do I configure horizontal pod autoscaling for our SaaS backend?", "out_of_scope", {"off_topic"},
@@ -114,6 +119,10 @@ def test_abstains_with_the_nearest_sections(assistant, question, route, reasons,
     assert ans.abstain_reason in reasons, ans.abstain_reason
     assert says in ans.answer, ans.answer
     assert ans.nearest_sections, "an abstention still points to the nearest sections"
+
+
+def test_the_guides_all_weather_sensor_is_not_the_weather():
+    assert off_guide("全天候型のセンサーを実証した例は？") is None and off_guide("明日の天気は？") == "天気"
 
 
 def test_an_english_question_on_the_guides_subject_is_answered(assistant):
@@ -152,6 +161,10 @@ def test_persona_explicit_wins_else_inferred(assistant):
     assert assistant.ask("これから官民連携を始める自治体は何をすべき？").persona == "municipality"
     assert assistant.ask("How can a startup find a partner city?").persona == "startup"
     assert assistant.ask("What does a city look for in a proposal?").persona == "any"
+    # city hall as the one met or pitched to is the other side, not the asker
+    assert infer_persona("I work at city hall. How do we buy from a startup?")[0] == "municipality"
+    assert infer_persona("In our first meetings with city hall people they looked lost. Any tips?")[0] == "any"
+    assert infer_persona("How do we pitch to city hall?")[0] == "any"
 
 
 def test_follow_up_is_resolved_and_survives_a_restart(container, tmp_path):
