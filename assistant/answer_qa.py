@@ -117,6 +117,33 @@ def one_per_passage(chosen: list[Candidate]) -> list[Candidate]:
     return out
 
 
+def apart(chosen: list[Candidate], may_join: Callable[[Candidate, Candidate], bool]
+          ) -> list[tuple[Candidate, Candidate]]:
+    """Two overlapping passages that may not be one (each under its own part of a two-part
+    question) are made to meet instead: the earlier ends where the later begins when it keeps
+    most of its text (its window had read on into the later one's list: 「…次の3点の基準…。1. 新商品
+    等が…」 before the part quoting the three points); else the later begins where the earlier
+    ends; a later one the earlier already holds is dropped. One citation per passage either way.
+    Returns (passage as chosen, as quoted) pairs, in order: the caller's keys follow a moved start."""
+    out = [(c, c) for c in chosen]
+    k = 0
+    while k < len(out):
+        for j in range(len(out) - 1, k, -1):
+            a, b = out[k][1], out[j][1]
+            if not overlapping(a, b) or may_join(a, b):
+                continue
+            head = a.chunk.text[a.start:b.start].rstrip() if b.start > a.start else ""
+            tail = b.chunk.text[a.end:b.end].lstrip() if b.end > a.end else ""
+            if not tail:  # the earlier already quotes all of it
+                del out[j]
+            elif 2 * len(head) >= len(a.text):
+                out[k] = (out[k][0], dataclasses.replace(a, end=a.start + len(head), text=head))
+            else:
+                out[j] = (out[j][0], dataclasses.replace(b, start=b.end - len(tail), text=tail))
+        k += 1
+    return out
+
+
 def read_on(chosen: list[Candidate], keep: Candidate | None = None,
             may_join: Callable[[Candidate, Candidate], bool] = lambda a, b: True) -> list[Candidate]:
     """One citation per passage, as the answer reads: two passages of a chunk that overlap (a
@@ -230,11 +257,29 @@ class QaAnswers(Drafting):
                  and bool(LIST_QUESTION.search(nfkc(query))))
         # (a multi-part answer's passages sit under their parts' labels: joined only within a part,
         # and never one that a later part points at)
+        if len(parts) > 1:
+            chosen = self._apart(chosen, part_of, answered_by)
         pointed = set(answered_by.values())
         chosen = read_on(chosen, keep=host, may_join=lambda a, b: part_of.get((a.chunk.id, a.start))
                          == part_of.get((b.chunk.id, b.start)) and (b.chunk.id, b.start) not in pointed)
         return self._compose(chosen, language, items, persona=persona, host=host,
                              labels=(parts, part_of, answered_by) if len(parts) > 1 else None, list_first=first)
+
+    @staticmethod
+    def _apart(chosen: list[Candidate], part_of: dict[tuple[str, int], int],
+               answered_by: dict[int, tuple[str, int]]) -> list[Candidate]:
+        """``apart`` for a multi-part answer's passages; a passage that now begins later keeps its
+        part (and the part that points at it keeps pointing)."""
+        pairs = apart(chosen, lambda a, b: part_of.get((a.chunk.id, a.start)) == part_of.get((b.chunk.id, b.start)))
+        for was, now in pairs:
+            old, new = (was.chunk.id, was.start), (now.chunk.id, now.start)
+            if old != new:
+                if old in part_of:
+                    part_of[new] = part_of[old]
+                for k, v in answered_by.items():
+                    if v == old:
+                        answered_by[k] = new
+        return [now for _, now in pairs]
 
     def _stated_elsewhere(self, detail: DetailKind, query: str, qt: frozenset[str]) -> Candidate | None:
         """A sentence anywhere in the guide that states the asked ``detail`` (its filler, agreeing

@@ -420,3 +420,35 @@ def test_a_month_asked_for_is_found_however_the_guide_names_it(assistant):
     # (anywhere among the citations: which passage leads rests on near-equal scores, which differ
     # by CPU; before, the month's sentence was not quoted at all)
     assert any("3の倍数月" in c.quote for c in a.citations), a.answer
+
+
+def test_passages_of_two_parts_never_overlap(assistant):
+    """Two parts' passages may not be joined into one: when they overlap (part 1's window read on
+    into the list part 2 quotes: 「…次の3点の基準…。1. 新商品等が…」), they are made to meet instead."""
+    from assistant.answer_qa import apart
+    from assistant.sentences import Candidate
+
+    chunk = next(c for c in assistant.guide.chunks if "次の3点の基準" in c.text and "1. 新商品等" in c.text)
+    text = chunk.text
+
+    def span(a, b):
+        return Candidate(chunk, 0, a, b, text[a:b], score=1.0)
+
+    lead_in = text.index("認定に当たっては")
+    items = text.index("1. 新商品等")
+    end = text.index("\n", items)
+    never = lambda a, b: False  # noqa: E731 - each under its own part
+    def met(chosen, may_join):
+        return [now for _, now in apart(chosen, may_join)]
+
+    # the earlier ends where the later begins: it keeps its own text, the list stays whole
+    first, second = met([span(0, end), span(items, len(text.rstrip()))], never)
+    assert first.text == text[0:items].rstrip() and first.end == first.start + len(first.text)
+    assert second.start == items
+    # an earlier passage that would lose most of itself stays; the later begins where it ends
+    first, second = met([span(lead_in, end), span(lead_in + 5, len(text.rstrip()))], never)
+    assert (first.start, first.end) == (lead_in, end) and second.start >= end and second.text == text[second.start:second.end]
+    # a later passage inside the earlier one is dropped
+    assert met([span(0, len(text.rstrip())), span(items, end)], never) == [span(0, len(text.rstrip()))]
+    # passages of one part are left for read_on to join
+    assert len(met([span(0, end), span(items, len(text.rstrip()))], lambda a, b: True)) == 2
