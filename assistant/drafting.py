@@ -17,7 +17,7 @@ from assistant.abstain import Support
 from assistant.language import detect_language
 from assistant.lead_ins import FORWARD, LEAD_IN, PARAGRAPH_CHARS
 from assistant.schema import Citation, ReadingStep, SectionRef
-from assistant.sentences import Candidate, answer_types, select
+from assistant.sentences import Candidate, answer_types, blended, select
 from assistant.table_rows import rows_view
 from ingest.models import Chunk
 from ingest.page_labels import page_label
@@ -73,7 +73,8 @@ class Drafting:
         if vectors is None:
             return None
         qv = self.retriever.query_vector(query, self._extra(query))
-        return lambda cid, a, b: vectors.similarity(qv, cid, a, b)
+        cfg = self.answer_cfg
+        return lambda cid, a, b: blended(vectors.similarity(qv, cid, a, b), vectors.asked_similarity(qv, cid, a, b), cfg)
 
     def _extra(self, query: str) -> list[str]:
         """The question's thesaurus words, passed with it to every search (one query vector per answer)."""
@@ -194,6 +195,15 @@ class Drafting:
                     seen.add(cid)
                     add(self.chunks[cid], cfg.max_hits + extra)
                     extra += 1
+        if vectors is not None and cfg.asked_hits:
+            # the chunks of the sentences that answer the questions nearest this one, in that order
+            near: list[str] = []
+            for cid, _, _ in vectors.asked_top(self.retriever.query_vector(query, self._extra(query)), 4 * cfg.asked_hits):
+                if cid not in near:
+                    near.append(cid)
+            for j, cid in enumerate(near[:cfg.asked_hits]):
+                if cid in self.chunks and cid not in pool:  # (a hit keeps its own rank)
+                    add(self.chunks[cid], cfg.asked_rank + j)
         return sorted(pool.values(), key=lambda p: p[1])
 
     def _best_sentences(self, query: str, persona: str, exclude: set[str], n: int,

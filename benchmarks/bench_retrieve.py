@@ -98,7 +98,8 @@ def get_retriever():
     reason = stale_reason(settings, corpus)
     if reason:
         print(f"building index first: {reason.split(';')[0]}", file=sys.stderr)
-        build_index(guide.chunks, corpus, settings, glossary=guide.glossary, questions=guide.questions)
+        build_index(guide.chunks, corpus, settings, glossary=guide.glossary, questions=guide.questions,
+                    sentence_questions=guide.sentence_questions)
     retriever = load_index(settings, corpus_sha256=corpus, glossary=guide.glossary, questions=guide.questions,
                            en_aliases=getattr(guide, "en_aliases", None) or None)
     return retriever, settings

@@ -223,7 +223,8 @@ def bench_build(guide, settings: Settings, tmp: Path, retriever, *, cold: bool, 
     s = settings.model_copy(update={"index_dir": base / "index", "cache_dir": base / "cache"})
     if cold:
         log("build: cold (empty embedding cache) — embeds every chunk, 1–3 min on 2 cores")
-        dt, m = timed(lambda: build_index(guide.chunks, guide.corpus_sha256, s, glossary=guide.glossary, questions=guide.questions,
+        dt, m = timed(lambda: build_index(guide.chunks, guide.corpus_sha256, s, glossary=guide.glossary,
+                                          questions=guide.questions, sentence_questions=guide.sentence_questions,
                                           progress=progress))
         out.update(cold_s=_r(dt), cold_embedded=m.embedded_chunks)
     else:
@@ -232,7 +233,8 @@ def bench_build(guide, settings: Settings, tmp: Path, retriever, *, cold: bool, 
     # warm: same cache, unchanged corpus; fresh embedder each time, as a `kanmin build` would
     runs = []
     for _ in range(3):
-        dt, m = timed(lambda: build_index(guide.chunks, guide.corpus_sha256, s, glossary=guide.glossary, questions=guide.questions,
+        dt, m = timed(lambda: build_index(guide.chunks, guide.corpus_sha256, s, glossary=guide.glossary,
+                                          questions=guide.questions, sentence_questions=guide.sentence_questions,
                                           progress=False))
         runs.append(dt)
     out.update(warm_s=_r(statistics.median(runs)), warm_runs_s=[_r(x) for x in runs],

@@ -56,7 +56,8 @@ def ensure_index(settings: Settings, guide, progress: bool = True) -> str | None
     if reason is not None:
         if progress:
             _log(f"eval: {reason} — building the index")
-        build_index(guide.chunks, guide.corpus_sha256, settings, glossary=guide.glossary, questions=guide.questions, progress=progress)
+        build_index(guide.chunks, guide.corpus_sha256, settings, glossary=guide.glossary, questions=guide.questions,
+                    sentence_questions=guide.sentence_questions, progress=progress)
     return reason
 
 

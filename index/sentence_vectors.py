@@ -1,4 +1,5 @@
-"""Passage vectors of every quotable sentence, so the answerer can rank sentences by meaning.
+"""Passage vectors of every quotable sentence, so the answerer can rank sentences by meaning,
+and the sentence question bank beside them (``asked``: index.asked_sentences).
 
 Built with the chunk index (same embedder, same cache); looked up by (chunk id, start, end).
 """
@@ -9,14 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
+from index.asked_sentences import AskedSentences
 from index.manifest import SENTENCE_VECTORS_NAME, SENTENCES_NAME, unavailable
 
 
 class SentenceVectors:
-    def __init__(self, spans: list[tuple[str, int, int]], vectors: np.ndarray):
+    def __init__(self, spans: list[tuple[str, int, int]], vectors: np.ndarray, asked: AskedSentences | None = None):
         self.spans = spans
         self.rows = {(cid, a, b): i for i, (cid, a, b) in enumerate(spans)}
         self.vectors = vectors
+        self.asked = asked
 
     @classmethod
     def load(cls, index_dir: Path, dim: int) -> "SentenceVectors":
@@ -28,7 +31,7 @@ class SentenceVectors:
         if vectors.ndim != 2 or vectors.shape != (len(spans), dim):
             raise unavailable("index_corrupt", f"index at {index_dir} is inconsistent: sentence vectors "
                                                f"{vectors.shape} for {len(spans)} sentences of dim {dim}")
-        return cls(spans, vectors)
+        return cls(spans, vectors, AskedSentences.load(index_dir, dim, len(spans)))
 
     def top(self, query_vector: np.ndarray, k: int) -> list[tuple[str, int, int, float]]:
         """The k sentences nearest to the query: (chunk id, start, end, cosine)."""
@@ -43,3 +46,13 @@ class SentenceVectors:
     def similarity(self, query_vector: np.ndarray, chunk_id: str, start: int, end: int) -> float | None:
         row = self.rows.get((chunk_id, start, end))
         return None if row is None else float(self.vectors[row] @ query_vector)
+
+    def asked_similarity(self, query_vector: np.ndarray, chunk_id: str, start: int, end: int) -> float | None:
+        """Cosine of the query to the nearest question this sentence answers (-1: it has none);
+        None for a text that is not one of the index's sentences, or without a bank."""
+        row = self.rows.get((chunk_id, start, end))
+        return None if row is None or self.asked is None else float(self.asked.nearest(query_vector)[row])
+
+    def asked_top(self, query_vector: np.ndarray, k: int) -> list[tuple[str, int, int]]:
+        """The ``k`` sentences whose questions are nearest the query: (chunk id, start, end)."""
+        return [] if self.asked is None else [self.spans[r] for r in self.asked.top(query_vector, k)]

@@ -55,6 +55,15 @@ class SectionQuestion(BaseModel):
     text: str
 
 
+class SentenceQuestion(BaseModel):
+    """A question one sentence of the guide answers by itself (doc2query at sentence level):
+    the answerer ranks that sentence by how near the user's question is to it."""
+
+    sentence: str  # the guide's sentence, verbatim (a quotable sentence of a chunk)
+    lang: str  # ja | en
+    text: str
+
+
 class CrossRef(BaseModel):
     """An in-text reference such as p.85参照 or 本ガイド 103 ページ."""
 
@@ -179,6 +188,7 @@ class Guide(BaseModel):
     general_glossary: list[GlossaryEntry] = Field(default_factory=list)
     general_en_aliases: dict[str, str] = Field(default_factory=dict)
     questions: list[SectionQuestion] = Field(default_factory=list)  # data/section_questions.yaml
+    sentence_questions: list[SentenceQuestion] = Field(default_factory=list)  # data/sentence_questions.yaml
     chunks: list[Chunk]
     stats: IngestStats | None = None
 

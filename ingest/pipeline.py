@@ -17,6 +17,7 @@ from ingest.models import (
 from ingest.pages import PageMap, find_cross_refs
 from ingest.reading_guide import is_reader_table, parse_reader_table
 from ingest.section_questions import load_questions
+from ingest.sentence_questions import load_sentence_questions
 from ingest.settings import Settings, get_settings
 from ingest.source import read_guide, vendored_sha256
 from ingest.structure import RawNode, Structure, build_structure
@@ -177,14 +178,16 @@ def parse_guide(path: Path, settings: Settings | None = None, strict: bool = Fal
 
     tree = [_to_node(r, pages) for r in structure.roots]
     questions = load_questions(settings.section_questions_path, set(structure.nodes))
+    sentence_questions = load_sentence_questions(settings.sentence_questions_path, chunks)
     guide = Guide(
         title=title, sha256=sha, toc=toc_entries, figures=figures, tree=tree, footnotes=footnotes,
         cross_refs=cross_refs, glossary=glossary, reading_guide=reading, en_aliases=en_aliases,
-        questions=questions, chunks=chunks, general_glossary=general.entries, general_en_aliases=general.en_aliases,
+        questions=questions, sentence_questions=sentence_questions, chunks=chunks, general_glossary=general.entries, general_en_aliases=general.en_aliases,
     )
-    # everything the index embeds: chunks and the question bank
+    # everything the index embeds: chunks and the question banks
     guide.corpus_sha256 = hashlib.sha256(json.dumps(
-        {"chunks": [c.model_dump() for c in chunks], "questions": [q.model_dump() for q in questions]},
+        {"chunks": [c.model_dump() for c in chunks], "questions": [q.model_dump() for q in questions],
+         "sentence_questions": [q.model_dump() for q in sentence_questions]},
         ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
     guide.stats = _stats(guide, blocks, structure, time.perf_counter() - t0)
     return guide

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     # the English an asker would use for the guide's nouns: what the guide speaks of (optional)
     lexicon_en_path: Path = DATA_DIR / "lexicon_en.yaml"
     section_questions_path: Path = DATA_DIR / "section_questions.yaml"
+    sentence_questions_path: Path = DATA_DIR / "sentence_questions.yaml"
     index_dir: Path = DATA_DIR / "index"
     cache_dir: Path = DATA_DIR / "cache"
     # Shipped vectors of the vendored guide's texts (index.seed): a fresh clone builds in seconds.

@@ -60,6 +60,7 @@ def pytest_sessionstart(session):
     try:
         g = load_guide()
         build_index(g.chunks, corpus_id(g), get_settings(), glossary=g.glossary, questions=g.questions,
+                    sentence_questions=g.sentence_questions,
                     progress=False)
     except Exception as e:  # noqa: BLE001 - one clear line instead of a wall of fixture errors
         pytest.exit(f"cannot build the test session's index in {STATE_DIR}: {e}", returncode=3)

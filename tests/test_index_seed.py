@@ -34,8 +34,8 @@ def test_an_empty_cache_builds_the_guide_from_the_seed_without_embedding(tmp_pat
     g = guide()
     s = make_settings(tmp_path / "idx", cache_dir=tmp_path / "cache")
     before = embedder.passages_embedded + embedder.queries_embedded
-    m = build_index(g.chunks, corpus(), s, glossary=g.glossary, questions=g.questions, progress=False,
-                    embedder=embedder)
+    m = build_index(g.chunks, corpus(), s, glossary=g.glossary, questions=g.questions,
+                    sentence_questions=g.sentence_questions, progress=False, embedder=embedder)
     assert m.embedded_chunks == 0
     # the model ran only for the seed's spot check, not for ~2,000 texts
     assert embedder.passages_embedded + embedder.queries_embedded - before <= 2
