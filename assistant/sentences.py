@@ -179,7 +179,10 @@ _ASK_TYPES = [
 LABEL_CHARS = 40
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 # a line that only names what follows (「（事例：福岡市「…の実現」）²⁷」 over a filled-in sheet) is a label too
-LABEL_LINE = re.compile(r"[（(](事例|出典|参考)[:：][^\n]*[）)][⁰¹²³⁴⁵⁶⁷⁸⁹]*")
+LABEL_LINE = re.compile(r"[（(](事例|出典|参考)[:：][^\n]*[）)][⁰¹²³⁴⁵⁶⁷⁸⁹]*"
+                        # and a figure's copyright line (「Copyright © 2021 Hiroshima Prefecture. All rights
+                        # reserved. 広島県 0」): its English words matched an English question about Hiroshima
+                        r"|(Copyright|©)[^\n]*")
 
 
 def blended(sim: float | None, asked: float | None, cfg: AnswerConfig) -> float | None:

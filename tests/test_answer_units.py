@@ -413,6 +413,11 @@ def test_a_label_line_is_never_a_passage(assistant):
     assert (start, start + len(label)) in quotable_spans(chunk.text, chunk.kind)  # a sentence span of its own
     cands = assistant.scorer.candidates(frozenset({"福岡市", "事例"}), [(chunk, 0.0)], assistant.answer_cfg)
     assert all(label not in c.text for c in cands)
+    # nor is a figure's copyright line, whose English words had matched "…in Hiroshima…?"
+    line = "Copyright © 2021 Hiroshima Prefecture."
+    chunk = next(c for c in assistant.guide.chunks if line in c.text)
+    cands = assistant.scorer.candidates(frozenset({"Hiroshima", "Prefecture", "広島県"}), [(chunk, 0.0)], assistant.answer_cfg)
+    assert all(line not in c.text for c in cands)
 
 
 def test_a_month_asked_for_is_found_however_the_guide_names_it(assistant):
