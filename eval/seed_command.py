@@ -4,7 +4,7 @@ The seed holds the vector of every text a build or the benchmarks embed for the
 vendored guide: chunks, quotable sentences, the section and sentence question
 banks (as queries) and the naive baseline's nodes. It lives under eval because only this
 layer knows the naive pipeline's texts. Rewrite it after changing the guide,
-the chunker, the sentence splitter or the question bank (a test says when).
+the chunker, the sentence splitter or a question bank (a test says when).
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The embedding seed: vectors of the vendored guide's texts, shipped in ``data/seed/``.
 
-A cold build embeds ~2,700 texts (chunks, quotable sentences, the question bank,
-the naive baseline's nodes): 2–5 minutes on two cores, before anything is served.
+A cold build embeds ~5,900 texts (chunks, quotable sentences, the section and
+sentence question banks, the naive baseline's nodes): 3–7 minutes on two cores,
+before anything is served.
 The seed holds those vectors, keyed like the embedding cache (embedder id +
 sha256 of the embedded text), so a fresh clone builds its index in seconds.
 
