@@ -450,6 +450,7 @@ def test_passages_of_two_parts_never_overlap(assistant):
     items = text.index("1. 新商品等")
     end = text.index("\n", items)
     never = lambda a, b: False  # noqa: E731 - each under its own part
+
     def met(chosen, may_join):
         return [now for _, now in apart(chosen, may_join)]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.container import Container
 from assistant.abstain import off_guide
+from assistant.container import Container
 from assistant.persona import infer_persona
 from assistant.service import Assistant
 from assistant.store import Store
