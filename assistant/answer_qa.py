@@ -6,6 +6,8 @@ import dataclasses
 import re
 from typing import Callable
 
+import numpy as np
+
 from assistant.asked_detail import (
     STATED_ELSEWHERE, STATED_MIN_CONTEXT, DetailKind, asked_details, stating, with_previous,
 )
@@ -13,6 +15,7 @@ from assistant.drafting import Draft, Drafting, clip_title
 from assistant.enumerations import LIST_QUESTION, Item
 from assistant.language import detect_language
 from assistant.lead_ins import FORWARD, LEAD_IN
+from assistant.lead_ranker import Question, reorder, top_rows
 from assistant.router import question_parts
 from assistant.sentences import Candidate, answer_types, select, units
 from assistant.table_rows import rows_view
@@ -219,6 +222,7 @@ class QaAnswers(Drafting):
         part_of: dict[tuple[str, int], int] = {}
         answered_by: dict[int, tuple[str, int]] = {}
         if len(parts) == 1:
+            self._rank_leads(cands, query, qt, language)
             chosen = units(cands, self.answer_cfg, lambda picked: self._pick_lead(picked, cands, persona),
                            lambda text: not POINTER.search(text), answer_types(query))
             if stated is not None:
@@ -267,6 +271,26 @@ class QaAnswers(Drafting):
                          == part_of.get((b.chunk.id, b.start)) and (b.chunk.id, b.start) not in pointed)
         return self._compose(chosen, language, items, persona=persona, host=host,
                              labels=(parts, part_of, answered_by) if len(parts) > 1 else None, list_first=first)
+
+    def _rank_leads(self, cands: list[Candidate], query: str, qt: frozenset[str], language: str) -> None:
+        """The best-scored candidates in the lead ranker's order (AnswerConfig.lead_top), in place;
+        after the asked-detail checks, which read the hand-weighted scores."""
+        top = self.answer_cfg.lead_top
+        if self.lead_ranker is None or not top or len(cands) < 2:
+            return
+        rows = top_rows(cands, top)
+        reorder(cands, rows, self.lead_ranker.rank(cands, self._lead_question(query, qt, language), rows))
+
+    def _lead_question(self, query: str, qt: frozenset[str], language: str) -> Question:
+        """What the lead ranker's features read of the question (assistant/lead_ranker.py)."""
+        vectors = getattr(self.retriever, "sentences", None)
+        if vectors is not None:
+            qv = self.retriever.query_vector(query, self._extra(query))
+            similarities = lambda keys: vectors.similarities(qv, keys)  # noqa: E731
+        else:
+            similarities = lambda keys: (np.full(len(keys), np.nan), np.full(len(keys), np.nan))  # noqa: E731
+        return Question(query, language == "en", answer_types(query), lambda text: self.scorer.coverage(qt, text),
+                        similarities, lambda c: self._with_items(c).end > c.end)
 
     @staticmethod
     def _apart(chosen: list[Candidate], part_of: dict[tuple[str, int], int],

@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 
 from assistant.abstain import AbstainConfig
+from assistant.lead_ranker import load_lead_ranker
 from assistant.service import Assistant
 from assistant.store import Store
 from assistant.thesaurus import Thesaurus
@@ -51,6 +52,7 @@ class Container:
                     thesaurus=Thesaurus.load(self.settings.thesaurus_path),
                     toc_en=load_toc_en(self.settings.toc_en_path, self.settings.list_items_en_path),
                     english_words=load_english_words(self.settings.lexicon_en_path),
+                    lead_ranker=load_lead_ranker(self.settings.lead_ranker_path),
                 )
                 self.error = None
             except KanminError as exc:

@@ -157,6 +157,15 @@ class AnswerConfig:
     # 30 0.581 / 574. The assistant uses 40: shorter still gains little, and the heading must stay
     # recognisable (「“④ Negotiated (non-competitive)…”」)
     title_chars: int = 0
+    # the best-scored candidates a learned model (assistant/lead_ranker.py) puts in its own order,
+    # each taking the score of its new place (0: off). Chosen on the 1,028, each question answered
+    # with a model fitted without its dataset file (13 folds; page hit@3 / key phrases / in the text /
+    # first 250 / median answered chars): off 0.924 / 0.841 / 0.818 / 0.606 / 538; 6 0.933 / 0.846 /
+    # 0.827 / 0.621 / 527; 12 0.937 / 0.844 / 0.833 / 0.627 / 518; 25 0.937 / 0.845 / 0.830 / 0.633 /
+    # 520. With an earlier model, whose labels ignored the items a lead-in brings: every candidate
+    # reordered 0.937 / 0.835 / 0.815 / 0.628 / 499 (key phrases lost); the best 12, 0.934 / 0.842 /
+    # 0.823 / 0.628 / 526, but the list of the three exits gave its lead to a sentence naming them in brackets
+    lead_top: int = 0
 
 
 # Expected answer types: a question asking "when / which month" wants a sentence with a

@@ -24,6 +24,7 @@ from assistant.drafting import Draft
 from assistant.enumerations import Enumerations
 from assistant.followup import resolve
 from assistant.language import detect_language
+from assistant.lead_ranker import LeadRanker
 from assistant.neighbours import Neighbours
 from assistant.persona import infer_persona
 from assistant.router import RouteDecision, Router, locate_topic
@@ -53,7 +54,7 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
     def __init__(self, guide: Guide, retriever, store: StoreLike | None = None,
                  abstain: AbstainConfig | None = None, generator: Generator | None = None,
                  history_turns: int = 6, thesaurus: Thesaurus | None = None, toc_en: TocEnglish | None = None,
-                 english_words: Sequence[str] = ()):
+                 english_words: Sequence[str] = (), lead_ranker: LeadRanker | None = None):
         self.guide = guide
         self.retriever = retriever
         self.store = store
@@ -62,13 +63,15 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         self.history_turns = history_turns
         self.thesaurus = thesaurus or Thesaurus({}, {})
         self.toc_en = toc_en or TocEnglish()
+        self.lead_ranker = lead_ranker
         self.answer_cfg = AnswerConfig(max_hits=6, rank_weight=0.3, max_sentences=5, min_ratio=0.55, per_chunk=3,
                                        extend_chars=350, sentence_hits=4, neighbour_hits=3, bank_nodes=1, bank_rank=1.0,
                                        dense_weight=0.65, coverage_slots=1, list_after_lead=True, list_host_leads=True,
                                        extend_ratio=0.6, back_ratio=0.8, supports=6, support_ratio=0.7,
                                        lead_back_ratio=0.95, quoted_supports=2,
                                        list_first=True, stated_leads=True, thesaurus_replaces=True, title_chars=40,
-                                       typed_next=True, asked_weight=0.7, asked_lo=0.81, asked_hits=3, asked_rank=4.0)
+                                       typed_next=True, asked_weight=0.7, asked_lo=0.81, asked_hits=3, asked_rank=4.0,
+                                       lead_top=12)
         self.neighbours = Neighbours(guide)
         self.enumerations = Enumerations(guide)
         self.matcher = TermMatcher.of_guide(guide)  # + everyday words, as notes only (never routes)

@@ -1,5 +1,6 @@
 """CLI: kanmin eval [--dataset GLOB] [--config kanmin] [--compare bm25,dense,hybrid,naive] [--json] [--out DIR]
-     kanmin calibrate-abstention [--write] [--json]"""
+     kanmin calibrate-abstention [--write] [--json]
+     kanmin train-lead-ranker [--write] [--json]"""
 from __future__ import annotations
 
 import argparse
@@ -69,6 +70,17 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_train_lead_ranker(args) -> int:
+    from eval.train_lead_ranker import render, train
+
+    about = train(args.dataset, write=args.write, progress=not args.quiet)
+    if args.json:
+        sys.stdout.write(json.dumps(about, ensure_ascii=False) + "\n")
+    else:
+        print(render(about))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate the assistant (and baselines) on the QA dataset")
     p.add_argument("--dataset", default=None, help="JSONL glob (default: eval/datasets/*.jsonl)")
@@ -89,3 +101,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_calibrate)
 
+    p = sub.add_parser("train-lead-ranker", help="fit the lead ranker on the eval set's key phrases")
+    p.add_argument("--dataset", default=None, help="JSONL glob (default: eval/datasets/*.jsonl; never the hold-out)")
+    p.add_argument("--write", action="store_true", help="write data/lead_ranker.json")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=cmd_train_lead_ranker)

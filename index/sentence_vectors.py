@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from typing import Sequence
+
 import numpy as np
 
 from index.asked_sentences import AskedSentences
@@ -52,6 +54,19 @@ class SentenceVectors:
         None for a text that is not one of the index's sentences, or without a bank."""
         row = self.rows.get((chunk_id, start, end))
         return None if row is None or self.asked is None else float(self.asked.nearest(query_vector)[row])
+
+    def similarities(self, query_vector: np.ndarray, keys: Sequence[tuple[str, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+        """For many (chunk id, start, end) at once: the sentences' cosines to the query and their
+        nearest bank questions' (-1: none); NaN for a text that is not one of the index's sentences."""
+        rows = np.array([self.rows.get(k, -1) for k in keys], dtype=np.int64)
+        known = rows >= 0
+        own = np.full(len(keys), np.nan)
+        asked = np.full(len(keys), np.nan)
+        if known.any():
+            own[known] = self.vectors[rows[known]] @ query_vector
+            if self.asked is not None:
+                asked[known] = self.asked.nearest(query_vector)[rows[known]]
+        return own, asked
 
     def asked_top(self, query_vector: np.ndarray, k: int) -> list[tuple[str, int, int]]:
         """The ``k`` sentences whose questions are nearest the query: (chunk id, start, end)."""

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     lexicon_en_path: Path = DATA_DIR / "lexicon_en.yaml"
     section_questions_path: Path = DATA_DIR / "section_questions.yaml"
     sentence_questions_path: Path = DATA_DIR / "sentence_questions.yaml"
+    lead_ranker_path: Path = DATA_DIR / "lead_ranker.json"  # assistant/lead_ranker.py (kanmin train-lead-ranker)
     index_dir: Path = DATA_DIR / "index"
     cache_dir: Path = DATA_DIR / "cache"
     # Shipped vectors of the vendored guide's texts (index.seed): a fresh clone builds in seconds.

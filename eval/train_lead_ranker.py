@@ -1,0 +1,179 @@
+"""Fit the lead ranker (assistant/lead_ranker.py) on the tuning questions' key phrases.
+
+For every answerable tuning question with key phrases, the assistant answers as usual while a
+recorder stands in for the model: it keeps the features of the candidates the qa answerer ranks
+(the same ``features`` the server computes) and leaves their order alone. A candidate is a positive
+when its passage holds one of the question's key phrases (a lead-in's passage includes the items
+it introduces: the answer quotes them together). A gradient-boosted tree model
+(scikit-learn's HistGradientBoostingClassifier, fixed seed, no early stopping) is fitted on all of
+them and exported as plain arrays for ``TreeEnsemble``.
+
+Reported beside it, so the choice can be checked: per question, does the candidate ranked first
+hold a key phrase — by the hand-weighted score, and by a model fitted without that question's
+dataset file (one fold per file). Never run on the hold-out (eval/holdout/).
+
+Run: ``PYTHONHASHSEED=0 kanmin train-lead-ranker [--write]`` (writes data/lead_ranker.json). The
+fixed hash seed makes it reproducible to the byte: the order of a set of words decides the order
+in which floats are summed, and so the last digits of a coverage and, now and then, a near-tie.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see eval.runner
+
+import numpy as np  # noqa: E402
+
+from eval.dataset import load_dataset  # noqa: E402
+
+PARAMS = {"max_iter": 200, "learning_rate": 0.05, "max_depth": 4, "early_stopping": False, "random_state": 0}
+
+
+@dataclass
+class Recorder:
+    """Stands in for the model while the tuning questions are answered: keeps each question's
+    first ranked candidate list and returns their own scores (the order stays as it was)."""
+
+    unit: Callable  # a candidate → the passage it is quoted as (a lead-in with its items)
+    current: str | None = None
+    seen: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
+
+    def rank(self, cands, q, rows) -> np.ndarray:
+        from assistant.lead_ranker import features
+
+        if self.current is not None and self.current not in self.seen:
+            # rounded: cosines can differ run to run in their last digits, and the thresholds with them
+            self.seen[self.current] = (np.round(features(cands, q), 4), [self.unit(c).text for c in cands])
+        return np.array([cands[i].score for i in rows])
+
+
+@dataclass
+class Examples:
+    X: np.ndarray
+    y: np.ndarray
+    group: np.ndarray  # dataset file of the question (its id's prefix, p1-… → p1)
+    question: np.ndarray  # row → index of its question
+    questions: int
+
+
+def collect(dataset: str | None = None, progress: bool = False) -> Examples:
+    from eval.runner import EvalContext
+    from ingest.errors import InvalidInput
+    from ingest.text import nfkc, squash
+
+    ctx = EvalContext(progress=progress)
+    assistant = ctx.assistant  # the context's own copy: the server's assistant is not touched
+    recorder = Recorder(assistant._with_items)
+    assistant.lead_ranker = recorder
+    items = [it for it in load_dataset(dataset) if it.answerable and it.must_include]
+    for it in items:
+        recorder.current = it.id
+        assistant.ask(it.question, persona=it.persona, source="eval")
+    xs, ys, groups, qs = [], [], [], []
+    k = 0
+    for it in items:
+        if it.id not in recorder.seen:
+            continue  # another route answered it (a glossary card, a figure, a multi-part answer)
+        X, texts = recorder.seen[it.id]
+        phrases = [squash(nfkc(m)) for m in it.must_include]
+        xs.append(X)
+        ys.append([any(p in squash(nfkc(t)) for p in phrases) for t in texts])
+        groups += [it.id.split("-")[0]] * len(texts)
+        qs += [k] * len(texts)
+        k += 1
+    if not xs:
+        raise InvalidInput("no_training_questions", f"no qa answer with key phrases in {dataset or 'the tuning set'}")
+    return Examples(np.vstack(xs), np.concatenate(ys).astype(int), np.array(groups), np.array(qs), k)
+
+
+def fit(X: np.ndarray, y: np.ndarray):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):  # threads sum the histograms in varying order: not reproducible
+        return HistGradientBoostingClassifier(**PARAMS).fit(X, y)
+
+
+def export(model, about: dict) -> dict:
+    """The fitted classifier as TreeEnsemble's JSON: one tree per boosting iteration."""
+    from assistant.lead_ranker import FEATURES, FORMAT
+
+    if model.n_features_in_ != len(FEATURES):
+        raise ValueError(f"fitted on {model.n_features_in_} features, the ranker computes {len(FEATURES)}")
+    trees, depth = [], 1
+    for (predictor,) in model._predictors:  # binary: one tree per iteration
+        nodes = predictor.nodes
+        if nodes["is_categorical"].any():
+            raise ValueError("categorical splits are not supported")
+        trees.append({"feature": nodes["feature_idx"].astype(int).tolist(),
+                      "threshold": nodes["num_threshold"].astype(float).tolist(),
+                      "left": nodes["left"].astype(int).tolist(), "right": nodes["right"].astype(int).tolist(),
+                      "leaf": nodes["is_leaf"].astype(bool).tolist(), "value": nodes["value"].astype(float).tolist()})
+        depth = max(depth, int(nodes["depth"].max()))
+    return {"format": FORMAT, "about": about, "features": list(FEATURES),
+            "baseline": float(np.ravel(model._baseline_prediction)[0]), "depth": depth, "trees": trees}
+
+
+def first_holds(ex: Examples, scores: np.ndarray) -> float:
+    """Share of questions whose best-scored candidate holds a key phrase."""
+    hits = [ex.y[rows][np.argmax(scores[rows])] for q in range(ex.questions) if len(rows := np.flatnonzero(ex.question == q))]
+    return round(float(np.mean(hits)), 4)
+
+
+def cross_validated(ex: Examples) -> np.ndarray | None:
+    """Each question's candidates scored by a model fitted on the other dataset files (None with
+    only one file)."""
+    if len(set(ex.group)) < 2:
+        return None
+    out = np.zeros(len(ex.y))
+    for g in sorted(set(ex.group)):
+        test = ex.group == g
+        out[test] = fit(ex.X[~test], ex.y[~test]).decision_function(ex.X[test])
+    return out
+
+
+def train(dataset: str | None = None, write: bool = False, path: Path | None = None,
+          progress: bool = False) -> dict:
+    import sklearn
+
+    from assistant.lead_ranker import FEATURES
+    from ingest.settings import get_settings
+
+    if dataset and "holdout" in Path(dataset).parts:
+        from ingest.errors import InvalidInput
+
+        raise InvalidInput("holdout_refused", "the hold-out judges the model: it is never trained on")
+    ex = collect(dataset, progress)
+    score_col = FEATURES.index("score")
+    cv = cross_validated(ex)
+    about = {"fitted_on": dataset or "eval/datasets/*.jsonl", "questions": ex.questions, "candidates": int(len(ex.y)),
+             "positives": int(ex.y.sum()), "folds": len(set(ex.group)), "model": "HistGradientBoostingClassifier",
+             "params": PARAMS, "sklearn": sklearn.__version__, "python_hash_seed": os.environ.get("PYTHONHASHSEED"), "date": dt.date.today().isoformat(),
+             "first_holds_key_phrase": {"hand_weighted": first_holds(ex, ex.X[:, score_col]),
+                                        "model_cross_validated": None if cv is None else first_holds(ex, cv)}}
+    data = export(fit(ex.X, ex.y), about)
+    if write:
+        target = path or get_settings().lead_ranker_path
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+        tmp.replace(target)  # never a half-written model
+        about["written"] = str(target)
+    return about
+
+
+def render(about: dict) -> str:
+    first = about["first_holds_key_phrase"]
+    lines = [f"lead ranker: {about['questions']} questions, {about['candidates']} candidates "
+             f"({about['positives']} hold a key phrase), {about['folds']} folds",
+             f"the first candidate holds a key phrase: hand-weighted score {first['hand_weighted']:.3f}, "
+             "model (cross-validated by dataset file) " + ("—" if first["model_cross_validated"] is None
+                                                            else f"{first['model_cross_validated']:.3f}")]
+    if "written" in about:
+        lines.append(f"wrote {about['written']}")
+    return "\n".join(lines)
+
