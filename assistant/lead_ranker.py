@@ -30,7 +30,7 @@ log = logging.getLogger("kanmin.assistant")
 
 FORMAT = "kanmin-lead-ranker/1"
 
-# the features, in the model's column order (a model fitted on other columns is refused at load)
+# the features, in the model's column order (a model fitted on other columns is not used)
 FEATURES = (
     "coverage", "meaning", "asked", "rank", "body", "typed", "untyped", "length", "first_in_chunk",
     "no_questions", "meaning_gap", "asked_gap", "coverage_gap", "score_gap", "meaning_place", "asked_place",

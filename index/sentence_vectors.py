@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
 from typing import Sequence
 
 import numpy as np
@@ -57,7 +56,8 @@ class SentenceVectors:
 
     def similarities(self, query_vector: np.ndarray, keys: Sequence[tuple[str, int, int]]) -> tuple[np.ndarray, np.ndarray]:
         """For many (chunk id, start, end) at once: the sentences' cosines to the query and their
-        nearest bank questions' (-1: none); NaN for a text that is not one of the index's sentences."""
+        nearest bank questions' (-1: none); NaN for a text that is not one of the index's sentences
+        (and for the bank's, without a bank)."""
         rows = np.array([self.rows.get(k, -1) for k in keys], dtype=np.int64)
         known = rows >= 0
         own = np.full(len(keys), np.nan)

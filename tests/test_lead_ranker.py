@@ -46,6 +46,9 @@ def test_a_model_for_other_features_or_a_damaged_file_is_refused(tmp_path):
         load_lead_ranker(p)
     assert "unreadable" in e.value.message
     assert load_lead_ranker(tmp_path / "absent.json") is None  # answers then keep the hand-weighted order
+    # a model of an older feature set (the code changed, the file was not refitted): not used, not fatal
+    p.write_text(json.dumps(dict(data, features=list(FEATURES[:-1]))), encoding="utf-8")
+    assert load_lead_ranker(p) is None
 
 
 def test_the_bundled_model_loads_and_says_what_it_was_fitted_on():
