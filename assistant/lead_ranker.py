@@ -22,7 +22,7 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
-from assistant.sentences import Candidate
+from assistant.sentences import Candidate, bigrams
 from ingest.errors import InvalidInput
 from ingest.text import nfkc
 
@@ -75,11 +75,6 @@ def _place(v: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + place)
 
 
-def _bigrams(s: str) -> set[str]:
-    s = re.sub(r"\s+", "", nfkc(s))
-    return {s[i:i + 2] for i in range(len(s) - 1)}
-
-
 def features(cands: Sequence[Candidate], q: Question, rows: Sequence[int] | None = None) -> np.ndarray:
     """One row per candidate in ``rows`` (default: all), columns as FEATURES. The comparisons
     with the others (gaps, places) read every candidate; the rest is computed for ``rows`` only."""
@@ -96,7 +91,7 @@ def features(cands: Sequence[Candidate], q: Question, rows: Sequence[int] | None
         siblings.setdefault(c.chunk.id, []).append(i)
     for ids in siblings.values():
         ids.sort(key=lambda i: cands[i].start)
-    q_bigrams = set() if q.english else _bigrams(q.text)
+    q_bigrams = frozenset() if q.english else bigrams(nfkc(q.text))
     how = bool(HOW.search(q.text))
     places = (_place(sim), _place(asked), _place(cov), _place(score))
     X = np.empty((len(rows), len(FEATURES)))
@@ -110,7 +105,7 @@ def features(cands: Sequence[Candidate], q: Question, rows: Sequence[int] | None
         X[r] = (cov[i], _rescale(sim[i], MEANING_RANGE), _rescale(asked[i], ASKED_RANGE), 1.0 / (1.0 + c.rank),
                 c.chunk.kind == "body", typed, bool(q.wants) and not typed, min(len(c.text), 300) / 300, k == 0,
                 asked_or_none[i] <= -1.0, *(g[i] for g in gaps), *(p[i] for p in places), q.english,
-                len(q_bigrams & _bigrams(c.text)) / len(q_bigrams) if q_bigrams else 0.0,
+                len(q_bigrams & bigrams(nfkc(c.text))) / len(q_bigrams) if q_bigrams else 0.0,
                 q.coverage(" ".join(c.chunk.section_path)), how and advice, advice, bool(ITEM.match(c.text)),
                 "。" not in c.text, min(k, 5) / 5, k / max(len(ids) - 1, 1),
                 _rescale(near if near > -1.0 else NO_ASKED, ASKED_RANGE), q.brings_items(c), score[i])
