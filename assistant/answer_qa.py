@@ -237,7 +237,13 @@ class QaAnswers(Drafting):
                 at = next((i for i, c in enumerate(chosen) if any(w.search(c.text) for w in wanted)), None)
                 chosen = chosen if at is None else self._typed_first(chosen, at, persona)
         else:
-            chosen, part_of, answered_by = self._per_part(query, parts, hits, persona)
+            whole_best = None
+            if self.answer_cfg.whole_lead and cands:
+                self._rank_leads(cands, query, qt, language)
+                whole_best = max(cands, key=lambda c: c.score)
+                if points_at_unseen(whole_best):  # 「上記の…」 would open a part with text unseen
+                    whole_best = None
+            chosen, part_of, answered_by = self._per_part(query, parts, hits, persona, whole_best)
         if not chosen:
             return self._abstain(hits, language, None)
         chosen = one_per_passage([self._with_items(c) for c in chosen])
@@ -351,7 +357,7 @@ class QaAnswers(Drafting):
             return chosen
         return [chosen[at]] + chosen[:at] + chosen[at + 1:]
 
-    def _per_part(self, query: str, parts: list[str], hits, persona: str
+    def _per_part(self, query: str, parts: list[str], hits, persona: str, whole_best: Candidate | None = None
                   ) -> tuple[list[Candidate], dict[tuple[str, int], int], dict[int, tuple[str, int]]]:
         """Sentences for each part of a two-part question, in the order asked: one ranking
         for the whole would spend every sentence on the part with more matching words.
@@ -370,8 +376,16 @@ class QaAnswers(Drafting):
         chosen: list[Candidate] = []
         part_of: dict[tuple[str, int], int] = {}
         answered_by: dict[int, tuple[str, int]] = {}
+        seed_part = None
+        if whole_best is not None:
+            covered = [self.scorer.coverage(self._query_tokens(p), whole_best.text) for p in parts]
+            seed_part = max(range(len(parts)), key=lambda k: covered[k])
         for k, part in enumerate(parts):
             n = share + (total - share * len(parts) if k == 0 else 0)
+            if k == seed_part and _inside(whole_best, chosen) is None:
+                part_of[(whole_best.chunk.id, whole_best.start)] = k
+                chosen.append(whole_best)
+                n -= 1
             stated = self._definition_unit(part, chosen) or self._exclusion_unit(part)
             if stated is not None:
                 # 「原課とは何ですか。また、どう連携すれば…？」: the part that asks what a term means

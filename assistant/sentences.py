@@ -166,6 +166,12 @@ class AnswerConfig:
     # reordered 0.937 / 0.835 / 0.815 / 0.628 / 499 (key phrases lost); the best 12, 0.934 / 0.842 /
     # 0.823 / 0.628 / 526, but the list of the three exits gave its lead to a sentence naming them in brackets
     lead_top: int = 0
+    # a picked sentence just before the lead in its chunk is quoted as its own passage after the
+    # lead instead of being dropped (it cannot join the lead's window: that would put it first)
+    before_lead: bool = False
+    # a multi-part answer also quotes the whole question's best candidate (in the lead ranker's
+    # order), under the part whose words it covers most
+    whole_lead: bool = False
 
 
 # Expected answer types: a question asking "when / which month" wants a sentence with a
@@ -382,9 +388,21 @@ def units(cands: list[Candidate], cfg: AnswerConfig,
         at = next((i for i, o in enumerate(out) if o.chunk.id == w.chunk.id and w.start <= o.end and o.start <= w.end),
                   None)
         prev = out[at] if at is not None else None
-        if prev is not None and at == 0 and (w.start < prev.start or (
-                stands_alone is not None and stands_alone(prev.text) and not stands_alone(w.text))):
-            continue  # it would put text before the answer, or bring 「前述の…」 into the lead
+        if prev is not None and at == 0 and stands_alone is not None and stands_alone(prev.text) \
+                and not stands_alone(w.text):
+            continue  # it would bring 「前述の…」 into the lead
+        if prev is not None and at == 0 and w.start < prev.start:
+            # the sentence before the lead: its own passage after the lead, not merged (that would
+            # put text before the answer) and not dropped (「…経理担当課の合意が必要…」 before
+            # 「そのため、…」 is often the fact the lead concludes from)
+            if not cfg.before_lead or c.start >= prev.start:
+                continue
+            w = dataclasses.replace(c, end=min(c.end, prev.start), text=c.chunk.text[c.start:min(c.end, prev.start)])
+            if not w.text.strip() or any(o.chunk.id == w.chunk.id and w.start < o.end and o.start < w.end
+                                         for o in out[1:]):
+                continue
+            out.append(w)
+            continue
         if prev is not None:  # meets an earlier window: one passage, at the earlier (better) place
             # a copy: the window may be one of the scored candidates themselves, which the caller still reads
             a, b = min(prev.start, w.start), max(prev.end, w.end)

@@ -467,3 +467,30 @@ def test_passages_of_two_parts_never_overlap(assistant):
     assert met([span(0, len(text.rstrip())), span(items, end)], never) == [span(0, len(text.rstrip()))]
     # passages of one part are left for read_on to join
     assert len(met([span(0, end), span(items, len(text.rstrip()))], lambda a, b: True)) == 2
+
+
+def test_the_sentence_before_the_lead_is_quoted_after_it_not_dropped(assistant):
+    """「そのため、発注担当課において…」 leads; the sentence before it in its chunk, which names who
+    must agree (経理担当課, 会計担当課), scores nearly as well: it cannot join the lead's window (it
+    would stand before the answer), so it is its own passage after the lead, not lost."""
+    a = assistant.ask("担当課の人は乗り気なのに話がなかなか進まない…。発注担当課以外にどこの了解が要るの？")
+    passages = [c for c in a.citations if c.score > 0]
+    before = next(c for c in passages if "経理担当課の合意が必要" in c.quote)
+    assert before.n > 1 and "会計担当課の合意が必要" in before.quote
+    assert f"[{before.n}]" in a.answer.split("関連箇所")[0]  # quoted in the text, not only cited
+    text = assistant.chunk(before.chunk_id).text
+    lead = passages[0]
+    if lead.chunk_id == before.chunk_id:  # the two passages of the chunk meet without overlapping
+        assert text.index(before.quote) + len(before.quote) <= text.index(lead.quote)
+
+
+def test_a_two_part_answer_quotes_the_sentence_that_answers_the_whole_question(assistant):
+    """Asked in two parts (the maximum fee, and what was paid), the part searches find the PFS
+    passages but not 豊中市's sentence that states both amounts; the whole question's best
+    candidate is quoted under the part it covers most."""
+    a = assistant.ask("In the Toyonaka smoking-cessation PFS project, what was the maximum contract fee, "
+                      "and how much did the city actually end up paying?")
+    assert not a.abstained
+    body = a.answer.split("See also")[0]
+    assert "最大委託料6,100万円に対して4,949万円" in body
+    assert body.count("On “") == 2  # still labelled by part
