@@ -382,10 +382,6 @@ class QaAnswers(Drafting):
             seed_part = max(range(len(parts)), key=lambda k: covered[k])
         for k, part in enumerate(parts):
             n = share + (total - share * len(parts) if k == 0 else 0)
-            if k == seed_part and _inside(whole_best, chosen) is None:
-                part_of[(whole_best.chunk.id, whole_best.start)] = k
-                chosen.append(whole_best)
-                n -= 1
             stated = self._definition_unit(part, chosen) or self._exclusion_unit(part)
             if stated is not None:
                 # 「原課とは何ですか。また、どう連携すれば…？」: the part that asks what a term means
@@ -394,8 +390,12 @@ class QaAnswers(Drafting):
                 part_of[(stated.chunk.id, stated.start)] = k
                 chosen.append(stated)
                 n -= 1
-                if n <= 0:
-                    continue
+            if k == seed_part and n > 0 and _inside(whole_best, chosen) is None:
+                part_of[(whole_best.chunk.id, whole_best.start)] = k
+                chosen.append(whole_best)
+                n -= 1
+            if n <= 0:
+                continue
             # a later part may lean on the first for its subject (「…認定は？ 申請はいつでもできる？」)
             search = f"{part} {parts[0]}" if k else part
             # Japanese words find their passages by BM25 alone; English ones need the meaning

@@ -172,6 +172,9 @@ class AnswerConfig:
     # a multi-part answer also quotes the whole question's best candidate (in the lead ranker's
     # order), under the part whose words it covers most
     whole_lead: bool = False
+    # a window opening with an example (例えば、…) takes the short sentence before it, its point:
+    # 1 for the lead only, 2 for every passage (0: never)
+    example_point: int = 0
 
 
 # Expected answer types: a question asking "when / which month" wants a sentence with a
@@ -383,6 +386,8 @@ def units(cands: list[Candidate], cfg: AnswerConfig,
         else:
             back = cfg.back_ratio if k else cfg.lead_back_ratio
             w = _extend([c], cfg.extend_chars, scores, cfg.extend_ratio, back)[0]
+            if cfg.example_point and (k == 0 or cfg.example_point > 1):
+                w = with_point(w)
         if k == 0 and stands_alone is not None and not stands_alone(w.text) and stands_alone(c.text):
             w = c
         at = next((i for i, o in enumerate(out) if o.chunk.id == w.chunk.id and w.start <= o.end and o.start <= w.end),
@@ -410,6 +415,27 @@ def units(cands: list[Candidate], cfg: AnswerConfig,
             continue
         out.append(w)
     return out
+
+
+# a passage that opens with an example or a detail (「例えば、…」「具体的には、…」) illustrates the
+# sentence before it in its paragraph: the point, quoted with it when short
+EXAMPLE = re.compile(r"^\s*(例えば|たとえば|具体的には|実際に)[、，]")
+POINT_CHARS = 110
+
+
+def with_point(c: Candidate) -> Candidate:
+    """``c`` with the sentence before it when ``c`` opens with an example and that sentence is its
+    paragraph's point (short, same paragraph, not an example itself)."""
+    if not EXAMPLE.match(c.text):
+        return c
+    before = next(((a, b) for a, b in reversed(sentence_spans(c.chunk.text)) if b <= c.start), None)
+    if before is None or "\n" in c.chunk.text[before[0]:c.start]:
+        return c
+    point = c.chunk.text[before[0]:before[1]]
+    if len(point.strip()) > POINT_CHARS or EXAMPLE.match(point) or URLISH.search(point):
+        return c
+    a = before[0] + len(point) - len(point.lstrip())
+    return dataclasses.replace(c, start=a, text=c.chunk.text[a:c.end])
 
 
 CLAUSE_CHARS = 120  # a longer sentence with the asked fact is quoted from the fact's clause
