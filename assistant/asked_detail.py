@@ -56,7 +56,10 @@ KINDS: tuple[DetailKind, ...] = (
         re.compile(r"株式会社|（株）|\(株\)|銀行|機構|協会|財団|大学|研究所|[市町村県]役所|[A-Z][A-Za-z]+ ?(Inc|Co)\b|"
                    # a company or product named in one Latin word in the Japanese text (Luup, CureApp;
                    # not a scheme spelt out in English, Pay For Success)
-                   r"(?<![A-Za-z] )(?<![A-Za-z])[A-Z][a-z][A-Za-z]{2,}(?![A-Za-z]| [A-Z])"),
+                   r"(?<![A-Za-z] )(?<![A-Za-z])[A-Z][a-z][A-Za-z]{2,}(?![A-Za-z]| [A-Z])|"
+                   # a desk or service named in Latin letters in brackets (「mirai@（ミライアット）」; not
+                   # an acronym the text abbreviates to, 以下「PFS」)
+                   r"「(?=[A-Za-z])(?=[^」]*[a-z@])[^」]{2,30}」"),
         "その名称", "the name"),
     DetailKind(
         "date",
@@ -87,7 +90,8 @@ KINDS: tuple[DetailKind, ...] = (
     DetailKind(
         "count",
         # "how many years / months" is a duration (above); any other "how many …" a count
-        re.compile(r"何社|何件|何団体|何人|何名|何校|何台|何回|何度|何自治体|何市町村|"
+        # (「何社かと意見交換」: 何 + counter + か is "some", not "how many")
+        re.compile(r"(何社|何件|何団体|何人|何名|何校|何台|何回|何度|何自治体|何市町村)(?!か[とにのをがはもで、])|"
                    r"いくつの(自治体|団体|会社|企業|市町村)|"
                    r"(学校|生徒|参加者|会員|団体|企業|自治体|事例|案件)数|how many\b", re.I),
         re.compile(r"\d[\d,，]*\s*(ある|の)?\s*(社|件|団体|者|人|名|校|台|基|回|度|か所|カ所|ヶ所|箇所|施設|市町村|自治体|地方公共団体|エリア)|"

@@ -164,8 +164,10 @@ _ASKS = r"(?:(?<=ですか)|(?<=ますか)|(?<=でしょうか))"
 _PART_BREAK = re.compile(r"(?<=[？?])(?![」』\"'])\s*|(?<=[？?。])\s*(?:あと|それと|それから|また)、|"
                          + _ASKS + r"[。、]\s*(?:(?:あと|それと|それから|また)、)?(?!\s*それとも)|"
                          r",?\s+and\s+(?=(?:when|what|how|why|where|which|who)\b)", re.I)
-# a part that is a question of its own: a question mark, or a polite 「…ですか」 with the 。 split off
-_A_QUESTION = re.compile(r"([？?]|(ですか|ますか|でしょうか)。?)$")
+# a part that is a question of its own: a question mark, a polite 「…ですか」 with the 。 split off, or
+# a request for one more thing (「…あと、対象の交付金の名前も教えて。」; a plain 「…について教えてください。」
+# after 「…をご存知ですか。」 asks the one question)
+_A_QUESTION = re.compile(r"([？?]|(ですか|ますか|でしょうか|も教えて(ください|下さい)?)。?)$")
 
 
 # a later part that opens with its question word right after a question mark (「…採ったことが

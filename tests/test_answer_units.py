@@ -494,3 +494,38 @@ def test_a_two_part_answer_quotes_the_sentence_that_answers_the_whole_question(a
     body = a.answer.split("See also")[0]
     assert "最大委託料6,100万円に対して4,949万円" in body
     assert body.count("On “") == 2  # still labelled by part
+
+
+def test_a_lead_opening_with_an_example_brings_the_point_it_illustrates(assistant):
+    """「例えば、「保育園が不足している」という課題設定をしてしまうと…」 best answers how to frame a
+    problem, but the advice is the sentence before it (「…部署の施策から一度離れることもポイントと
+    なります。」): the lead quotes the point, then the example."""
+    a = assistant.ask("課題を出すときに「保育所が足りません」みたいな書き方をするとよくないって聞きました。"
+                      "どう考えて課題を立てればいいんでしょうか？", persona="municipality")
+    lead = a.citations[0]
+    assert lead.quote.startswith("また、課題設定を行う際には、部署の施策から一度離れることもポイントとなります。例えば、")
+    assert lead.quote in assistant.chunk(lead.chunk_id).text
+
+
+def test_the_point_before_an_example_joins_only_from_its_own_paragraph(assistant):
+    from assistant.sentences import Candidate, with_point
+
+    chunk = next(c for c in assistant.guide.chunks if "部署の施策から一度離れる" in c.text)
+    text = chunk.text
+    at = text.index("例えば、「保育園が不足している」")
+    end = text.index("。", at) + 1
+    example = Candidate(chunk, 0, at, end, text[at:end], 1.0)
+    widened = with_point(example)
+    assert widened.text.startswith("また、課題設定を行う際には") and widened.end == end
+    assert widened.text == text[widened.start:widened.end]
+    # a sentence that is not an example takes nothing before it
+    nxt = text.index("ここから少し抽象化すると", at)
+    plain = Candidate(chunk, 0, nxt, text.index("。", nxt) + 1, text[nxt:text.index("。", nxt) + 1], 1.0)
+    assert with_point(plain) == plain
+    # an example opening its paragraph has no point in its paragraph to bring
+    para = next(c for c in assistant.guide.chunks
+                if re.search(r"(^|\n)例えば、", c.text) and c.kind == "body")
+    start = re.search(r"(^|\n)(例えば、)", para.text).start(2)
+    stop = para.text.index("。", start) + 1
+    first = Candidate(para, 0, start, stop, para.text[start:stop], 1.0)
+    assert with_point(first) == first

@@ -304,6 +304,8 @@ def test_a_list_question_gets_the_guides_items_in_order(assistant):
     ("トライアル発注とは何ですか、どのように始めればよいですか", 2),  # …ですか、 then a second question
     ("4号随契を使うべきですか、それとも入札にすべきですか？", 1),  # one either-or question
     ("原課をご存知ですか。連携の方法について教えてください。", 1),  # the second part is no question
+    # …but a request for one more thing is a part of its own
+    ("国が自治体に出した事務連絡って、いつ付けのもの？あと、対象の交付金の名前も教えて。", 2),
     # a part that opens with its question word right after a question mark has no subject of its own
     ("札幌市って、スタートアップ担当に民間から人を採ったことがあるんですよね？どういう役職で？", 1),
     ("トライアル発注で認定された商品ってあるの？何件くらい？", 1),

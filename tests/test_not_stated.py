@@ -90,6 +90,11 @@ def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, que
     ("What did Doctormate provide in the Kitakyushu night on-call pilot?", "ドクターメイト"),
     ("In how many areas does Charichari run its bike-share service?", "全国9エリア"),
     ("For Toyonaka's smoking-cessation project, how many people took part against the target?", "792人"),
+    # a desk named in Latin letters in brackets: 「mirai@（ミライアット）」
+    ("福岡市の公民連携ワンストップ窓口って何という名前で、いつから置かれていますか？", "mirai@"),
+    # two parts, the second a request (「…も教えて。」): the date of the notice is stated
+    ("国がスタートアップ活用で交付金を使えるよう自治体に出した事務連絡って、いつ付けのもの？あと、対象の交付金の名前も教えて。",
+     "令和 7 年 1 月 29 日"),
 ])
 def test_a_stated_amount_or_date_is_answered(assistant, question, stated):
     a = assistant.ask(question)
@@ -178,6 +183,10 @@ def test_a_part_that_asks_no_detail_is_answered_whatever_the_other_parts_detail(
     ("次のピッチはいつどこでやるの？", "date"),
     ("What is the maximum number of years a contract can run?", "duration"),
     ("参加した学校数は？", "count"),
+    # 何 + counter + か is "some": 「何社かと意見交換」 asks no number
+    ("スタートアップ何社かと意見交換を始めます。どんな点を確認しておけばいいですか？", None),
+    ("何件かの事例を参考にしたいのですが、どこを読めばいい？", None),
+    ("何社か教えてください", "count"),  # …but 「何社か教えて」 asks how many
 ])
 def test_what_detail_a_question_asks_for(question, kind):
     d = asked_detail(question)
@@ -214,6 +223,8 @@ def test_fillers_the_guide_writes_unusually_are_stated():
     name = next(k for k in KINDS if k.name == "name")
     assert states(name, "狭小空間点検用ドローンを用いて下水道点検の高度化（㈱Liberaware）")
     assert states(name, "株式会社 CureApp から提供された禁煙プログラム")
+    assert states(name, "公民連携ワンストップ窓口「mirai@（ミライアット）」を設置し")  # a desk in brackets
+    assert not states(name, "成果連動型委託契約（Pay For Success、以下「PFS」といいます）")  # an acronym
     # a count the guide gives without its counter: 「窓口については、現在94¹⁸で設置・運用されています」
     count = next(k for k in KINDS if k.name == "count")
     assert states(count, "官民連携に関する窓口については、現在94¹⁸で設置・運用されています。")
