@@ -370,7 +370,9 @@ class QaAnswers(Drafting):
         meaning, with the whole question's vector (no second embedding). Returns the passages;
         for each (chunk id, start), the part it answers; and for each later part whose best
         sentence an earlier part's passage already quotes, that passage (the part then points at
-        it instead of quoting weaker sentences)."""
+        it instead of quoting weaker sentences). ``whole_best``, the whole question's best
+        candidate, is quoted under the part whose words it covers most: each part searched alone
+        can miss the one sentence that answers both (「最大委託料6,100万円に対して4,949万円」)."""
         cfg = self.answer_cfg
         total = cfg.part_passages  # shared among the parts
         share = max(1, total // len(parts))

@@ -363,8 +363,10 @@ def units(cands: list[Candidate], cfg: AnswerConfig,
     A lead that holds what the question ``wants`` (a date, a count, a sum, a duration) stands
     alone, from that fact's clause when the sentence is long. The lead's window takes in no
     sentence that fails ``stands_alone`` (「上記の…」 pointing at text the reader cannot see) when
-    its own sentence does not, and no support is merged into it from before it. Windows of one
-    chunk that meet are quoted as one passage (one citation per passage)."""
+    its own sentence does not, and no support is merged into it from before it (with
+    ``cfg.before_lead``, a picked sentence before it is quoted after it as its own passage; with
+    ``cfg.example_point``, a lead opening with 「例えば、…」 takes the point it illustrates). Windows of
+    one chunk that meet are quoted as one passage (one citation per passage)."""
     picked = select(cands, dataclasses.replace(cfg, max_sentences=cfg.supports + 1, extend_chars=0))
     if not picked:
         return []
@@ -402,8 +404,9 @@ def units(cands: list[Candidate], cfg: AnswerConfig,
             # 「そのため、…」 is often the fact the lead concludes from)
             if not cfg.before_lead or c.start >= prev.start:
                 continue
-            w = dataclasses.replace(c, end=min(c.end, prev.start), text=c.chunk.text[c.start:min(c.end, prev.start)])
-            if not w.text.strip() or any(o.chunk.id == w.chunk.id and w.start < o.end and o.start < w.end
+            text = c.chunk.text[c.start:min(c.end, prev.start)].rstrip()
+            w = dataclasses.replace(c, end=c.start + len(text), text=text)
+            if not text or any(o.chunk.id == w.chunk.id and w.start < o.end and o.start < w.end
                                          for o in out[1:]):
                 continue
             out.append(w)
