@@ -517,6 +517,9 @@ class QaAnswers(Drafting):
         def part_label(k: int) -> str:
             """Part ``k``'s label: the sentence that asks, 【…】 / On “…”: (cut like a heading)."""
             asked = asked_in(labels[0][k])
+            cut = self.answer_cfg.part_label_chars
+            if language == "ja" and cut and len(asked) > cut:  # the label names the part; the quotes answer it
+                asked = asked[:cut - 1] + "…"
             return f"【{asked}】" if language == "ja" else f"On “{clip_title(asked, self.answer_cfg.title_chars)}”:"
 
         def point(before: int | None) -> None:

@@ -175,6 +175,11 @@ class AnswerConfig:
     # a window opening with an example (例えば、…) takes the short sentence before it, its point:
     # 1 for the lead only, 2 for every passage (0: never)
     example_point: int = 0
+    # a Japanese part label 【…】 cut to this many characters (0: the part's whole question). On the
+    # 1,088, first 250: whole 0.667, 20 0.675, nothing else moved. The assistant uses 20, which keeps
+    # the part recognisable (【民間から解決策の提案を募りたいのです…】); English labels stay cut at
+    # title_chars (40), which a test reads ("On “Is there an example of a city…”")
+    part_label_chars: int = 0
 
 
 # Expected answer types: a question asking "when / which month" wants a sentence with a

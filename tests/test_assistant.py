@@ -560,3 +560,16 @@ def test_a_meaning_that_names_its_term_is_not_introduced_twice(assistant):
     first = assistant.ask("トライアル発注って何？").answer.split("\n", 1)[0]
     assert first.startswith("トライアル発注制度（とらいあるはっちゅうせいど）：トライアル発注制度は、"), first
     assert assistant.ask("原課とは？").answer.startswith("原課（げんか）とは、特定の案件や政策領域を担当している課")
+
+
+def test_a_long_japanese_part_label_is_cut_but_names_its_part(assistant):
+    """A Japanese part's label 【…】 names the part in at most 20 characters (the quotes answer it;
+    the whole question restated took the first lines); a short one stays whole."""
+    ans = assistant.ask("子ども関係の部署にいます。民間から解決策の提案を募りたいのですが、課題の出し方のコツはありますか？"
+                        "「保育所の数が足りない」と書くだけではダメ？", persona="municipality")
+    labels = re.findall(r"^【(.*)】$", ans.answer, flags=re.M)
+    assert len(labels) == 2, ans.answer
+    assert all(len(label) <= assistant.answer_cfg.part_label_chars == 20 for label in labels)
+    assert labels[0].endswith("…") and labels[0][:-1] in "子ども関係の部署にいます。民間から解決策の提案を募りたいのですが、課題の出し方のコツはありますか?"
+    short = assistant.ask("トライアル発注とは何ですか、どのように始めればよいですか")
+    assert "【トライアル発注とは何ですか】" in short.answer
