@@ -480,8 +480,9 @@ def test_the_sentence_before_the_lead_is_quoted_after_it_not_dropped(assistant):
     assert f"[{before.n}]" in a.answer.split("関連箇所")[0]  # quoted in the text, not only cited
     text = assistant.chunk(before.chunk_id).text
     lead = passages[0]
-    if lead.chunk_id == before.chunk_id:  # the two passages of the chunk meet without overlapping
-        assert text.index(before.quote) + len(before.quote) <= text.index(lead.quote)
+    assert lead.quote.startswith("そのため、発注担当課において") and lead.chunk_id == before.chunk_id
+    # the two passages of the chunk meet without overlapping, the earlier text quoted second
+    assert text.index(before.quote) + len(before.quote) <= text.index(lead.quote)
 
 
 def test_a_two_part_answer_quotes_the_sentence_that_answers_the_whole_question(assistant):
