@@ -530,10 +530,16 @@ class QaAnswers(Drafting):
                     lines.append(part_label(k) + (f"\n→ 上の[{n}]に記載があります。" if language == "ja"
                                                   else f" see [{n}] above."))
 
+        per_part: dict[int, int] = {}  # a multi-part answer: the passages quoted so far under each part
         for i, c in enumerate(chosen):
             if i == at:
                 lines.append(LIST_SLOT)
-            if labels is None and i > self.answer_cfg.quoted_supports and c is not host:
+            # (a passage widened or joined since its part was set reads on under the current part)
+            part = labels[1].get((c.chunk.id, c.start), current) if labels is not None else None
+            further = (i > self.answer_cfg.quoted_supports if labels is None
+                       else part is not None and per_part.get(part, 0) >= self.answer_cfg.part_quoted > 0
+                       and (c.chunk.id, c.start) not in pointers.values())
+            if further and c is not host:
                 # a further passage: cited by number and page, its quote in the citation
                 citations.append(self._cite(len(citations) + 1, c.chunk, c.start, c.end, c.score))
                 cited_only.append(f"[{citations[-1].n}] {page_label(citations[-1].pages)}")
@@ -551,6 +557,8 @@ class QaAnswers(Drafting):
             n = len(citations) + 1
             citations.append(self._cite(n, c.chunk, c.start, c.end, c.score))
             numbered[(c.chunk.id, c.start)] = n
+            if part is not None:
+                per_part[part] = per_part.get(part, 0) + 1
             # the lead too: with no passage for the asker's side near the best, an official reads
             # 第4章's 「スタートアップの皆様のご参考に」 knowing whom it addresses
             other = other_side(c.chunk, persona)

@@ -68,7 +68,7 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
                                        extend_chars=350, sentence_hits=4, neighbour_hits=3, bank_nodes=1, bank_rank=1.0,
                                        dense_weight=0.65, coverage_slots=1, list_after_lead=True, list_host_leads=True,
                                        extend_ratio=0.6, back_ratio=0.8, supports=6, support_ratio=0.7,
-                                       lead_back_ratio=0.95, quoted_supports=2,
+                                       lead_back_ratio=0.95, quoted_supports=1, part_quoted=2,
                                        list_first=True, stated_leads=True, thesaurus_replaces=True, title_chars=40,
                                        typed_next=True, asked_weight=0.7, asked_lo=0.81, asked_hits=3, asked_rank=4.0,
                                        lead_top=12, before_lead=True, whole_lead=True, example_point=1,
