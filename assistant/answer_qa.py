@@ -35,6 +35,8 @@ SIDES = ("municipality", "startup")
 # With the lead ranker, out of fold on the 1,088 asked as each side (first 250 / own-side leads,
 # officials / startups): 0.6 0.642 / 0.44 / 0.48, 0.7 0.647 / 0.38 / 0.42, 0.8 0.652 / 0.33 / 0.38:
 # kept at 0.6, since the first 250 gains little for what the asker's side loses (2026-11-30)
+# The margin guards against the other side only (AnswerConfig.side_neutral): a passage for both
+# sides (第5章) that scores best leads over the asker's chapter, as relevance says.
 SIDE_MARGIN = 0.6
 # Tried: the asker's side leads only over the other side's passage, not over the chapters for
 # everyone (第2章, 第5章): first-250 0.548 → 0.556, key phrases 0.798 → 0.795, own-side leads
@@ -356,7 +358,7 @@ class QaAnswers(Drafting):
         """``chosen`` with its unit ``at`` moved to the front (AnswerConfig.stated_leads); with the
         asker's ``side``, not over a lead written for that side by a passage that is not."""
         if not self.answer_cfg.stated_leads or (
-                side in SIDES and side in chosen[0].chunk.personas and side not in chosen[at].chunk.personas):
+                side in SIDES and self._for_side(chosen[0], side) and not self._for_side(chosen[at], side)):
             return chosen
         return [chosen[at]] + chosen[:at] + chosen[at + 1:]
 
@@ -615,10 +617,17 @@ class QaAnswers(Drafting):
         competes for the lead even when it was not picked, if it scores nearly as well as the best."""
         if persona in SIDES:
             best = max(c.score for c in picked)
-            own = [c for c in cands if persona in c.chunk.personas and c.score >= SIDE_MARGIN * best]
+            own = [c for c in cands if self._for_side(c, persona) and c.score >= SIDE_MARGIN * best]
             if own and max(own, key=lambda c: c.score) not in picked:
                 picked = picked + [max(own, key=lambda c: c.score)]
         return self._lead(picked, persona)
+
+    def _for_side(self, c: Candidate, persona: str) -> bool:
+        """A passage that may lead for the asker's side: written for it, or with AnswerConfig.
+        side_neutral, for anyone but the other side only (第5章 官民連携編 speaks to both)."""
+        if self.answer_cfg.side_neutral:
+            return not other_side(c.chunk, persona)
+        return persona in c.chunk.personas
 
     def _lead(self, chosen: list[Candidate], persona: str) -> Candidate:
         """The best-scoring passage; for an official or a startup, the best one written for
@@ -633,5 +642,6 @@ class QaAnswers(Drafting):
                 best = max(plain, key=lambda c: c.score)
         if persona not in SIDES:
             return best
-        own = [c for c in chosen if persona in c.chunk.personas and c.score >= SIDE_MARGIN * best.score]
+        own = [c for c in chosen if self._for_side(c, persona) and c.score >= SIDE_MARGIN * best.score
+               and (persona in c.chunk.personas or points_at_unseen(best) or not points_at_unseen(c))]
         return max(own, key=lambda c: c.score) if own else best

@@ -135,6 +135,16 @@ class AnswerConfig:
     # all 443 / 0.840 / 0.674, 2 → 434 / 0.832 / 0.677, 1 → 386 / 0.811 / 0.676. The assistant
     # uses 2, as a single answer quotes its lead and one support.
     part_quoted: int = 0
+    # the asker's side leads over the other side's passage (第3章 自治体編 / 第4章 スタートアップ編)
+    # when it scores nearly as well; with side_neutral, so does a passage written for both
+    # (第5章 官民連携編), and between those two the better one leads. Without it, a 第4章 sentence
+    # at 0.6 of the best led a startup's answer over 第5章's 「…紳士協定的な位置づけ…」.
+    # On the 1,088 (first 250 / in the text / median; out of fold for the lead ranker): off 0.677 /
+    # 0.833 / 434 (0.652 / 0.798 / 408), on 0.717 / 0.842 / 417 (0.684 / 0.806 / 404). Asked as
+    # each side (officials / startups): leads from the asker's chapter 0.44 / 0.47 → 0.29 / 0.37,
+    # from the other side's 0.17 / 0.08 → 0.13 / 0.07. The asker's chapter kept leading over a
+    # 第5章 passage at 0.8–0.95 of its score: first 250 0.697–0.707, own-chapter leads 0.31–0.36.
+    side_neutral: bool = False
     # a later part whose best sentence an earlier part's passage already quotes points at that
     # passage (「→ 上の[1]に記載があります。」) when its best sentence elsewhere scores under this
     # share of it (0: never). Tuning set, 788: 0.6 shortens 5 answers (median 358.5 → 356) and

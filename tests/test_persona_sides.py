@@ -46,6 +46,18 @@ def test_the_asker_is_inferred_from_who_acts_and_an_other_side_lead_is_labelled(
              if k == 1 or "\n" in parts[k - 1]}
     startup_only = [c.n for c in ja.citations if assistant.chunk(c.chunk_id).personas == ["startup"]
                     and c.quote[:20] in ja.answer]  # quoted in the text, not only cited on the 関連箇所 line
-    assert 1 in startup_only, ja.answer[:200]
+    assert startup_only, ja.answer[:200]  # (the lead is 第5章's, written for both sides)
     for n in startup_only:
         assert shown[n].startswith("（相手側の視点から）"), shown[n][:80]
+
+
+def test_a_passage_for_both_sides_leads_when_it_answers_best(assistant):
+    """The margin for the asker's side guards against the other side's chapter only: a startup
+    asking whether a 連携協定 binds both sides reads 第5章's answer (written for both) first, not
+    a 第4章 sentence that scores 0.6 of it (AnswerConfig.side_neutral)."""
+    q = "ある自治体と連携協定を結ぶ話が進んでいます。協定って、契約みたいにお互いを縛るものなんでしょうか？"
+    a = assistant.ask(q, persona="startup")
+    lead = a.citations[0]
+    assert "紳士協定的な位置づけ" in lead.quote, a.answer[:300]
+    assert assistant.chunk(lead.chunk_id).personas == ["all"], lead.section_path
+    assert a.answer.index("紳士協定") < 250
