@@ -7,21 +7,33 @@ shares few words with the question. Both are drawn into the answer's candidate p
 from __future__ import annotations
 
 from ingest.models import Chunk, Guide
+from ingest.text import SUPERSCRIPT_DIGITS, superscript_to_int
 
 # kinds whose sentences may stand in an answer beside a hit (figure captions and
 # reference lists say little on their own)
 _SIBLING = ("body", "case", "column", "table")
 
 
+def footnote_number(text: str) -> int | None:
+    """The marker a footnote chunk opens with (「⁸ …」 → 8), else None."""
+    head = text.lstrip()
+    digits = head[:len(head) - len(head.lstrip(SUPERSCRIPT_DIGITS))]
+    return superscript_to_int(digits) if digits else None
+
+
 class Neighbours:
     def __init__(self, guide: Guide):
         self.chunks = guide.chunks
         self.position = {c.id: i for i, c in enumerate(guide.chunks)}
-        by_text = {c.text.strip(): c for c in guide.chunks if c.kind == "footnote"}
+        notes = [c for c in guide.chunks if c.kind == "footnote"]
+        by_text = {c.text.strip(): c for c in notes}
         self.footnote_chunk: dict[int, Chunk] = {}
         for f in guide.footnotes:
+            # a footnote chunk opens with its own marker (「⁸ 一般社団法人…」): two notes citing the
+            # same source (² and ⁸) share their first words, so the marker decides
             hit = by_text.get(f.text.strip()) or next(
-                (c for c in guide.chunks if c.kind == "footnote" and f.text.strip()[:40] in c.text), None)
+                (c for c in notes if f.text.strip()[:40] in c.text and footnote_number(c.text) == f.number),
+                None) or next((c for c in notes if f.text.strip()[:40] in c.text), None)
             if hit is not None:
                 self.footnote_chunk[f.number] = hit
 

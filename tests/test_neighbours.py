@@ -23,3 +23,14 @@ def test_a_chunk_brings_its_footnotes_and_same_section_siblings(guide):
         for s in n.siblings(c, span=2):
             assert s.section_id == c.section_id and s.id != c.id
             assert s.kind in ("body", "case", "column", "table")
+
+
+def test_every_footnote_number_finds_its_own_chunk(guide):
+    """Footnotes ² and ⁸ cite the same source and share their first words: each number maps to the
+    chunk that opens with its own marker (⁸ had mapped to ²'s chunk)."""
+    from assistant.neighbours import Neighbours, footnote_number
+
+    n = Neighbours(guide)
+    assert len(n.footnote_chunk) == len(guide.footnotes) >= 60
+    assert {k for k, c in n.footnote_chunk.items() if footnote_number(c.text) != k} == set()
+    assert n.footnote_chunk[8].text.lstrip().startswith("⁸") and n.footnote_chunk[2].text.lstrip().startswith("²")
