@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from assistant.lead_ranker import Question, reorder, top_rows
 from assistant.router import question_parts
 from assistant.sentences import Candidate, answer_types, select, units
 from assistant.table_rows import rows_view
+from ingest.chunker import footnote_markers
 from ingest.models import Chunk
 from ingest.page_labels import page_label
 from ingest.text import nfkc, quotable_spans, sentence_spans
@@ -269,6 +270,9 @@ class QaAnswers(Drafting):
                 # the list's own lead-in (「…4つの認識のズレについて確認していき…」) with its items
                 # is the unit that answers: it leads
                 chosen = [host] + [c for c in chosen if c is not host]
+        notes = self._footnotes(chosen[0], query, qt) if len(parts) == 1 else []
+        if notes:  # the lead's footnote that holds what is asked (「³⁰ 市町村 1,718、…」) follows it
+            chosen = chosen[:1] + notes + [c for c in chosen[1:] if all(c.chunk.id != f.chunk.id for f in notes)]
         # a question for a set of things (どんな進め方がある？) whose list has no lead-in among the
         # passages: the guide's list is the answer, before the passages
         first = (self.answer_cfg.list_first and bool(items) and host is None and len(parts) == 1
@@ -281,7 +285,28 @@ class QaAnswers(Drafting):
         chosen = read_on(chosen, keep=host, may_join=lambda a, b: part_of.get((a.chunk.id, a.start))
                          == part_of.get((b.chunk.id, b.start)) and (b.chunk.id, b.start) not in pointed)
         return self._compose(chosen, language, items, persona=persona, host=host,
-                             labels=(parts, part_of, answered_by) if len(parts) > 1 else None, list_first=first)
+                             labels=(parts, part_of, answered_by) if len(parts) > 1 else None, list_first=first,
+                             notes=notes)
+
+    def _footnotes(self, lead: Candidate, query: str, qt: frozenset[str]) -> list[Candidate]:
+        """The footnotes the lead's markers point at (「全国に 1,788 ある自治体³⁰」 → 「³⁰ 市町村 1,718、
+        特別区 23、都道府県 47 の合計。…」) that hold the kind of fact the question asks for, or
+        share enough of its words (AnswerConfig.footnote_cov; negative: never): each whole, as
+        its own passage."""
+        cov = self.answer_cfg.footnote_cov
+        if cov < 0:
+            return []
+        wanted = answer_types(query) + [d.fill for d in asked_details(query)]
+        out = []
+        for n in footnote_markers(lead.text):
+            f = self.neighbours.footnote_chunk.get(n)
+            if f is None or f.id == lead.chunk.id or any(f is c.chunk for c in out):
+                continue
+            # (a note naming only a source counts too: skipping those lost key phrases, 0.890 → 0.888)
+            if any(w.search(f.text) for w in wanted) or (cov and self.scorer.coverage(qt, f.text) >= cov):
+                text = f.text.rstrip()
+                out.append(Candidate(f, lead.rank, 0, len(text), text, lead.score))
+        return out
 
     def _rank_leads(self, cands: list[Candidate], query: str, qt: frozenset[str], language: str) -> None:
         """The best-scored candidates in the lead ranker's order (AnswerConfig.lead_top), in place;
@@ -499,7 +524,7 @@ class QaAnswers(Drafting):
     def _compose(self, chosen: list[Candidate], language: str, items: list[Item] = (), persona: str = "any",
                  host: Candidate | None = None,
                  labels: tuple[list[str], dict[tuple[str, int], int], dict[int, tuple[str, int]]] | None = None,
-                 list_first: bool = False) -> Draft:
+                 list_first: bool = False, notes: Sequence[Candidate] = ()) -> Draft:
         """The passages in the order given (the answer first; the parts of a multi-part question in
         the order asked), the list after the passage that introduces it, or before them all
         (``list_first``) for a question for a set of things when none of them introduces it."""
@@ -538,10 +563,11 @@ class QaAnswers(Drafting):
                 lines.append(LIST_SLOT)
             # (a passage widened or joined since its part was set reads on under the current part)
             part = labels[1].get((c.chunk.id, c.start), current) if labels is not None else None
-            further = (i > self.answer_cfg.quoted_supports if labels is None
+            # (a footnote brought by the lead takes no support's place)
+            further = (i - sum(f in notes for f in chosen[:i]) > self.answer_cfg.quoted_supports if labels is None
                        else part is not None and per_part.get(part, 0) >= self.answer_cfg.part_quoted > 0
                        and (c.chunk.id, c.start) not in pointers.values())
-            if further and c is not host:
+            if further and c is not host and c not in notes:
                 # a further passage: cited by number and page, its quote in the citation
                 citations.append(self._cite(len(citations) + 1, c.chunk, c.start, c.end, c.score))
                 cited_only.append(f"[{citations[-1].n}] {page_label(citations[-1].pages)}")

@@ -142,6 +142,15 @@ def test_a_lead_rarely_points_at_text_the_reader_cannot_see(eval_answers):
     assert sum(bool(POINTER.search(lead)) and not brings.search(lead) for lead in leads) <= round(0.02 * len(leads))
 
 
+
+def lead_notes(assistant, a) -> set[int]:
+    """The citation numbers of the footnotes the lead brought (AnswerConfig.footnote_cov): each
+    follows the lead, and its marker (³⁹) is in the lead's quote."""
+    lead = a.citations[0].quote if a.citations else ""
+    return {c.n for c in a.citations[1:] if assistant.chunk(c.chunk_id).kind == "footnote"
+            and (m := re.match(r"[⁰¹²³⁴⁵⁶⁷⁸⁹]+", c.quote)) and m.group() in lead}
+
+
 def test_the_answer_first_then_the_supports_by_score(assistant, eval_answers):
     """Over the eval set: a qa answer quotes at most 1 + ``supports`` passages besides a list's
     items (up to 6 before answer units; 6 supports at ≥ 0.7 of the lead, see AnswerConfig); the lead
@@ -159,7 +168,8 @@ def test_the_answer_first_then_the_supports_by_score(assistant, eval_answers):
             continue
         if a.route != "qa" or a.abstained or len(question_parts(item.question)) > 1:
             continue
-        passages = [c for c in a.citations if c.score > 0]  # list items are cited with score 0
+        notes = lead_notes(assistant, a)
+        passages = [c for c in a.citations if c.score > 0 and c.n not in notes]  # list items: score 0
         assert 1 <= len(passages) <= 1 + assistant.answer_cfg.supports <= 7, (item.id, len(passages))
         lists_after = "ガイドが挙げている項目:" in a.answer or "The guide lists:" in a.answer
         # a lead holding what a "how many / when / how much" question wants, or the detail it asks
@@ -216,7 +226,8 @@ def test_the_text_quotes_one_support_and_cites_the_rest_by_page(assistant, eval_
     for item, a in eval_answers:
         if a.route != "qa" or a.abstained or len(question_parts(item.question)) > 1:
             continue
-        passages = [c for c in a.citations if c.score > 0]  # list items are cited with score 0
+        notes = lead_notes(assistant, a)  # quoted with the lead, besides the supports
+        passages = [c for c in a.citations if c.score > 0 and c.n not in notes]  # list items: score 0
         lines = a.answer.split("\n")
         line = next((ln for ln in lines if ln.startswith(("関連箇所: ", "See also: "))), "")
         body = "\n".join(ln for ln in lines if ln is not line)
@@ -566,3 +577,16 @@ def test_the_point_before_an_example_joins_only_from_its_own_paragraph(assistant
     stop = para.text.index("。", start) + 1
     first = Candidate(para, 0, start, stop, para.text[start:stop], 1.0)
     assert with_point(first) == first
+
+
+def test_a_lead_brings_its_footnote_when_it_holds_what_is_asked(assistant):
+    """「…つくば市が定義する要件を満たすスタートアップ³⁹…」: the definition asked for is in footnote ³⁹,
+    which follows the lead whole, as its own passage and citation (AnswerConfig.footnote_cov),
+    without taking the quoted support's place."""
+    a = assistant.ask("Under Tsukuba City's definition, what is the maximum company age for a firm to count as a startup?")
+    assert "³⁹" in a.citations[0].quote
+    note = a.citations[1]
+    assert assistant.chunk(note.chunk_id).kind == "footnote" and note.quote.startswith("³⁹")
+    assert "設立から10年未満" in note.quote and note.quote in assistant.chunk(note.chunk_id).text
+    assert "設立から10年未満" in a.answer.split("[3]")[0]
+    assert f"「{a.citations[2].quote[:20]}" in a.answer  # the support is still quoted in the text
