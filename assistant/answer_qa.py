@@ -42,6 +42,8 @@ SIDE_MARGIN = 0.6
 # Tried: the asker's side leads only over the other side's passage, not over the chapters for
 # everyone (第2章, 第5章): first-250 0.548 → 0.556, key phrases 0.798 → 0.795, own-side leads
 # 0.54/0.56 → 0.42/0.47 with other-side leads unchanged. Not kept: too small a gain (2026-11-29).
+# Measured again with the lead ranker and one quoted support on the 1,088 (2026-11-30): first 250
+# 0.677 → 0.717 (out of fold 0.652 → 0.684), other-side leads 0.17 / 0.08 → 0.13 / 0.07. Kept.
 # A fitted lead order was tried in place of the score for choosing the lead (a linear score over 15
 # sentence features, fitted listwise on the tuning questions' key phrases; top sentence holding a
 # key phrase 0.39 → 0.43 cross-validated). First-250 key phrases rose 0.579 → 0.60 only by letting
@@ -527,7 +529,9 @@ class QaAnswers(Drafting):
                  list_first: bool = False, notes: Sequence[Candidate] = ()) -> Draft:
         """The passages in the order given (the answer first; the parts of a multi-part question in
         the order asked), the list after the passage that introduces it, or before them all
-        (``list_first``) for a question for a set of things when none of them introduces it."""
+        (``list_first``) for a question for a set of things when none of them introduces it. The
+        text quotes the lead, its ``notes`` (footnotes) and ``quoted_supports`` passages (a
+        multi-part answer: ``part_quoted`` per part); the others are cited by number and page."""
         # the list right after its lead-in, else after the first passage of its section
         own = next((k for k, c in enumerate(chosen) if c is host), None)
         if own is None:
