@@ -157,3 +157,23 @@ def test_llm_choice_is_offered_only_for_a_working_generator():
     settings = SimpleNamespace(llm_backend="openai", llm_base_url=f"http://127.0.0.1:{port}/v1", llm_api_key="")
     gen = SimpleNamespace(config_error=None, llm=object())
     assert llm_available(SimpleNamespace(assistant=SimpleNamespace(generator=gen), settings=settings)) is False
+
+
+def test_a_passage_cited_by_page_only_opens_its_quote(session_assistant):
+    """A real answer's further passages (「関連箇所: [3] p.101」, their quotes not in the text) are
+    chips in the answer text, each opening its passage with the quote marked: the evidence the
+    text no longer quotes is one click away."""
+    from ui.web.render import esc
+
+    a = session_assistant.ask("スタートアップ推進の担当です。トライアル発注制度を原課に使ってもらうには、どんな説明が効きますか？")
+    line = next(ln for ln in a.answer.split("\n") if ln.startswith("関連箇所: "))
+    further = [int(n) for n in re.findall(r"\[(\d+)\]", line)]
+    assert further
+    html = W.answer_html(a, "ja", session_assistant.chunks.get, lambda ch: ch.section_id)
+    text = html.split('class="kc-sources"')[0]
+    by_n = {c.n: c for c in a.citations}
+    for n in further:
+        assert by_n[n].quote not in a.answer.replace(line, "")  # cited by page only
+        assert f'class="kc-cite" data-n="{n}"' in text
+        panel = html.split(f'<div class="kc-ev" data-n="{n}" hidden>', 1)[1].split('<div class="kc-ev"', 1)[0]
+        assert f'<mark class="kc-quote">{esc(by_n[n].quote)}' in panel.replace("<br>", "\n")
