@@ -279,6 +279,10 @@ class QaAnswers(Drafting):
         # passages: the guide's list is the answer, before the passages
         first = (self.answer_cfg.list_first and bool(items) and host is None and len(parts) == 1
                  and bool(LIST_QUESTION.search(nfkc(query))))
+        if first and self.answer_cfg.list_first_at >= 0:
+            at = next((k for k, c in enumerate(chosen) if c.chunk.section_id == items[0].chunk.section_id), len(chosen))
+            if at - sum(f in notes for f in chosen[:at]) > self.answer_cfg.list_first_at:
+                first = False  # the list stays, after its own section's passage
         # (a multi-part answer's passages sit under their parts' labels: joined only within a part,
         # and never one that a later part points at)
         if len(parts) > 1:

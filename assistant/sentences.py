@@ -163,6 +163,12 @@ class AnswerConfig:
     # ある？」 → the guide's パターン①–④ first): first-250 key phrases 0.544 → 0.559 on the 548,
     # nothing else moved
     list_first: bool = False
+    # …only when its section's first passage is among the first this many after the lead (-1:
+    # always); else the list follows that passage. A list from a passage too weak to be quoted in
+    # the text opened 「…原課に使ってもらうには、どんな説明が効きますか？」 with 予算化's checklist. On the
+    # 1,088 (first 250; nothing else moved): always 0.7185, 2 0.7213, 1 0.7199, 0 0.7185 (dropping
+    # such a list instead lost key phrases: 0.890 → 0.888 at 2, 0.885 at 0)
+    list_first_at: int = -1
     # the unit that quotes the sentence holding the asked detail or answer type (「現在94で設置」
     # for どれくらいある, 「273件」) leads even when the scores put another first: first-250 key
     # phrases 0.562 → 0.566 on the 548, nothing else moved. It cost the asker's side its leads

@@ -590,3 +590,14 @@ def test_a_lead_brings_its_footnote_when_it_holds_what_is_asked(assistant):
     assert "設立から10年未満" in note.quote and note.quote in assistant.chunk(note.chunk_id).text
     assert "設立から10年未満" in a.answer.split("[3]")[0]
     assert f"「{a.citations[2].quote[:20]}" in a.answer  # the support is still quoted in the text
+
+
+def test_a_list_from_a_passage_cited_by_page_only_does_not_open_the_answer(assistant):
+    """「どんな説明が効きますか」 asks for a set of things, and 予算化's checklist (予算規模、歳出費目 …)
+    came from a passage only cited by page: the answer opens with the passage that answers
+    (「…原課の政策対象や目標に直接資する…」), the list after it (AnswerConfig.list_first_at)."""
+    a = assistant.ask("スタートアップ推進の担当です。トライアル発注制度を原課に使ってもらうには、どんな説明が効きますか？",
+                      persona="municipality")
+    assert not a.answer.startswith("ガイドが挙げている項目:"), a.answer[:200]
+    assert "・予算規模、歳出費目" in a.answer  # the list stays
+    assert a.answer.index("原課の政策対象や目標に直接資する") < 250
