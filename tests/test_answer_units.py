@@ -142,7 +142,6 @@ def test_a_lead_rarely_points_at_text_the_reader_cannot_see(eval_answers):
     assert sum(bool(POINTER.search(lead)) and not brings.search(lead) for lead in leads) <= round(0.02 * len(leads))
 
 
-
 def lead_notes(assistant, a) -> set[int]:
     """The citation numbers of the footnotes the lead brought (AnswerConfig.footnote_cov): each
     follows the lead, and its marker (³⁹) is in the lead's quote."""
