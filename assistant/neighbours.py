@@ -26,14 +26,15 @@ class Neighbours:
         self.chunks = guide.chunks
         self.position = {c.id: i for i, c in enumerate(guide.chunks)}
         notes = [c for c in guide.chunks if c.kind == "footnote"]
-        by_text = {c.text.strip(): c for c in notes}
+        by_number = {footnote_number(c.text): c for c in notes}
         self.footnote_chunk: dict[int, Chunk] = {}
         for f in guide.footnotes:
             # a footnote chunk opens with its own marker (「⁸ 一般社団法人…」): two notes citing the
-            # same source (² and ⁸) share their first words, so the marker decides
-            hit = by_text.get(f.text.strip()) or next(
-                (c for c in notes if f.text.strip()[:40] in c.text and footnote_number(c.text) == f.number),
-                None) or next((c for c in notes if f.text.strip()[:40] in c.text), None)
+            # same source (² and ⁸) share their first words, so the marker decides; the words
+            # confirm it (else the first chunk holding them)
+            head = f.text.strip()[:40]
+            own = by_number.get(f.number)
+            hit = own if own is not None and head in own.text else next((c for c in notes if head in c.text), None)
             if hit is not None:
                 self.footnote_chunk[f.number] = hit
 
