@@ -207,10 +207,11 @@ class QaAnswers(Drafting):
         about = (lambda c: self.scorer.coverage(qt, with_previous(c)) >= STATED_MIN_CONTEXT) if language == "ja" else None
         if details and language == "en":
             # an English question's words reach the guide only through the thesaurus, too few to
-            # judge the sentence; the place it names (Tokyo → 東京都) must be the chunk's
+            # judge the sentence; a place it names (Tokyo → 東京都) must be the chunk's: one of
+            # them, since the asker may say where they are from ("We're based in Osaka. If Tsukuba…")
             places = self.retriever.tokenizer.place_names(" ".join(self._extra(query)))
             if places:
-                about = lambda c: all(p in c.chunk.text for p in places)
+                about = lambda c: any(p in c.chunk.text for p in places)
         # a figure's caption is shown with the sentence that cites it: it may state the detail
         detail, stated = next(((d, c) for d in details for c in [stating(d, cands, query, about, self._captions)]
                                if c is not None),
@@ -279,6 +280,9 @@ class QaAnswers(Drafting):
         # passages: the guide's list is the answer, before the passages
         first = (self.answer_cfg.list_first and bool(items) and host is None and len(parts) == 1
                  and bool(LIST_QUESTION.search(nfkc(query))))
+        if first and self.answer_cfg.typed_lead_first and (wanted := answer_types(query)) \
+                and any(w.search(chosen[0].text) for w in wanted):
+            first = False  # 「どんな装置を何台…」: the lead holds the count asked; the list follows its passage
         if first and self.answer_cfg.list_first_at >= 0:
             at = next((k for k, c in enumerate(chosen) if c.chunk.section_id == items[0].chunk.section_id), len(chosen))
             if at - sum(f in notes for f in chosen[:at]) > self.answer_cfg.list_first_at:

@@ -159,11 +159,12 @@ def locate_topic(question: str) -> str:
 # where a question that asks two things splits: after a question mark (not one inside a
 # quotation), before あと、/それと、 opening a new sentence, after a polite question that ends
 # with 。 or 、 (「…とは何ですか。また、…？」, 「…とは何ですか、どのように…ですか」; not before
-# それとも, which asks one either-or question), before ", and what/how…"
+# それとも, which asks one either-or question), before ", and what/how…" (", and by what month…")
 _ASKS = r"(?:(?<=ですか)|(?<=ますか)|(?<=でしょうか))"
 _PART_BREAK = re.compile(r"(?<=[？?])(?![」』\"'])\s*|(?<=[？?。])\s*(?:あと|それと|それから|また)、|"
                          + _ASKS + r"[。、]\s*(?:(?:あと|それと|それから|また)、)?(?!\s*それとも)|"
-                         r",?\s+and\s+(?=(?:when|what|how|why|where|which|who)\b)", re.I)
+                         r",?\s+and\s+(?=(?:(?:by|in|at|for|from|on|to|until|under|with)\s+)?(?:when|what|how|why|where|which|who)\b)",
+                         re.I)
 # a part that is a question of its own: a question mark, a polite 「…ですか」 with the 。 split off, or
 # a request for one more thing (「…あと、対象の交付金の名前も教えて。」; a plain 「…について教えてください。」
 # after 「…をご存知ですか。」 asks the one question)

@@ -600,3 +600,12 @@ def test_a_list_from_a_passage_cited_by_page_only_does_not_open_the_answer(assis
     assert not a.answer.startswith("ガイドが挙げている項目:"), a.answer[:200]
     assert "・予算規模、歳出費目" in a.answer  # the list stays
     assert a.answer.index("原課の政策対象や目標に直接資する") < 250
+
+
+def test_a_lead_holding_the_count_asked_opens_the_answer_before_a_list(assistant):
+    """「どんな方法で…どのくらい効果」 reads as a question for a set of things, but the lead already
+    holds the figure asked (スピーカー12台, 10分の1以下): it opens the answer, and the section's
+    seven points follow it (AnswerConfig.typed_lead_first)."""
+    a = assistant.ask("新温泉町のシカ対策の実証って、どんな方法でどのくらい効果があったの？")
+    assert not a.answer.startswith("ガイドが挙げている項目:"), a.answer[:200]
+    assert a.answer.index("スピーカー12台") < 100

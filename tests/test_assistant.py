@@ -317,6 +317,9 @@ def test_a_list_question_gets_the_guides_items_in_order(assistant):
     ("つくば市の認定制度って、市外の会社でも取れる？あと、認定されたらいつまで有効？", 2),
     ("自治体との契約って複数年でまとめて結べるんでしょうか。あと代金はいつ払われますか？", 2),
     ("What are the three exits the guide talks about? and are there PPP methods it deliberately leaves out?", 2),
+    # ", and" before a question word behind its preposition is a seam too
+    ("When does a city's budget usually get finalized, and by what month do we need the scope agreed?", 2),
+    ("What does Tsukuba certify, and for how long is a certification valid?", 2),
     # a follow-up read with its anchor: the anchor's own question mark is no seam, the new question's are
     ("これから官民連携を始める自治体は何をすべき？ について: What about for startups?", 1),
     ("原課 について: それって何？あと、スタートアップはどう連携すればいい？", 2),

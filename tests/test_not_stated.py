@@ -86,6 +86,9 @@ def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, que
     ("What is the application deadline for Ibaraki's trial ordering certification?", "随時受付"),
     # a place named in English: stated in that place's own passages
     ("How long is Tsukuba's trial-order certification valid?", "翌々年度末まで"),
+    # …also when the asker says where they are from: Osaka is not the place asked about
+    ("We're a startup based in Osaka. If Tsukuba City certifies our product under its trial order "
+     "certification program, how long does the certification stay valid?", "翌々年度末まで"),
     # names the guide writes in kana (ドクターメイト, ママスクエア, チャリチャリ): in the English of its nouns
     ("What did Doctormate provide in the Kitakyushu night on-call pilot?", "ドクターメイト"),
     ("In how many areas does Charichari run its bike-share service?", "全国9エリア"),
@@ -346,6 +349,9 @@ def test_a_name_the_guide_never_mentions_is_found_and_places_are_not(session_ass
     assert found("市民の税金を使う事業の説明責任は？") == [] and found("Whose taxpayers' money funds a pilot?") == []
     assert found("What are the rules on overtime pay for our startup's employees?") == ["overtime"]
     assert found("What's the cheapest flight from Tokyo to Sapporo for a pitch event?") == ["flight"]
+    assert found("What's the current interest rate on Japan Finance Corporation loans?") == ["interest rate"]
+    assert found("Can a startup get a loan from the city to fund a pilot?") == ["loan"]
+    assert found("スタートアップが使える融資制度はある？") == ["融資"]
     # a law the guide never cites; the ones it cites, and ways of doing things, are not
     assert found("自治体からの発注は下請法の対象？") == ["下請法"]
     assert found("地方自治法の随意契約の規定は？") == [] and found("申請方法と調達手法は？") == []
