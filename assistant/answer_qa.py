@@ -16,10 +16,11 @@ from assistant.enumerations import LIST_QUESTION, Item
 from assistant.language import detect_language
 from assistant.lead_ins import FORWARD, LEAD_IN
 from assistant.lead_ranker import Question, reorder, top_rows
+from assistant.neighbours import footnote_number
 from assistant.router import question_parts
 from assistant.sentences import Candidate, answer_types, select, units
 from assistant.table_rows import rows_view
-from ingest.chunker import footnote_markers
+from ingest.chunker import footnote_markers, marker_ends
 from ingest.models import Chunk
 from ingest.page_labels import page_label
 from ingest.text import nfkc, quotable_spans, sentence_spans
@@ -275,7 +276,8 @@ class QaAnswers(Drafting):
                 chosen = [host] + [c for c in chosen if c is not host]
         notes = self._footnotes(chosen[0], query, qt) if len(parts) == 1 else []
         if notes:  # the lead's footnote that holds what is asked (「³⁰ 市町村 1,718、…」) follows it
-            chosen = chosen[:1] + notes + [c for c in chosen[1:] if all(c.chunk.id != f.chunk.id for f in notes)]
+            chosen = [self._until_marker(chosen[0], notes)] + notes + [
+                c for c in chosen[1:] if all(c.chunk.id != f.chunk.id for f in notes)]
         # a question for a set of things (どんな進め方がある？) whose list has no lead-in among the
         # passages: the guide's list is the answer, before the passages
         first = (self.answer_cfg.list_first and bool(items) and host is None and len(parts) == 1
@@ -317,6 +319,21 @@ class QaAnswers(Drafting):
                 text = f.text.rstrip()
                 out.append(Candidate(f, lead.rank, 0, len(text), text, lead.score))
         return out
+
+    def _until_marker(self, lead: Candidate, notes: list[Candidate]) -> Candidate:
+        """The lead up to the end of the sentence whose marker a brought footnote answers
+        (AnswerConfig.note_cut): the footnote reads on from there, not after the window's rest."""
+        if not self.answer_cfg.note_cut:
+            return lead
+        wanted = {footnote_number(f.text) for f in notes}
+        ends = [end for n, end in marker_ends(lead.text) if n in wanted]
+        if not ends:
+            return lead
+        at = lead.start + max(ends)
+        end = next((b for a, b in sentence_spans(lead.chunk.text) if b >= at), lead.end)
+        if end >= lead.end:
+            return lead
+        return dataclasses.replace(lead, end=end, text=lead.chunk.text[lead.start:end])
 
     def _rank_leads(self, cands: list[Candidate], query: str, qt: frozenset[str], language: str) -> None:
         """The best-scored candidates in the lead ranker's order (AnswerConfig.lead_top), in place;

@@ -49,7 +49,12 @@ class Piece:
 
 
 def footnote_markers(text: str) -> list[int]:
-    return [superscript_to_int(m.group(1)) for m in _MARKER_IN_TEXT.finditer(text)]
+    return [n for n, _ in marker_ends(text)]
+
+
+def marker_ends(text: str) -> list[tuple[int, int]]:
+    """(footnote number, offset just after its marker) of each marker in ``text``."""
+    return [(superscript_to_int(m.group(1)), m.end()) for m in _MARKER_IN_TEXT.finditer(text)]
 
 
 def _pack(sentences: list[Piece]) -> list[list[Piece]]:

@@ -591,6 +591,16 @@ def test_a_lead_brings_its_footnote_when_it_holds_what_is_asked(assistant):
     assert f"「{a.citations[2].quote[:20]}" in a.answer  # the support is still quoted in the text
 
 
+def test_a_lead_whose_footnote_answers_ends_with_the_marked_sentence(assistant):
+    """The lead's window read on past 「…スタートアップ³⁹であれば、申請が可能とのことです。」 into the
+    next paragraph (「認定に当たっては…次の3点の基準…」) before the footnote that answers: the lead now
+    ends with the sentence whose marker the footnote answers (AnswerConfig.note_cut)."""
+    a = assistant.ask("つくば市のトライアル発注認定でいう「スタートアップ」の条件って、設立何年以内とか決まってるんですか？")
+    assert "³⁹" in a.citations[0].quote and a.citations[0].quote.endswith("申請が可能とのことです。")
+    assert a.citations[1].quote.startswith("³⁹")
+    assert a.answer.split("\n")[1].startswith("³⁹") and "認定に当たっては" not in a.answer.split("³⁹ ")[0]
+
+
 def test_a_list_from_a_passage_cited_by_page_only_does_not_open_the_answer(assistant):
     """「どんな説明が効きますか」 asks for a set of things, and 予算化's checklist (予算規模、歳出費目 …)
     came from a passage only cited by page: the answer opens with the passage that answers
