@@ -534,6 +534,14 @@ class QaAnswers(Drafting):
                     return items, c
         if not LIST_QUESTION.search(nfkc(query)):
             return [], None
+        if self.answer_cfg.headed_list:
+            # a list under its own heading right after a passage's paragraph (「…他都市での前例がある
+            # のであればその自治体へ問い合わせを…」, then 「予算化に向け他都市から収集すると良い事項」 and
+            # its items): the passage's list, whatever its chunk's rank
+            for c in chosen:
+                items = self.enumerations.following(c.chunk, c.end, 1)
+                if items and items[0].chunk.id == c.chunk.id and self._headed(c.chunk.text[c.end:items[0].start]):
+                    return items, None
         qt = self._query_tokens(query)
         best, best_cov = [], -1.0
         for c in chosen:
@@ -547,6 +555,12 @@ class QaAnswers(Drafting):
         host = next((c for c in chosen if best and c.chunk.section_id == best[0].chunk.section_id
                      and LEAD_IN.search(c.text)), None)
         return best, host
+
+    @staticmethod
+    def _headed(between: str) -> bool:
+        """The text between a passage and a list is one heading line (no 「。」, short)."""
+        lines = [line.strip() for line in between.split("\n") if re.search(r"[^\s\-・●■◆□✓*]", line)]
+        return len(lines) == 1 and "。" not in lines[0] and len(lines[0]) <= HEADING_CHARS
 
     def _compose(self, chosen: list[Candidate], language: str, items: list[Item] = (), persona: str = "any",
                  host: Candidate | None = None,

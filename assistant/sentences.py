@@ -213,6 +213,11 @@ class AnswerConfig:
     # the part recognisable (【民間から解決策の提案を募りたいのです…】); English labels stay cut at
     # title_chars (40), which a test reads ("On “Is there an example of a city…”")
     part_label_chars: int = 0
+    # a list question takes the list that sits under its own heading right after a chosen passage's
+    # paragraph (「予算化に向け他都市から収集すると良い事項」 after 「…その自治体へ問い合わせを…」), whatever
+    # the passage's chunk rank. On the 1,148: key phrases 0.8889 → 0.8902, first 250 0.7198 → 0.7211
+    # (one question, nothing lost)
+    headed_list: bool = False
     # a list question's list does not go first when the lead already holds the fact of the type asked
     # (「どんな方法でどのくらい効果…」: スピーカー12台, 10分の1以下 before 第5章 (7)'s seven points).
     # On the 1,148: first 250 0.7172 → 0.7185, nothing else moved

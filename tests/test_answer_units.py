@@ -619,3 +619,12 @@ def test_a_lead_holding_the_count_asked_opens_the_answer_before_a_list(assistant
     a = assistant.ask("新温泉町のシカ対策の実証って、どんな方法でどのくらい効果があったの？")
     assert not a.answer.startswith("ガイドが挙げている項目:"), a.answer[:200]
     assert a.answer.index("スピーカー12台") < 100
+
+
+def test_a_list_under_its_heading_right_after_the_passage_is_the_passages_list(assistant):
+    """「…他都市での前例があるのであればその自治体へ問い合わせを…」 is followed in its paragraph's chunk
+    by the heading 「予算化に向け他都市から収集すると良い事項」 and its items: asked what to ask the other
+    city, the answer lists those items, not 当初予算 / 補正予算 from a better-ranked chunk
+    (AnswerConfig.headed_list)."""
+    a = assistant.ask("先行導入している他の市に問い合わせるなら、予算化に向けて何を聞いておくといいですか？", persona="municipality")
+    assert "・予算規模、歳出費目" in a.answer and "・予算要求で苦労したこと" in a.answer, a.answer[:300]
