@@ -49,3 +49,40 @@ def test_the_answer_shows_rows_and_cites_the_verbatim_row(session_assistant):
     for c in cited:
         assert c.quote in session_assistant.chunk(c.chunk_id).text  # verbatim
         assert c.quote not in a.answer  # shown as labelled cells instead
+
+
+def test_rows_labelled_by_their_first_cell_and_a_finer_header(chunks):
+    """図表13: its stages (課題特定・企画 | … | 実行) sit under its phases, and each row opens with the
+    whose-困りごと label the header leaves unnamed; the row whose label the extraction lost still
+    gets its stages. 「連携 | 共創」: every row opens with its label (知識・経験 | …)."""
+    fig13 = chunks["c03.s06-t01"]
+    shown = rows_view(fig13, fig13.text).split("\n")
+    assert shown[:2] == fig13.text.split("\n")[:2]  # both header rows as printed
+    assert shown[2].startswith("自治体の困りごと — 課題特定・企画: 解決すべき課題が何か明確になっていない")
+    assert " ／ 予算化: ISUとの連携に向けた予算確保が困難" in shown[2]
+    assert shown[3].startswith("課題特定・企画: 課題解決を担う人材が不足している")
+    assert " ／ 予算化: 最初の事例をつくるまでのハードルが高い" in shown[3]
+    co = chunks["c06.s07.p02.e04-t01"]
+    assert "知識・経験 — 連携: 行政の範囲内 ／ 共創: 行政の枠外も" in rows_view(co, co.text).split("\n")
+
+
+def test_a_header_further_down_starts_its_own_rows(chunks):
+    """The 課題整理シート: a title row over one row, then 「課題の詳細 | 希望する事業者の役割・提案例 |
+    自治体の役割・支援内容」 over the sheet's rows."""
+    sheet = chunks["c04.s02.u01.p02-t03"]
+    shown = rows_view(sheet, sheet.text).split("\n")
+    assert shown[2] == sheet.text.split("\n")[2]
+    assert shown[3].startswith("課題の詳細: a.誰がどのように困っているのか") and " ／ 希望する事業者の役割・提案例: " in shown[3]
+
+
+def test_a_table_whose_rows_fit_no_header_stays_as_printed(chunks):
+    """「自治体・ISUの違い | 連携に向けた工夫」 heads four-cell rows (the extraction split its header over
+    two lines): pairing the cells with two names would mislabel them."""
+    table = chunks["c03.s05.p04-t01"]
+    assert rows_view(table, table.text) == table.text
+
+
+def test_a_figure_answer_shows_its_table_as_rows(session_assistant):
+    a = session_assistant.ask("図表13で、予算化の段階でスタートアップ側が困っていることとして何が挙がってる？")
+    assert "自治体の困りごと — 課題特定・企画: " in a.answer, a.answer[:400]
+    assert any("自治体の困りごと | 解決すべき課題" in c.quote for c in a.citations)  # the citation stays verbatim
