@@ -73,7 +73,8 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
                                        typed_next=True, asked_weight=0.7, asked_lo=0.81, asked_hits=3, asked_rank=4.0,
                                        lead_top=12, before_lead=True, whole_lead=True, example_point=1,
                                        part_label_chars=20, side_neutral=True, footnote_cov=0.3, list_first_at=2,
-                                       typed_lead_first=True, note_cut=True, headed_list=True)
+                                       typed_lead_first=True, note_cut=True, headed_list=True,
+                                       lead_paragraph=True)
         self.neighbours = Neighbours(guide)
         self.enumerations = Enumerations(guide)
         self.matcher = TermMatcher.of_guide(guide)  # + everyday words, as notes only (never routes)

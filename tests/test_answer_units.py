@@ -628,3 +628,18 @@ def test_a_list_under_its_heading_right_after_the_passage_is_the_passages_list(a
     (AnswerConfig.headed_list)."""
     a = assistant.ask("先行導入している他の市に問い合わせるなら、予算化に向けて何を聞いておくといいですか？", persona="municipality")
     assert "・予算規模、歳出費目" in a.answer and "・予算要求で苦労したこと" in a.answer, a.answer[:300]
+
+
+def test_the_leads_window_stays_in_its_paragraph_unless_the_next_goes_on_from_it(assistant):
+    """The lead reads on within its paragraph (AnswerConfig.lead_paragraph): 「…自治体にどう関与して
+    ほしいのか…伝えられるようにしておくとい良いでしょう。」 no longer takes the next paragraph's pointer
+    to the appendix; 「…「第一事例を作るのにとっても苦労した」という意見が多く寄せられています。」 still
+    takes 「その理由は様々ありますが、特に「連携や契約締結に向けた手続きが煩雑である」…」, which goes on from it."""
+    a = assistant.ask("民間提案窓口に提案を持ち込むとき、自治体にどう関わってほしいかは伝えたほうがいい？")
+    lead = a.citations[0].quote
+    assert lead.endswith("伝えられるようにしておくとい良いでしょう。") and "一覧【附録】" not in lead, lead
+    chunk = assistant.chunk(a.citations[0].chunk_id).text
+    assert "一覧【附録】" in chunk[chunk.index(lead) + len(lead):]  # the next paragraph, left out
+    b = assistant.ask("Why is landing the very first municipal customer so hard for a startup?")
+    first = next(c.quote for c in b.citations if "第一事例を作るのにとっても苦労した" in c.quote)
+    assert "\n" in first and "手続きが煩雑である" in first, first
