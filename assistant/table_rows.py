@@ -74,7 +74,7 @@ def _layout(chunk: Chunk) -> dict[str, _Row]:
         after = _cells(lines[i + 1]) if i + 1 < len(lines) else []
         if not rows_seen and len(cells) == len(header) + 1:
             labelled = True
-        elif not labelled and len(cells) != len(header) + labelled and _is_header(cells, after, header):
+        elif not labelled and _is_header(cells, after, header):
             header, rows_seen = cells, False
             continue
         rows_seen = True
