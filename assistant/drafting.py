@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.abstain import Support
-from assistant.language import detect_language
+from assistant.language import detect_language, reads_as_romaji
 from assistant.lead_ins import FORWARD, LEAD_IN, PARAGRAPH_CHARS
 from assistant.schema import Citation, ReadingStep, SectionRef
 from assistant.sentences import Candidate, answer_types, blended, select
@@ -84,7 +84,7 @@ class Drafting:
         """The question's words with their glossary and thesaurus expansions (memoised: an
         answer scores support, sentences and parts with the same question)."""
         # the eval may swap the fusion config (expansions) and the answer config
-        key = (query, self.retriever.config, self.answer_cfg.thesaurus_replaces)
+        key = (query, self.retriever.config, self.answer_cfg.thesaurus_replaces, self.answer_cfg.latin_words)
         toks = self._token_memo.get(key)
         if toks is None:
             toks = self._token_memo[key] = frozenset(self._expand_tokens(query))
@@ -110,8 +110,13 @@ class Drafting:
                 toks -= set(self.retriever.tokenizer.tokenize(phrase)) - added
         toks |= added
         if detect_language(query) == "en":
-            # English words cannot match Japanese text; only the glossary's Japanese terms can
-            toks = {t for t in toks if not t.isascii()} or toks
+            # English words cannot match Japanese text; only the glossary's Japanese terms can,
+            # and (AnswerConfig.latin_words) the words the guide prints in Latin letters (CureApp,
+            # LIMEX, SaaS), not a romanised place (Hiroshima: the place checks and the thesaurus's
+            # 広島県 read those)
+            latin = self.answer_cfg.latin_words
+            toks = {t for t in toks if not t.isascii() or (
+                latin and len(t) >= 3 and self.scorer.idf.df.get(t, 0) > 0 and not reads_as_romaji(t))} or toks
         return toks
 
     def _support(self, query: str, hits) -> Support:

@@ -12,3 +12,12 @@ def detect_language(text: str) -> str:
     ja = len(_JA.findall(text))
     latin = len(_LATIN.findall(text))
     return "ja" if ja and ja * 3 >= latin else "en"
+
+
+# a Latin word that reads as romanised Japanese (Tsukuba, Kitakyushu, kintone): a name the guide may
+# write in kana or kanji, or a place
+_ROMAJI = re.compile(r"(?:(?:[kgsztdnhbpmyrwfjc]h?|sh|ch|ts|[kgnhbpmr]y)?[aiueo]|n|[kstpgdbc](?=[kstpgdbc]))+")
+
+
+def reads_as_romaji(word: str) -> bool:
+    return bool(_ROMAJI.fullmatch(word.lower()))

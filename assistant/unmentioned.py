@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 import yaml
 
 from assistant.asked_detail import years
+from assistant.language import reads_as_romaji
 from ingest.text import nfkc
 
 
@@ -87,7 +88,7 @@ class Unmentioned:
             word = m.group(1)
             low = word.lower()
             if (low not in self._english and low.removesuffix("s") not in self._english and low not in _CALENDAR
-                    and not _ROMAJI.fullmatch(low)):
+                    and not reads_as_romaji(low)):
                 out.append(word)
         return out
 
@@ -99,8 +100,6 @@ _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+")
 _CALENDAR = frozenset("january february march april may june july august september october november december "
                       "monday tuesday wednesday thursday friday saturday sunday".split())
 # romanised Japanese: syllables (ka, shi, tsu, kyo…), a syllabic n, or a doubled consonant
-_ROMAJI = re.compile(r"(?:(?:[kgsztdnhbpmyrwfjc]h?|sh|ch|ts|[kgnhbpmr]y)?[aiueo]|n|[kstpgdbc](?=[kstpgdbc]))+")
-
 # an acronym as people write one (SBIR, GDPR): three or more capitals, standing alone; not a
 # fiscal year (FY2025, a year: see asked_detail.years)
 _ACRONYM = re.compile(r"(?<![A-Za-z0-9])(?!FY\d)[A-Z][A-Z0-9]{2,}(?![A-Za-z0-9])")
