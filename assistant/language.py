@@ -15,7 +15,7 @@ def detect_language(text: str) -> str:
 
 
 # a Latin word that reads as romanised Japanese (Tsukuba, Kitakyushu, kintone): a name the guide may
-# write in kana or kanji, or a place
+# write in kana or kanji, or a place: syllables (ka, shi, tsu, kyo…), a syllabic n, or a doubled consonant
 _ROMAJI = re.compile(r"(?:(?:[kgsztdnhbpmyrwfjc]h?|sh|ch|ts|[kgnhbpmr]y)?[aiueo]|n|[kstpgdbc](?=[kstpgdbc]))+")
 
 

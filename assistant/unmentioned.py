@@ -99,7 +99,6 @@ _LATIN_NAME = re.compile(r"(?<![.?!:]\s)(?<=\s)([A-Z][a-z]+[A-Za-z]*[a-z]|[a-z]+
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+")
 _CALENDAR = frozenset("january february march april may june july august september october november december "
                       "monday tuesday wednesday thursday friday saturday sunday".split())
-# romanised Japanese: syllables (ka, shi, tsu, kyo…), a syllabic n, or a doubled consonant
 # an acronym as people write one (SBIR, GDPR): three or more capitals, standing alone; not a
 # fiscal year (FY2025, a year: see asked_detail.years)
 _ACRONYM = re.compile(r"(?<![A-Za-z0-9])(?!FY\d)[A-Z][A-Z0-9]{2,}(?![A-Za-z0-9])")
