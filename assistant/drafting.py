@@ -84,7 +84,7 @@ class Drafting:
         """The question's words with their glossary and thesaurus expansions (memoised: an
         answer scores support, sentences and parts with the same question)."""
         # the eval may swap the fusion config (expansions) and the answer config
-        key = (query, self.retriever.config, self.answer_cfg.thesaurus_replaces, self.answer_cfg.latin_words)
+        key = (query, self.retriever.config, self.answer_cfg.thesaurus_replaces, self.answer_cfg.latin_df)
         toks = self._token_memo.get(key)
         if toks is None:
             toks = self._token_memo[key] = frozenset(self._expand_tokens(query))
@@ -111,12 +111,12 @@ class Drafting:
         toks |= added
         if detect_language(query) == "en":
             # English words cannot match Japanese text; only the glossary's Japanese terms can,
-            # and (AnswerConfig.latin_words) the words the guide prints in Latin letters (CureApp,
-            # LIMEX, SaaS), not a romanised place (Hiroshima: the place checks and the thesaurus's
-            # 広島県 read those)
-            latin = self.answer_cfg.latin_words
+            # and the names the guide prints in Latin letters (CureApp, LIMEX): a word in at most
+            # AnswerConfig.latin_df of its chunks (not "startup" or "city" of its English names),
+            # and not a romanised place (Hiroshima: the place checks and the thesaurus's 広島県 read those)
+            rare = self.answer_cfg.latin_df
             toks = {t for t in toks if not t.isascii() or (
-                latin and len(t) >= 3 and self.scorer.idf.df.get(t, 0) > 0 and not reads_as_romaji(t))} or toks
+                len(t) >= 3 and 0 < self.scorer.idf.df.get(t, 0) <= rare and not reads_as_romaji(t))} or toks
         return toks
 
     def _support(self, query: str, hits) -> Support:

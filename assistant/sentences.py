@@ -221,14 +221,15 @@ class AnswerConfig:
     # every window so (supports and parts too) 0.8841 / 0.8430 / 0.7288 / 378; the lead's and the
     # parts' 0.8882 / 0.8500 / 0.7259 / 401 but page hit@3 0.9357 → 0.9344
     lead_paragraph: bool = False
-    # an English question's words that the guide itself prints in Latin letters (CureApp, LIMEX,
-    # SaaS; not a romanised place, Hiroshima) count as the question's words; else only its Japanese
-    # words and expansions do. English subset of the 1,148 (page hit / key phrases / in the text /
-    # first 250 / median answered): off 0.932 / 0.850 / 0.795 / 0.592 / 475, on 0.932 / 0.857 / 0.810 /
-    # 0.603 / 466; only words in at most 3 of the guide's chunks 0.932 / 0.855 / 0.803 / 0.598 / 470;
-    # romanised places too (at most 3 chunks) 0.936 / 0.860 / 0.809 / 0.597 / 466, but "What did the
-    # joint procurement in Hiroshima cost each town?" was then answered with 「1件最大100万円」
-    latin_words: bool = False
+    # an English question's words that the guide prints in Latin letters in at most this many of its
+    # chunks (its names: CureApp, LIMEX; not a romanised place, Hiroshima) count as the question's
+    # words (0: only its Japanese words and expansions do). English subset of the 1,148 (page hit /
+    # key phrases / in the text / first 250 / median answered): 0 0.932 / 0.850 / 0.795 / 0.592 / 475,
+    # 3 0.932 / 0.855 / 0.803 / 0.598 / 470, 10 0.936 / 0.857 / 0.800 / 0.593 / 470, any 0.932 / 0.857
+    # / 0.810 / 0.603 / 466, but then the guide's common English words (startup, city: in 14–15
+    # chunks) counted and an English question lost the lead its ranker gives it; romanised places too
+    # answered "What did the joint procurement in Hiroshima cost each town?" with 「1件最大100万円」
+    latin_df: int = 0
     # a list question takes the list that sits under its own heading right after a chosen passage's
     # paragraph (「予算化に向け他都市から収集すると良い事項」 after 「…その自治体へ問い合わせを…」), whatever
     # the passage's chunk rank. On the 1,148: key phrases 0.8889 → 0.8902, first 250 0.7198 → 0.7211

@@ -142,12 +142,14 @@ def test_a_question_from_a_viewpoint_gets_no_list_of_viewpoints(assistant):
 
 
 def test_names_the_guide_prints_in_latin_letters_count_as_an_english_questions_words(assistant):
-    """An English question's words reach the Japanese text through the thesaurus; the words the
-    guide itself prints in Latin letters (CureApp, LIMEX) count as its words too
-    (AnswerConfig.latin_words); words it never prints, and romanised places (Toyonaka, Hiroshima:
+    """An English question's words reach the Japanese text through the thesaurus; the names the
+    guide prints in Latin letters (CureApp, LIMEX: in at most 3 of its chunks) count as its words too
+    (AnswerConfig.latin_df); words it never prints, and romanised places (Toyonaka, Hiroshima:
     the place checks read those), do not."""
     words = assistant._query_tokens("What did Toyonaka end up paying CureApp against the contract's maximum?")
     assert "cureapp" in words and "豊中市" in words
     assert not {"toyonaka", "maximum", "what"} & words
     assert "limex" in assistant._query_tokens("What does the LIMEX partnership with Sabae aim at?")
     assert "hiroshima" not in assistant._query_tokens("What did the joint procurement in Hiroshima cost each town?")
+    # the guide's common English words (in its English names) are no names
+    assert not {"startup", "city"} & assistant._query_tokens("How should a startup explain its proposal to the city?")
