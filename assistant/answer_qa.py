@@ -12,7 +12,7 @@ from assistant.asked_detail import (
     STATED_ELSEWHERE, STATED_MIN_CONTEXT, DetailKind, asked_details, stating, with_previous,
 )
 from assistant.drafting import Draft, Drafting, clip_title
-from assistant.enumerations import LIST_QUESTION, Item
+from assistant.enumerations import LIST_QUESTION, Item, text_lines
 from assistant.language import detect_language
 from assistant.lead_ins import FORWARD, LEAD_IN
 from assistant.lead_ranker import Question, reorder, top_rows
@@ -559,7 +559,7 @@ class QaAnswers(Drafting):
     @staticmethod
     def _headed(between: str) -> bool:
         """The text between a passage and a list is one heading line (no 「。」, short)."""
-        lines = [line.strip() for line in between.split("\n") if re.search(r"[^\s\-・●■◆□✓*]", line)]
+        lines = text_lines(between)
         return len(lines) == 1 and "。" not in lines[0] and len(lines[0]) <= HEADING_CHARS
 
     def _compose(self, chosen: list[Candidate], language: str, items: list[Item] = (), persona: str = "any",

@@ -31,6 +31,14 @@ LIST_QUESTION = re.compile(
     r"\b(two|three|four|five|six)\b", re.I)
 
 
+_TEXT = re.compile(r"[^\s\-・●■◆□✓*]")
+
+
+def text_lines(text: str) -> list[str]:
+    """The lines of ``text`` that hold more than bullets and whitespace, stripped."""
+    return [line.strip() for line in text.split("\n") if _TEXT.search(line)]
+
+
 @dataclass(frozen=True)
 class Item:
     chunk: Chunk
@@ -100,8 +108,7 @@ class Enumerations:
             between = chunk.text[end:] + "\n" + first.chunk.text[:first.start]
         else:
             return []
-        lines = [line for line in between.split("\n") if re.search(r"[^\s\-・●■◆□✓*]", line)]
-        return found if len(lines) <= max_lines else []
+        return found if len(text_lines(between)) <= max_lines else []
 
     def for_chunk(self, chunk: Chunk) -> list[Item]:
         """The item list of the chunk's section that the chunk takes part in (or the section's

@@ -249,8 +249,7 @@ def wait_logged(server, responses: Iterable[httpx.Response], timeout: float = 12
     ids = {r.headers["x-request-id"] for r in responses if r.headers.get("x-request-id")}
 
     def done():
-        log = server.log()
-        done_part = log[:log.rfind("\n") + 1]  # finished lines only
+        done_part = "\n".join(complete_lines(server.log()))
         return done_part if all(f'"request_id": "{i}"' in done_part for i in ids) else None
 
     return wait_until(done, timeout, 0.1, what=f"access log lines for {len(ids)} requests")
