@@ -29,8 +29,9 @@ ASKS_COVERAGE = re.compile(
 
 
 # "a PPP policy / a dedicated PPP unit" names the guide's own 官民連携 (指針, 専門部署), not the
-# PPP/PFI schemes it leaves out: an acronym used as a modifier of these nouns is not the topic
-_ATTRIBUTIVE = re.compile(r"\s+(polic(y|ies)|units?|desks?|offices?|teams?|departments?|divisions?|sections?|"
+# PPP/PFI schemes it leaves out: an acronym used as a modifier of these nouns is not the topic,
+# also with one word between ("a PPP consultation desk": 第4章 (4)'s list of 窓口)
+_ATTRIBUTIVE = re.compile(r"(\s+[a-z-]+)?\s+(polic(y|ies)|units?|desks?|offices?|teams?|departments?|divisions?|sections?|"
                           r"guidelines?|windows?|contacts?|strateg(y|ies)|promotion)\b", re.I)
 
 

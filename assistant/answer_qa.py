@@ -209,10 +209,11 @@ class QaAnswers(Drafting):
         if details and language == "en":
             # an English question's words reach the guide only through the thesaurus, too few to
             # judge the sentence; a place it names (Tokyo → 東京都) must be the chunk's: one of
-            # them, since the asker may say where they are from ("We're based in Osaka. If Tsukuba…")
+            # them, since the asker may say where they are from ("We're based in Osaka. If Tsukuba…");
+            # in the chunk or its heading (事例紹介：…×兵庫県新温泉町教育委員会 above its sentences)
             places = self.retriever.tokenizer.place_names(" ".join(self._extra(query)))
             if places:
-                about = lambda c: any(p in c.chunk.text for p in places)
+                about = lambda c: any(p in c.chunk.text or any(p in h for h in c.chunk.section_path) for p in places)
         # a figure's caption is shown with the sentence that cites it: it may state the detail
         detail, stated = next(((d, c) for d in details for c in [stating(d, cands, query, about, self._captions)]
                                if c is not None),

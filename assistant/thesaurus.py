@@ -10,6 +10,7 @@ import yaml
 from ingest.text import nfkc
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]+")
+_APOSTROPHE = re.compile(r"(?<=[A-Za-z])['’](?=[A-Za-z])")
 
 
 class Thesaurus:
@@ -33,7 +34,8 @@ class Thesaurus:
 
     def expand(self, query: str) -> list[str]:
         """Guide words to search in addition to the query (none already in it)."""
-        q = nfkc(query)
+        # an apostrophe inside a word goes (Shin'onsen → shinonsen; a possessive city's → citys → city)
+        q = _APOSTROPHE.sub("", nfkc(query))
         out: dict[str, None] = {}
         for phrase in self.phrases(q):
             out.update(dict.fromkeys(self.ja[phrase]))

@@ -105,6 +105,17 @@ def test_a_place_spelt_in_english_finds_the_guides_case(assistant):
     assert "鯖江市" in assistant.thesaurus.expand("What does Sabae do with startups?")
     a = assistant.ask("What does Sabae do with startups?")
     assert any("鯖江" in c.quote or any("鯖江" in s for s in c.section_path) for c in a.citations[:3]), a.answer[:300]
+    # an apostrophe inside the word (Shin'onsen) and a possessive (Sabae's) read as the word
+    assert "新温泉町" in assistant.thesaurus.expand("What did the Shin'onsen school install?")
+    assert "鯖江市" in assistant.thesaurus.expand("What is Sabae’s approach?")
+
+
+def test_an_open_call_is_the_guides_koubo(assistant):
+    # "open call" is 公募: whether a 連携協定 needs one is answered by 第5章's fairness passage
+    assert "公募" in assistant.thesaurus.expand("Do we have to run an open call first?")
+    a = assistant.ask("A startup wants to sign a partnership agreement with our city. Given fairness concerns, "
+                      "do we have to run an open call first?", persona="municipality")
+    assert not a.abstained and "公募" in a.citations[0].quote, a.answer
 
 
 def test_buying_without_a_tender_is_a_negotiated_contract(assistant):

@@ -89,6 +89,8 @@ def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, que
     # …also when the asker says where they are from: Osaka is not the place asked about
     ("We're a startup based in Osaka. If Tsukuba City certifies our product under its trial order "
      "certification program, how long does the certification stay valid?", "翌々年度末まで"),
+    # a place named only in the case's heading (事例紹介：…×兵庫県新温泉町教育委員会), with an apostrophe
+    ("In the Shin'onsen deer-deterrent trial at a primary school, how many speakers were installed?", "スピーカー12台"),
     # names the guide writes in kana (ドクターメイト, ママスクエア, チャリチャリ): in the English of its nouns
     ("What did Doctormate provide in the Kitakyushu night on-call pilot?", "ドクターメイト"),
     ("In how many areas does Charichari run its bike-share service?", "全国9エリア"),
@@ -111,6 +113,9 @@ def test_a_ppp_policy_is_the_guides_own_partnership_not_the_excluded_ppp_pfi(ass
     a = assistant.ask("Which city first set up a PPP policy, a PPP unit and a proposal desk?")
     assert not a.abstained and "does not cover" not in a.answer, a.answer
     assert any("窓口" in c.quote for c in a.citations), a.answer
+    # …also with a word between the acronym and its noun: 第4章 (4)'s list of 窓口, p.85
+    c = assistant.ask("Where in the guide can I find the list of municipalities that have a PPP consultation desk?")
+    assert not c.abstained and "does not cover" not in c.answer and 85 in c.citations[0].pages, c.answer
     b = assistant.ask("Does the guide cover PPP projects?")
     assert b.answer.startswith("The guide states (p.10) that it does not cover PPP"), b.answer
 
