@@ -131,6 +131,8 @@ _OFF_TOPICS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
         (r"\bpenalt(y|ies)\b|\bpunish\w*|罰則|罰金|懲戒", ("罰則", "罰金", "懲戒")),
         (r"\bside (jobs?|business(es)?)\b|\bmoonlight\w*|副業|兼業", ("副業", "兼業")),
         (r"\bpatents?\b|特許", ("特許",)),
+        # (the guide's one 商標 is a footnote's 登録商標 mark on a service name, not the topic)
+        (r"\btrade ?marks?\b|商標登録|商標権", ("商標登録", "商標権")),
         (r"\bstock options?\b|ストックオプション", ("ストックオプション",)),
         (r"\blobby(ing|ist)?\b|ロビイング|陳情", ("ロビイング", "陳情")),
         (r"\bpersonal (data|information)\b|個人情報|個人データ", ("個人情報", "個人データ")),

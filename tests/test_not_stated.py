@@ -357,6 +357,9 @@ def test_a_name_the_guide_never_mentions_is_found_and_places_are_not(session_ass
     assert found("What's the current interest rate on Japan Finance Corporation loans?") == ["interest rate"]
     assert found("Can a startup get a loan from the city to fund a pilot?") == ["loan"]
     assert found("スタートアップが使える融資制度はある？") == ["融資"]
+    # trademarks: the guide's one 商標 is a footnote's 登録商標 mark, not the topic
+    assert found("How do I register a trademark for our product name in Japan?") == ["trademark"]
+    assert found("商標登録ってどうやるの？") == ["商標登録"]
     # a law the guide never cites; the ones it cites, and ways of doing things, are not
     assert found("自治体からの発注は下請法の対象？") == ["下請法"]
     assert found("地方自治法の随意契約の規定は？") == [] and found("申請方法と調達手法は？") == []
