@@ -134,9 +134,11 @@ def test_buying_without_a_tender_is_a_negotiated_contract(assistant):
 @pytest.mark.parametrize("question", [
     "Is a partnership agreement with a city legally binding?",
     "ある自治体と連携協定を結ぶ話が進んでいます。協定って、契約みたいにお互いを縛るものなんでしょうか？",
+    "スタートアップと連携協定を結ぶ話が出てるんだけど、協定を結んだら市に費用負担とか法的な義務が発生しちゃうの？",
+    "Does signing a partnership agreement put our city under any legal obligation?",
 ])
 def test_whether_an_agreement_binds_is_answered_by_the_gentlemens_agreement_passage(assistant, question):
-    """"binding" / 縛る are the guide's 拘束力 (a 連携協定 is 「紳士協定的な位置づけ」, p.111)."""
+    """"binding" / 縛る / 法的な義務 are the guide's 拘束力 (a 連携協定 is 「紳士協定的な位置づけ」, p.111)."""
     a = assistant.ask(question)
     assert not a.abstained
     assert "拘束力" in a.answer and "紳士協定" in a.answer, a.answer
