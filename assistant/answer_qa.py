@@ -472,7 +472,16 @@ class QaAnswers(Drafting):
             if quoted is not None and max((c.score for c in cands), default=0.0) < cfg.part_ref_ratio * best.score:
                 # 「…いつ？それでどれくらい事例が生まれたの？」: the first part's passage already says
                 # 「これまで500件を超える官民連携事例」; this part points at it, not at weaker text
-                answered_by[k] = (quoted.chunk.id, quoted.start)
+                key = (quoted.chunk.id, quoted.start)
+                owner = part_of.get(key)
+                if owner is not None and next(c for c in chosen if part_of.get((c.chunk.id, c.start)) == owner) is not quoted:
+                    # an earlier part's further passage (「参加者数 | 現地参加 218名…」 under "when was
+                    # it held?"): quoted under this part, the one it answers, not above it
+                    chosen.remove(quoted)
+                    chosen.append(quoted)
+                    part_of[key] = k
+                else:
+                    answered_by[k] = key
                 continue
             # each part: its best passage first (one that stands on its own, if one scores nearly as
             # well as a 「上記の…」 one), then the rest by score

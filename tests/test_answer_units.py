@@ -60,11 +60,20 @@ def test_a_heading_line_over_a_list_brings_its_items(assistant):
     ("どんな進め方がある？", True),
     ("What is the deadline?", False),
     ("予算はいつ決まる？", False),
+    ("What kinds of support can a city offer?", True),
+    ("…we pick one SaaS vendor: what kind of contract is that?", False),  # one kind, not a set
 ])
 def test_which_questions_ask_for_a_set_of_things(question, asks):
     from assistant.enumerations import LIST_QUESTION
 
     assert bool(LIST_QUESTION.search(question)) is asks
+
+
+def test_what_kind_of_contract_is_answered_by_the_sentence_that_names_it(assistant):
+    """Not 第5章 ③'s list of 評価 viewpoints first: the DMP sentence that names the contract."""
+    a = assistant.ask("If we search the Digital Agency's DMP catalogue and end up picking just one SaaS vendor, "
+                      "what kind of contract is that?")
+    assert "随意契約（特命随契）" in a.answer[:250], a.answer
 
 
 def test_list_items_on_adjacent_lines_share_one_citation(assistant):
