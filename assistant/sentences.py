@@ -210,9 +210,12 @@ class AnswerConfig:
     example_point: int = 0
     # a Japanese part label 【…】 cut to this many characters (0: the part's whole question). On the
     # 1,088, first 250: whole 0.667, 20 0.675, nothing else moved. The assistant uses 20, which keeps
-    # the part recognisable (【民間から解決策の提案を募りたいのです…】); English labels stay cut at
-    # title_chars (40), which a test reads ("On “Is there an example of a city…”")
+    # the part recognisable (【民間から解決策の提案を募りたいのです…】)
     part_label_chars: int = 0
+    # an English part label "On “…”:" cut at a word within this many characters (0: title_chars).
+    # On the 1,208, first 250: 40 (title_chars) 0.7245, 30 0.7270, 24 0.7276, 20 0.7295, nothing
+    # else moved; the assistant cuts both languages' labels at 20 ("On “Is there an example…”:")
+    part_label_en_chars: int = 0
     # the lead's window reads on only within its paragraph, or into one that goes on from it
     # (「その理由は…」): the guide's own unit, not the next paragraph's point (「本ガイドでは、…一覧
     # 【附録】…をご提供しております…」 after 「…伝えられるようにしておくとい良いでしょう。」). On the
