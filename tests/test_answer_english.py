@@ -110,6 +110,19 @@ def test_a_place_spelt_in_english_finds_the_guides_case(assistant):
     assert "鯖江市" in assistant.thesaurus.expand("What is Sabae’s approach?")
 
 
+@pytest.mark.parametrize("question, page", [
+    # two tuning parts written apart asked these in the same everyday words
+    ("Our town has basically no budget for this. What can we offer a startup other than money?", 86),  # 自治体を持つ資源
+    ("A startup shared an idea with us that isn't public yet. If someone files a records request for it, "
+     "how should our city handle that?", 31),  # 情報公開請求
+    ("We have our first meeting with a city's health department next month. How should we put together "
+     "the discussion document we bring?", 65),  # ディスカッションペーパー
+])
+def test_everyday_english_reaches_the_guides_own_term(assistant, question, page):
+    a = assistant.ask(question)
+    assert not a.abstained and any(page in c.pages for c in a.citations[:3]), a.answer
+
+
 def test_an_open_call_is_the_guides_koubo(assistant):
     # "open call" is 公募: whether a 連携協定 needs one is answered by 第5章's fairness passage
     assert "公募" in assistant.thesaurus.expand("Do we have to run an open call first?")
