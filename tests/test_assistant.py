@@ -423,6 +423,17 @@ def test_a_part_already_answered_points_at_the_passage_instead_of_padding(assist
     assert "2018年より" in en.citations[int(m.group(1)) - 1].quote
 
 
+def test_a_later_parts_passage_found_under_an_earlier_part_is_quoted_under_its_own(assistant):
+    """"How many attended?" is best answered by a row the first part quoted as its third passage
+    (「参加者数 | 現地参加 218名…」): the row moves under the part it answers instead of the first
+    part quoting three passages and the second pointing back at one of them."""
+    ans = assistant.ask("When was the Cabinet Office's 2024 Matching Pitch held, and how many people attended?")
+    quotes_in_chunks(ans, assistant)
+    first, second = ans.answer.split("\nOn “how many people…”:\n")
+    assert "2024年11月28日" in first and "218名" not in first, ans.answer
+    assert "現地参加 218名" in second and " above." not in second, ans.answer
+
+
 def test_locate_opens_the_best_section_with_its_first_sentence(assistant):
     ans = assistant.ask("官民連携でありがちな失敗パターンがまとまってるのって何ページから？")
     assert ans.route == "locate"
