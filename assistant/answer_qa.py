@@ -600,7 +600,7 @@ class QaAnswers(Drafting):
             cut = self.answer_cfg.part_label_chars
             if language == "ja" and cut and len(asked) > cut:  # the label names the part; the quotes answer it
                 asked = asked[:cut - 1] + "…"
-            return f"【{asked}】" if language == "ja" else f"On “{clip_title(asked, self.answer_cfg.part_label_en_chars or self.answer_cfg.title_chars)}”:"
+            return f"【{asked}】" if language == "ja" else f"On “{clip_title(asked, cut or self.answer_cfg.title_chars)}”:"
 
         def point(before: int | None) -> None:
             """The parts (before part ``before``; all when None) answered by an earlier passage."""

@@ -208,14 +208,12 @@ class AnswerConfig:
     # a window opening with an example (例えば、…) takes the short sentence before it, its point:
     # 1 for the lead only, 2 for every passage (0: never)
     example_point: int = 0
-    # a Japanese part label 【…】 cut to this many characters (0: the part's whole question). On the
-    # 1,088, first 250: whole 0.667, 20 0.675, nothing else moved. The assistant uses 20, which keeps
-    # the part recognisable (【民間から解決策の提案を募りたいのです…】)
+    # a part label cut to this many characters (0: a Japanese part's whole question, an English one
+    # cut at title_chars): 【…】 at any character, "On “…”:" at a word. On the 1,088, Japanese, first
+    # 250: whole 0.667, 20 0.675; on the 1,208, English: 40 (title_chars) 0.7245, 30 0.7270, 24
+    # 0.7276, 20 0.7295; nothing else moved. The assistant uses 20, which keeps the part
+    # recognisable (【民間から解決策の提案を募りたいのです…】, "On “Is there an example…”:")
     part_label_chars: int = 0
-    # an English part label "On “…”:" cut at a word within this many characters (0: title_chars).
-    # On the 1,208, first 250: 40 (title_chars) 0.7245, 30 0.7270, 24 0.7276, 20 0.7295, nothing
-    # else moved; the assistant cuts both languages' labels at 20 ("On “Is there an example…”:")
-    part_label_en_chars: int = 0
     # the lead's window reads on only within its paragraph, or into one that goes on from it
     # (「その理由は…」): the guide's own unit, not the next paragraph's point (「本ガイドでは、…一覧
     # 【附録】…をご提供しております…」 after 「…伝えられるようにしておくとい良いでしょう。」). On the

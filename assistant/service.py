@@ -72,7 +72,7 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
                                        list_first=True, stated_leads=True, thesaurus_replaces=True, title_chars=40,
                                        typed_next=True, asked_weight=0.7, asked_lo=0.81, asked_hits=3, asked_rank=4.0,
                                        lead_top=12, before_lead=True, whole_lead=True, example_point=1,
-                                       part_label_chars=20, part_label_en_chars=20, side_neutral=True, footnote_cov=0.3, list_first_at=2,
+                                       part_label_chars=20, side_neutral=True, footnote_cov=0.3, list_first_at=2,
                                        typed_lead_first=True, note_cut=True, headed_list=True,
                                        lead_paragraph=True, latin_df=3)
         self.neighbours = Neighbours(guide)

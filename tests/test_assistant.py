@@ -372,7 +372,7 @@ def test_the_parts_of_a_multi_part_answer_are_labelled_in_the_order_asked(assist
     # each label sits directly above a quoted passage of its part
     assert re.search(r"【トライアル発注制度との違いは[?？]】\n[^【]+?\[\d+\]", ans.answer), ans.answer
     en = assistant.ask("What is PFS, and which city used it to help people quit smoking?")
-    # (a long part is cut at a word, as a long heading is: AnswerConfig.part_label_en_chars)
+    # (a long part is cut at a word, as a long heading is: AnswerConfig.part_label_chars)
     assert re.search(r"On “What is PFS”:\n- 「.+\n(.+\n)*On “which city used it…”:\n- 「",
                      en.answer), en.answer
     one = assistant.ask("4号随契とトライアル発注制度はどう違う？")
@@ -401,7 +401,7 @@ def test_a_parts_label_is_the_sentence_that_asks(part, label):
 def test_a_multi_part_answer_labels_each_part_by_its_ask(assistant):
     ans = assistant.ask("We don't have anyone in-house who can drive our startup policy. Is there an example of a "
                         "city recruiting someone from the private sector for this, and what post did they hire for?")
-    # (cut at a word, as the Japanese labels are: AnswerConfig.part_label_en_chars)
+    # (cut at a word, as the Japanese labels are: AnswerConfig.part_label_chars)
     assert ans.answer.split("\n")[1].startswith("On “Is there an example…”:"), ans.answer
 
 
