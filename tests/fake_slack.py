@@ -15,6 +15,11 @@ RATE_LIMITED = ("rate_limited", 0)
 DROP = ("drop",)  # generous: a loaded 2-core machine answers in well under a second
 
 
+def _outcome(scripted: tuple) -> str:
+    """The outcome name a scripted reply leaves in ``FakeSlack.outcomes``."""
+    return {"drop": "dropped", "rate_limited": "rate_limited"}.get(scripted[0]) or f"error:{scripted[1]}"
+
+
 class FakeSlack:
     """Records every Web API call: (method, params, authorization header).
 
@@ -68,8 +73,12 @@ class FakeSlack:
                     if gate is not None:
                         fake.outcomes[index] = "held"
                     scripted = fake._next_scripted(method, params)
+                    if scripted is not None:
+                        # decided now, before any byte is sent: a client retrying at once (Retry-After: 0)
+                        # must never find this call still looking "answered"
+                        fake.outcomes[index] = _outcome(scripted)
                 if scripted is not None:
-                    self._misbehave(index, scripted)
+                    self._misbehave(scripted)
                     return
                 if gate is not None and not self._wait_open(gate):
                     with fake.lock:
@@ -83,21 +92,19 @@ class FakeSlack:
                             "team": "test", "url": "https://test.slack.com/"}
                 else:
                     body = {"ok": True, "ts": ts, "channel": params.get("channel", ""), "message_ts": ts}
+                if gate is not None:  # before the reply, for the same reason as a scripted outcome
+                    with fake.lock:
+                        fake.outcomes[index] = "answered"
                 out = json.dumps(body).encode()
                 self.send_response(200)
                 self.send_header("content-type", "application/json; charset=utf-8")
                 self.send_header("content-length", str(len(out)))
                 self.end_headers()
                 self.wfile.write(out)
-                if gate is not None:
-                    with fake.lock:
-                        fake.outcomes[index] = "answered"
 
-            def _misbehave(self, index: int, scripted: tuple) -> None:
+            def _misbehave(self, scripted: tuple) -> None:
                 kind = scripted[0]
                 if kind == "drop":
-                    with fake.lock:
-                        fake.outcomes[index] = "dropped"
                     self.close_connection = True
                     try:
                         self.connection.shutdown(socket.SHUT_RDWR)
@@ -106,10 +113,8 @@ class FakeSlack:
                     return
                 if kind == "rate_limited":
                     status, body, headers = 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(scripted[1])}
-                    outcome = "rate_limited"
                 else:
                     status, body, headers = 200, {"ok": False, "error": scripted[1]}, {}
-                    outcome = f"error:{scripted[1]}"
                 out = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json; charset=utf-8")
@@ -118,8 +123,6 @@ class FakeSlack:
                     self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(out)
-                with fake.lock:
-                    fake.outcomes[index] = outcome
 
             def _wait_open(self, gate: threading.Event) -> bool:
                 """Wait for ``gate``; False if the caller closed the connection first."""
