@@ -18,7 +18,7 @@ from assistant.lead_ins import FORWARD, LEAD_IN
 from assistant.lead_ranker import Question, reorder, top_rows
 from assistant.neighbours import footnote_number
 from assistant.router import question_parts
-from assistant.sentences import Candidate, answer_types, select, units
+from assistant.sentences import CONTINUES, Candidate, answer_types, select, units
 from assistant.table_rows import rows_view
 from ingest.chunker import footnote_markers, marker_ends
 from ingest.models import Chunk
@@ -242,11 +242,14 @@ class QaAnswers(Drafting):
                 at = next((i for i, c in enumerate(chosen) if c.chunk.id == stated.chunk.id and c.start < stated.end
                            and stated.start < c.end), None)
                 chosen = [stated] + chosen[:self.answer_cfg.supports] if at is None else self._typed_first(chosen, at)
+                chosen = self._from_typed(chosen, lambda c: c.chunk.id == stated.chunk.id and c.start == stated.start)
             elif chosen and (wanted := answer_types(query)) and not any(w.search(chosen[0].text) for w in wanted):
                 # "how many / when / how much": a unit holding a filler of the type asked leads
                 # over a higher-scored one that holds none, unless that one is the asker's side's
                 at = next((i for i, c in enumerate(chosen) if any(w.search(c.text) for w in wanted)), None)
                 chosen = chosen if at is None else self._typed_first(chosen, at, persona)
+            if stated is None and chosen and (wanted := answer_types(query)):
+                chosen = self._from_typed(chosen, lambda c: any(w.search(c.text) for w in wanted))
         else:
             whole_best = None
             if self.answer_cfg.whole_lead and cands:
@@ -414,6 +417,25 @@ class QaAnswers(Drafting):
                 side in SIDES and self._for_side(chosen[0], side) and not self._for_side(chosen[at], side)):
             return chosen
         return [chosen[at]] + chosen[:at] + chosen[at + 1:]
+
+    def _from_typed(self, chosen: list[Candidate], typed: Callable[[Candidate], bool]) -> list[Candidate]:
+        """The lead opening from its first sentence that is ``typed`` (holds the detail or the kind
+        of fact asked) when that starts ``typed_from`` characters or more into it and reads alone;
+        the lead's text before it follows as its own passage (AnswerConfig.typed_from)."""
+        cut = self.answer_cfg.typed_from
+        lead = chosen[0] if chosen else None
+        if cut < 0 or lead is None:
+            return chosen
+        text = lead.chunk.text
+        span = next(((a, b) for a, b in sentence_spans(text) if lead.start <= a and b <= lead.end
+                     and typed(dataclasses.replace(lead, start=a, end=b, text=text[a:b]))), None)
+        if span is None or span[0] - lead.start < cut or POINTER.search(text[span[0]:span[1]]) \
+                or CONTINUES.match(text[span[0]:span[1]]):
+            return chosen  # (one that points back, 「その結果…」, needs the text before it)
+        at = span[0]
+        before = text[lead.start:at].rstrip()
+        return [dataclasses.replace(lead, start=at, text=text[at:lead.end]),
+                dataclasses.replace(lead, end=lead.start + len(before), text=before)] + chosen[1:]
 
     def _per_part(self, query: str, parts: list[str], hits, persona: str, whole_best: Candidate | None = None
                   ) -> tuple[list[Candidate], dict[tuple[str, int], int], dict[int, tuple[str, int]]]:

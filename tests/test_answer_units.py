@@ -652,3 +652,19 @@ def test_the_leads_window_stays_in_its_paragraph_unless_the_next_goes_on_from_it
     b = assistant.ask("Why is landing the very first municipal customer so hard for a startup?")
     first = next(c.quote for c in b.citations if "第一事例を作るのにとっても苦労した" in c.quote)
     assert "\n" in first and "手続きが煩雑である" in first, first
+
+
+@pytest.mark.parametrize("question", [
+    "What share of Japanese local governments does the Regional Revitalization SDGs public-private platform cover now?",
+    "地方創生SDGs官民連携プラットフォームには、全国の自治体のうち何割くらいが登録していますか？"])
+def test_a_lead_opens_from_its_sentence_with_the_asked_detail(assistant, question):
+    """The platform's passage answers from its third sentence (「令和8年1月末時点では、…1,257団体（全体の
+    約70%）…」); its two sentences before, what the platform is, follow as their own passage of the
+    same chunk, not before the answer."""
+    a = assistant.ask(question)
+    lead, then = a.citations[0], a.citations[1]
+    assert lead.quote.startswith("令和8年1月末時点では、全国の地方自治体1,257団体（全体の約70%）"), a.answer
+    assert then.chunk_id == lead.chunk_id and then.quote.startswith("地方創生 SDGs 官民連携プラットフォームは")
+    text = assistant.chunk(lead.chunk_id).text
+    assert text.index(then.quote) + len(then.quote) <= text.index(lead.quote)
+    assert a.answer.index(lead.quote) < a.answer.index(then.quote)
