@@ -178,7 +178,24 @@ def stating(kind: DetailKind, candidates, question: str = "", about: Callable[[A
                  and not (ahead and not _PLANNED.search(c.text))
                  # a price may be named in the sentence before the sum (「委託料は…。その額は…円」)
                  and not (agree is not None and not agree.search(with_previous(c) if kind.name == "amount" else c.text))
+                 and not (kind.name == "amount" and _PAID.search(question) and _only_grants(kind, c.text))
                  and (about is None or about(c))), None)
+
+
+# what someone paid or what something cost is not answered by a grant they could draw on
+# (「活動支援金として1件最大100万円」 for "What did the joint procurement in Hiroshima cost each town?"):
+# such a question needs a sum (or 無償) not named as money given
+_PAID = re.compile(r"\bcost\b|\bpa(y|id)\b|費用|払|負担", re.I)
+_GRANT = re.compile(r"(支援|補助|助成|交付)金")
+
+
+def _only_grants(kind: DetailKind, text: str) -> bool:
+    """Every sum the sentence states is named as a grant by the words just before it, in its clause."""
+    def clause_before(at: int) -> str:
+        return text[max(0, at - 14, text.rfind("、", 0, at) + 1, text.rfind("。", 0, at) + 1):at]
+
+    found = list(kind.fill.finditer(text))
+    return bool(found) and all(_GRANT.search(clause_before(m.start())) for m in found)
 
 
 # 「委託単価はいくら」 is not answered by 最大委託料6,100万円, nor 「月額料金は」 by 無償提供: a sum

@@ -268,6 +268,19 @@ def test_a_sum_asked_for_by_a_narrow_name_is_stated_under_that_name():
     assert _priced("費用はいくら？") is None  # a broad word: any sum near the best may answer
 
 
+def test_what_was_paid_is_not_a_grant_one_could_draw_on():
+    """"What did … cost each town?" is not answered by 「活動支援金として1件最大100万円」 (money given),
+    but by a sum the sentence does not name as a grant, or by 無償 (a cost of nothing)."""
+    from assistant.asked_detail import KINDS, _only_grants
+
+    amount = next(k for k in KINDS if k.name == "amount")
+    assert _only_grants(amount, "はじめは予算措置ができていなくても、活動支援金として1件最大100万円を活用することで")
+    assert not _only_grants(amount, "支払金額は、最大委託料6,100万円に対して4,949万円（81%）となりました。")
+    assert not _only_grants(amount, "実証期間中は無償でサービスを提供しました。")
+    # a grant named in another clause does not name the sum
+    assert not _only_grants(amount, "補助金は無く、初期費用30万円は市が負担しました。")
+
+
 def test_a_period_in_the_unit_asked_and_the_kind_of_name_asked():
     from assistant.asked_detail import _in_units, _name_kind
 
