@@ -491,19 +491,21 @@ class QaAnswers(Drafting):
             cands = [c for c in scored if _inside(c, chosen) is None]
             best = max(scored, key=lambda c: c.score, default=None)
             quoted = _inside(best, chosen) if best is not None and k else None
-            if quoted is not None and max((c.score for c in cands), default=0.0) < cfg.part_ref_ratio * best.score:
+            key = (quoted.chunk.id, quoted.start) if quoted is not None else None
+            owner = part_of.get(key) if key is not None else None
+            if owner is not None and next(c for c in chosen if part_of.get((c.chunk.id, c.start)) == owner) is not quoted:
+                # an earlier part's further passage (「参加者数 | 現地参加 218名…」 under "when was
+                # it held?"), this part's best: quoted under this part, the one it answers, not above it
+                chosen.remove(quoted)
+                chosen.append(quoted)
+                part_of[key] = k
+                n -= 1
+                if n <= 0:
+                    continue
+            elif quoted is not None and max((c.score for c in cands), default=0.0) < cfg.part_ref_ratio * best.score:
                 # 「…いつ？それでどれくらい事例が生まれたの？」: the first part's passage already says
                 # 「これまで500件を超える官民連携事例」; this part points at it, not at weaker text
-                key = (quoted.chunk.id, quoted.start)
-                owner = part_of.get(key)
-                if owner is not None and next(c for c in chosen if part_of.get((c.chunk.id, c.start)) == owner) is not quoted:
-                    # an earlier part's further passage (「参加者数 | 現地参加 218名…」 under "when was
-                    # it held?"): quoted under this part, the one it answers, not above it
-                    chosen.remove(quoted)
-                    chosen.append(quoted)
-                    part_of[key] = k
-                else:
-                    answered_by[k] = key
+                answered_by[k] = key
                 continue
             # each part: its best passage first (one that stands on its own, if one scores nearly as
             # well as a 「上記の…」 one), then the rest by score
