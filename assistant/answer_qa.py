@@ -202,8 +202,8 @@ class QaAnswers(Drafting):
 
     def _qa_answer(self, query: str, hits, language: str, persona: str = "any") -> Draft:
         qt = self._query_tokens(query)
-        cands = self.scorer.candidates(qt, self._pool(query, hits), self.answer_cfg,
-                                       answer_types(query), self._meaning(query))
+        wanted = answer_types(query)  # the kind of fact asked: a date, a count, a sum, a duration
+        cands = self.scorer.candidates(qt, self._pool(query, hits), self.answer_cfg, wanted, self._meaning(query))
         details = asked_details(query)
         about = (lambda c: self.scorer.coverage(qt, with_previous(c)) >= STATED_MIN_CONTEXT) if language == "ja" else None
         if details and language == "en":
@@ -235,7 +235,7 @@ class QaAnswers(Drafting):
         if len(parts) == 1:
             self._rank_leads(cands, query, qt, language)
             chosen = units(cands, self.answer_cfg, lambda picked: self._pick_lead(picked, cands, persona),
-                           lambda text: not POINTER.search(text), answer_types(query))
+                           lambda text: not POINTER.search(text), wanted)
             if stated is not None:
                 # the sentence that holds the asked detail (273件, 4.7%) is what answers: it leads,
                 # in the unit that quotes it when one does, whichever side it is written for
@@ -243,12 +243,12 @@ class QaAnswers(Drafting):
                            and stated.start < c.end), None)
                 chosen = [stated] + chosen[:self.answer_cfg.supports] if at is None else self._typed_first(chosen, at)
                 chosen = self._from_typed(chosen, lambda c: c.chunk.id == stated.chunk.id and c.start == stated.start)
-            elif chosen and (wanted := answer_types(query)) and not any(w.search(chosen[0].text) for w in wanted):
+            elif chosen and wanted and not any(w.search(chosen[0].text) for w in wanted):
                 # "how many / when / how much": a unit holding a filler of the type asked leads
                 # over a higher-scored one that holds none, unless that one is the asker's side's
                 at = next((i for i, c in enumerate(chosen) if any(w.search(c.text) for w in wanted)), None)
                 chosen = chosen if at is None else self._typed_first(chosen, at, persona)
-            if stated is None and chosen and (wanted := answer_types(query)):
+            if stated is None and chosen and wanted:
                 chosen = self._from_typed(chosen, lambda c: any(w.search(c.text) for w in wanted))
         else:
             whole_best = None
@@ -286,7 +286,7 @@ class QaAnswers(Drafting):
         # passages: the guide's list is the answer, before the passages
         first = (self.answer_cfg.list_first and bool(items) and host is None and len(parts) == 1
                  and bool(LIST_QUESTION.search(nfkc(query))))
-        if first and self.answer_cfg.typed_lead_first and (wanted := answer_types(query)) \
+        if first and self.answer_cfg.typed_lead_first and wanted \
                 and any(w.search(chosen[0].text) for w in wanted):
             first = False  # 「どんな装置を何台…」: the lead holds the count asked; the list follows its passage
         if first and self.answer_cfg.list_first_at >= 0:
