@@ -674,3 +674,18 @@ def test_a_lead_opens_from_its_sentence_with_the_asked_detail(assistant, questio
     text = assistant.chunk(lead.chunk_id).text
     assert text.index(then.quote) + len(then.quote) <= text.index(lead.quote)
     assert a.answer.index(lead.quote) < a.answer.index(then.quote)
+
+
+@pytest.mark.parametrize("question", [
+    "We need a cloud tool quickly, and a full open tender would take ages. Is there a faster way for a city to buy a startup's SaaS?",
+    "担当課の人は乗り気なのに話がなかなか進まない…。発注担当課以外にどこの了解が要るの？",
+])
+def test_a_lead_that_points_back_brings_the_sentence_it_points_at(assistant, question):
+    """「これにより一般競争入札と比較して短い期間で調達可能です。」 and 「そのため、発注担当課において…」 say
+    nothing alone: the lead's quote opens with the sentence before (DMP's 特命随契, the 合意 each
+    担当課 must give), from the same paragraph."""
+    a = assistant.ask(question)
+    lead = a.citations[0]
+    assert not re.match(r"(これにより|そのため)", lead.quote), a.answer
+    back = re.search(r"。(これにより|そのため)", lead.quote)
+    assert back and "\n" not in lead.quote[:back.start()], a.answer
