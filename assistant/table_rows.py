@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from ingest.models import Chunk
+from ingest.text import unwrap
 
 CELL = " | "
 _SEP = " ／ "
@@ -93,11 +94,12 @@ def _fits(cells: list[str], row: _Row) -> bool:
 
 def rows_view(chunk: Chunk, quote: str) -> str:
     """``quote`` (lines of ``chunk``) with each full row as 「column: value」 pairs (a labelled row as
-    「label — column: value」); header rows and rows of another shape are left as the guide prints them."""
+    「label — column: value」); header rows and rows of another shape are left as the guide prints them.
+    Prose shows its hard-wrapped lines joined (p.120's 「…スタ\n ートアップ…」 reads 「スタートアップ」)."""
     if chunk.kind == "glossary":
         return _glossary_view(chunk, quote)
     if chunk.kind != "table":
-        return quote
+        return unwrap(quote)
     layout = _layout(chunk)
     out = []
     for line in quote.split("\n"):

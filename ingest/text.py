@@ -41,8 +41,19 @@ def is_control_free(text: str) -> bool:
 _SENT_END = "。！？!?"
 
 
+# a line the PDF extraction broke mid-sentence (p.120: 「…ガイダンスを\n 発出しています。」): the line
+# goes on after one space, the one before ends in no sentence end, and the next is no item or link
+HARD_WRAP = re.compile(r"(?<=[^\s。．！？」』）)])\n (?=[^\s※\-・(（<●■◆✓])")
+
+
+def unwrap(text: str) -> str:
+    """``text`` with its hard-wrapped lines joined, as a reader should see a quote of it."""
+    return HARD_WRAP.sub("", text)
+
+
 def split_sentences(text: str) -> list[str]:
-    """Split Japanese text after 。！？ (never inside 「」 or （）); pieces concatenate back to ``text``."""
+    """Split Japanese text after 。！？ and at line ends (never inside 「」 or （）, never at a hard
+    wrap); pieces concatenate back to ``text``."""
     out: list[str] = []
     depth = 0
     start = 0
@@ -54,7 +65,7 @@ def split_sentences(text: str) -> list[str]:
             depth += 1
         elif ch in "」』）)":
             depth = max(0, depth - 1)
-        elif ch == "\n" or (ch in _SENT_END and depth == 0):
+        elif (ch == "\n" and not HARD_WRAP.match(text, i)) or (ch in _SENT_END and depth == 0):
             j = i + 1
             # keep trailing closers and footnote markers with the sentence
             while j < n and (text[j] in SUPERSCRIPT_DIGITS or text[j] in "」』）)"):

@@ -273,3 +273,22 @@ def test_tables_are_cleaned(guide):
     # cells are joined with " | ", rows with newlines
     assert all(" | " in c.text for c in tables if c.kind == "glossary")
     assert sum(" | " in c.text for c in tables) >= 35
+
+
+def test_a_hard_wrapped_paragraph_splits_into_its_sentences_not_its_lines(guide):
+    """p.120's paragraph is broken into lines mid-word by the PDF extraction (「…スタ\\n ートアップ…」):
+    its sentences run across the breaks, so each is quotable whole, and a quote of it reads joined.
+    A line that starts an item (「\\n ※補正予算は…」, 「\\n - 各分科会」) still starts a sentence."""
+    from assistant.table_rows import rows_view
+    from ingest.text import quotable_spans, sentence_spans
+
+    chunk = next(c for c in guide.chunks if "規制のサンドボックス\n 制度」を必要に応じて活用し" in c.text)
+    sentences = [chunk.text[a:b] for a, b in quotable_spans(chunk.text, chunk.kind)]
+    assert len(sentences) == 4, sentences
+    assert sentences[0].startswith("経済産業省を中心に") and sentences[0].endswith("発出しています。")
+    assert sentences[3].endswith("（図表\n 49）。")
+    assert "スタートアップの可能性を最大限" in rows_view(chunk, sentences[3])
+    note = "によって多少前後します\n ※補正予算は"
+    other = next(c for c in guide.chunks if note in c.text)
+    at = other.text.index(note) + len(note) - len("※補正予算は")
+    assert any(a == at for a, _ in sentence_spans(other.text))
