@@ -531,17 +531,20 @@ def test_passages_of_two_parts_never_overlap(assistant):
 
 
 def test_the_sentence_before_the_lead_is_quoted_after_it_not_dropped(assistant):
-    """「そのため、発注担当課において…」 leads; the sentence before it in its chunk, which names who
-    must agree (経理担当課, 会計担当課), scores nearly as well: it cannot join the lead's window (it
-    would stand before the answer), so it is its own passage after the lead, not lost."""
-    a = assistant.ask("担当課の人は乗り気なのに話がなかなか進まない…。発注担当課以外にどこの了解が要るの？")
+    """「あるいは、どうしても一般競争入札にしなければならないのであれば、…B社と交渉する方法もあるでしょう。」
+    leads; the sentence before it in its chunk, the other way out (「例えば、価格よりサービスの質を重視する
+    のであれば、コンペ方式／プロポーザル方式…」), scores nearly as well: it cannot join the lead's window
+    (it would stand before the answer), so it is its own passage after the lead, not lost. (A lead that
+    points back, 「そのため、…」, takes its sentence before into its window instead: anaphor_back.)"""
+    a = assistant.ask("去年うちが受託した事業のノウハウが、今年の一般競争入札の仕様書にそのまま入っていて、"
+                      "他社に安値で取られてしまいました…。こういう場合どうするのがいいと書いてありますか？")
     passages = [c for c in a.citations if c.score > 0]
-    before = next(c for c in passages if "経理担当課の合意が必要" in c.quote)
-    assert before.n > 1 and "会計担当課の合意が必要" in before.quote
+    before = next(c for c in passages if "コンペ方式／プロポーザル方式" in c.quote)
+    assert before.n > 1
     assert f"[{before.n}]" in a.answer.split("関連箇所")[0]  # quoted in the text, not only cited
     text = assistant.chunk(before.chunk_id).text
     lead = passages[0]
-    assert lead.quote.startswith("そのため、発注担当課において") and lead.chunk_id == before.chunk_id
+    assert lead.quote.startswith("あるいは、どうしても一般競争入札に") and lead.chunk_id == before.chunk_id
     # the two passages of the chunk meet without overlapping, the earlier text quoted second
     assert text.index(before.quote) + len(before.quote) <= text.index(lead.quote)
 
