@@ -49,7 +49,7 @@ class Container:
                 self.assistant = Assistant(
                     self.guide, retriever, self.store, AbstainConfig.load(ABSTENTION_PATH),
                     generator=make_generator(self.settings), history_turns=self.settings.history_turns,
-                    thesaurus=Thesaurus.load(self.settings.thesaurus_path),
+                    thesaurus=Thesaurus.load(self.settings.thesaurus_path, self.settings.lexicon_en_path),
                     toc_en=load_toc_en(self.settings.toc_en_path, self.settings.list_items_en_path),
                     english_words=load_english_words(self.settings.lexicon_en_path),
                     lead_ranker=load_lead_ranker(self.settings.lead_ranker_path),

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.abstain import Support
+from assistant.asked_detail import asked_details
 from assistant.language import detect_language, reads_as_romaji
 from assistant.lead_ins import FORWARD, LEAD_IN, PARAGRAPH_CHARS
 from assistant.schema import Citation, ReadingStep, SectionRef
@@ -60,6 +61,12 @@ class Draft:
     abstain_reason: str | None = None
 
 
+def asking_words(query: str) -> frozenset[str]:
+    """The English words of ``query`` that ask for a detail ("how many months", "share price")."""
+    return frozenset(w.lower() for d in asked_details(query) for m in d.ask.finditer(query)
+                     for w in re.findall(r"[A-Za-z]+", m.group(0)))
+
+
 class Drafting:
     """Retrieval, scoring, citing and quoting shared by the route answerers (state: see Assistant)."""
 
@@ -78,21 +85,22 @@ class Drafting:
 
     def _extra(self, query: str) -> list[str]:
         """The question's thesaurus words, passed with it to every search (one query vector per answer)."""
-        return self.thesaurus.expand(query)
+        return self.thesaurus.expand(query, asking=asking_words(query))
 
-    def _query_tokens(self, query: str) -> frozenset[str]:
+    def _query_tokens(self, query: str, lexicon: bool = True) -> frozenset[str]:
         """The question's words with their glossary and thesaurus expansions (memoised: an
-        answer scores support, sentences and parts with the same question)."""
+        answer scores support, sentences and parts with the same question); ``lexicon=False``:
+        without the English lexicon's nouns (Thesaurus.lexicon)."""
         # the eval may swap the fusion config (expansions) and the answer config
-        key = (query, self.retriever.config, self.answer_cfg.thesaurus_replaces, self.answer_cfg.latin_df)
+        key = (query, lexicon, self.retriever.config, self.answer_cfg.thesaurus_replaces, self.answer_cfg.latin_df)
         toks = self._token_memo.get(key)
         if toks is None:
-            toks = self._token_memo[key] = frozenset(self._expand_tokens(query))
+            toks = self._token_memo[key] = frozenset(self._expand_tokens(query, lexicon))
             if len(self._token_memo) > 256:
                 self._token_memo.pop(next(iter(self._token_memo)))
         return toks
 
-    def _expand_tokens(self, query: str) -> set[str]:
+    def _expand_tokens(self, query: str, lexicon: bool = True) -> set[str]:
         q = nfkc(query)
         toks = set(self.retriever.tokenizer.tokenize(q))
         exp = self.retriever.expand(q)
@@ -101,7 +109,7 @@ class Drafting:
         for term in exp.terms:
             toks |= set(self.retriever.tokenizer.tokenize(term))
         added: set[str] = set()
-        for word in self.thesaurus.expand(query):
+        for word in self.thesaurus.expand(query, lexicon, asking_words(query)):
             added |= set(self.retriever.tokenizer.tokenize(word))
         if self.answer_cfg.thesaurus_replaces:
             # the asker's phrase is stood in for by the guide's words (アーバンイノベーションジャパン →
@@ -120,7 +128,9 @@ class Drafting:
         return toks
 
     def _support(self, query: str, hits) -> Support:
-        qt = self._query_tokens(query)
+        # the lexicon's broad nouns find passages but are no evidence that the guide covers the
+        # question ("CureApp's current share price": share → 株式?): support reads the reviewed words
+        qt = self._query_tokens(query, lexicon=False)
         cov = max((self.scorer.coverage(qt, h.chunk.text) for h in hits[:3]), default=0.0)
         dense = max((h.components["dense"].score or 0.0 for h in hits if "dense" in h.components
                      and h.components["dense"].score is not None), default=0.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Collection
 
 import yaml
 
@@ -14,8 +15,12 @@ _APOSTROPHE = re.compile(r"(?<=[A-Za-z])['’](?=[A-Za-z])")
 
 
 class Thesaurus:
-    def __init__(self, ja: dict[str, list[str]], en: dict[str, list[str]]):
+    def __init__(self, ja: dict[str, list[str]], en: dict[str, list[str]],
+                 lexicon: dict[str, list[str]] | None = None):
         self.ja = {nfkc(k): v for k, v in ja.items()}
+        # the English of the guide's nouns (data/lexicon_en.yaml), a second layer: a single English
+        # word the thesaurus lacks is looked up there, its nouns searched after the thesaurus's words
+        self.lexicon = {k.lower(): v for k, v in (lexicon or {}).items() if " " not in k.strip()}
         keys = {" ".join(k.lower().split()): v for k, v in en.items()}
         self.en = {k: v for k, v in keys.items() if " " not in k}
         # English entries of several words ("without a tender" → 随意契約) are phrases: they are
@@ -26,14 +31,18 @@ class Thesaurus:
             self.en_phrases, key=len, reverse=True)) + r")\b", re.I) if self.en_phrases else None)
 
     @classmethod
-    def load(cls, path: Path) -> "Thesaurus":
-        if not path.is_file():
-            return cls({}, {})
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return cls(data.get("ja") or {}, data.get("en") or {})
+    def load(cls, path: Path, lexicon_path: Path | None = None) -> "Thesaurus":
+        data = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+        lexicon = {}
+        if lexicon_path is not None and lexicon_path.is_file():
+            lexicon = (yaml.safe_load(lexicon_path.read_text(encoding="utf-8")) or {}).get("en") or {}
+        return cls(data.get("ja") or {}, data.get("en") or {}, lexicon)
 
-    def expand(self, query: str) -> list[str]:
-        """Guide words to search in addition to the query (none already in it)."""
+    def expand(self, query: str, lexicon: bool = True, asking: Collection[str] = ()) -> list[str]:
+        """Guide words to search in addition to the query (none already in it); ``lexicon=False``:
+        the reviewed thesaurus's only. ``asking``: the question's words that ask for a detail
+        ("share price", "what percentage"), not looked up in the lexicon: its 価格 / 金額 would draw
+        in any sentence with a sum, which then reads as stating the detail asked."""
         # an apostrophe inside a word goes (Shin'onsen → shinonsen; a possessive city's → citys → city)
         q = _APOSTROPHE.sub("", nfkc(query))
         out: dict[str, None] = {}
@@ -45,11 +54,15 @@ class Thesaurus:
             q_words = self._en_phrase.sub(" ", q)
         else:
             q_words = q
+        second: dict[str, None] = {}
         for w in _WORD.findall(q_words):
             w = w.lower()
             # a plural finds its singular ("trials" → trial) unless it has its own entry
             words = self.en.get(w) or (self.en.get(w[:-1], []) if w.endswith("s") else [])
+            if not words and lexicon and self.lexicon and w not in asking:
+                second.update(dict.fromkeys(self.lexicon.get(w) or (self.lexicon.get(w[:-1], []) if w.endswith("s") else [])))
             out.update(dict.fromkeys(words))
+        out.update(second)
         return [w for w in out if w not in q]
 
     def phrases(self, query: str) -> list[str]:

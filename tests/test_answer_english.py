@@ -179,3 +179,33 @@ def test_names_the_guide_prints_in_latin_letters_count_as_an_english_questions_w
     assert "hiroshima" not in assistant._query_tokens("What did the joint procurement in Hiroshima cost each town?")
     # the guide's common English words (in its English names) are no names
     assert not {"startup", "city"} & assistant._query_tokens("How should a startup explain its proposal to the city?")
+
+
+def test_the_lexicon_is_a_second_layer_after_the_reviewed_thesaurus():
+    """data/lexicon_en.yaml (the English of the guide's nouns) is looked up for a single English word
+    the thesaurus lacks, its nouns after the thesaurus's words; never for a word that asks for the
+    detail ("share price": 価格 / 金額 would draw in any sum), and not at all with ``lexicon=False``."""
+    from assistant.thesaurus import Thesaurus
+
+    t = Thesaurus({}, {"procure": ["調達"], "towns": ["自治体"]},
+                  lexicon={"neighbouring": ["近隣"], "towns": ["市町村"], "price": ["価格"], "jointly": ["共同"]})
+    assert t.expand("Can neighbouring towns procure jointly?") == ["自治体", "調達", "近隣", "共同"]
+    assert t.expand("Can neighbouring towns procure jointly?", lexicon=False) == ["自治体", "調達"]
+    assert t.expand("What is the price?", asking={"what", "is", "the", "price"}) == []
+    assert t.expand("What is the price?") == ["価格"]
+
+
+def test_the_lexicon_finds_the_guides_noun_for_an_everyday_english_word(assistant):
+    """"cloud software from a catalogue" (a tuning part 18 question): with the lexicon's nouns
+    (catalogue → カタログ) the answer quotes the DMP カタログサイト passage (p.92) and the new-product
+    clause (p.94); the reviewed thesaurus alone quoted the 地方自治法 text of p.88 instead."""
+    q = ("What legal ground lets a city skip bidding when buying a brand-new product, and is there a faster "
+         "route for buying cloud software from a catalogue?")
+    a = assistant.ask(q, persona="municipality")
+    pages = {p for c in a.citations[:3] for p in c.pages}
+    assert {92, 94} <= pages and "DMP カタログサイト" in a.answer, a.answer[:300]
+
+
+def test_a_share_price_is_not_answered_with_a_sum_the_lexicon_drew_in(assistant):
+    a = assistant.ask("What is CureApp's current share price?")
+    assert a.abstained, a.answer[:300]
