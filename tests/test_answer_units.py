@@ -270,19 +270,23 @@ def test_each_part_quotes_at_most_two_passages_and_cites_the_rest_by_page(assist
         passages = {c.n: c for c in a.citations if c.score > 0}
         lines = a.answer.split("\n")
         also = next((ln for ln in lines if ln.startswith(("関連箇所: ", "See also: "))), "")
-        quoted_under: list[set[int]] = [set()]
+        # a part's label, and its continuation after every part's first passage (【…】（続き） /
+        # More on “…”:), gather one part's passages
+        quoted_under: dict[str, set[int]] = {"": set()}
+        under = ""
         shown: set[int] = set()
         for k, ln in enumerate(lines):
             if ln is also:
                 continue
-            if ln.startswith(("【", "On “")):
-                quoted_under.append(set())
+            if ln.startswith(("【", "On “", "More on “")):
+                under = ln.split("】")[0].removeprefix("More o").removeprefix("O")
+                quoted_under.setdefault(under, set())
             ns = {int(n) for n in re.findall(r"\[(\d+)\]", ln) if int(n) in passages}
             shown |= ns
             if "→ 上の" not in ln and " above." not in ln and not (k + 1 < len(lines) and lines[k + 1].startswith(("ガイドが挙げている項目:", "The guide lists:"))):
-                quoted_under[-1] |= ns
+                quoted_under[under] |= ns
         parts += len(quoted_under) - 1
-        for ns in quoted_under:
+        for ns in quoted_under.values():
             assert len(ns) <= 2, (item.id, a.answer)
         for n, c in passages.items():
             if n not in shown:
@@ -692,3 +696,18 @@ def test_a_lead_that_points_back_brings_the_sentence_it_points_at(assistant, que
     assert not re.match(r"(これにより|そのため)", lead.quote), a.answer
     back = re.search(r"。(これにより|そのため)", lead.quote)
     assert back and "\n" not in lead.quote[:back.start()], a.answer
+
+
+def test_every_part_answers_before_any_part_reads_on(assistant):
+    """A two-part answer quotes each part's first passage, in the order asked, before either part's
+    further passage (AnswerConfig.part_leads_first): つくば市's 有効期間 (the second part) is not kept
+    waiting behind the first part's second passage; those follow under 「More on …」."""
+    a = assistant.ask("We're a Tokyo startup set up four years ago. Could we get Tsukuba's trial-order "
+                      "certification even though we're not based there, and how long would it last?",
+                      persona="startup")
+    labels = [line.split("”")[0] for line in a.answer.splitlines() if line.startswith(("On “", "More on “"))]
+    assert labels[:2] == ["On “Could we get…", "On “how long would it…"], a.answer
+    assert all(label.startswith("More on") for label in labels[2:]), a.answer
+    first_part = a.answer[a.answer.index("On “Could"):a.answer.index("On “how long")]
+    assert first_part.count("」[") == 1, a.answer  # one passage, then the second part's answer
+    assert len(labels) > 2 and "翌々年度末まで" in a.answer[a.answer.index("On “how long"):a.answer.index("More on")]

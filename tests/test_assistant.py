@@ -360,9 +360,10 @@ def test_unrelated_parts_each_get_their_passage(assistant):
     # gets none; answered part by part, each part has its passage, in the order asked
     ans = assistant.ask("原課って何？あと、共同調達のメリットは？")
     quotes_in_chunks(ans, assistant)
-    genka = next(i for i, c in enumerate(ans.citations) if "原課" in c.quote)
-    joint = next(i for i, c in enumerate(ans.citations) if "共同調達" in " ".join(c.section_path))
+    genka = next(i for i, c in enumerate(ans.citations) if "原課" in c.quote or "担当している課" in c.quote)
+    joint = next(i for i, c in enumerate(ans.citations) if "共同調達" in c.quote + " ".join(c.section_path))
     assert genka < joint
+    assert ans.answer.index("【原課って何") < ans.answer.index("【共同調達のメリット")
 
 
 def test_the_parts_of_a_multi_part_answer_are_labelled_in_the_order_asked(assistant):
