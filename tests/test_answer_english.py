@@ -209,3 +209,14 @@ def test_the_lexicon_finds_the_guides_noun_for_an_everyday_english_word(assistan
 def test_a_share_price_is_not_answered_with_a_sum_the_lexicon_drew_in(assistant):
     a = assistant.ask("What is CureApp's current share price?")
     assert a.abstained, a.answer[:300]
+
+
+def test_the_lexicon_knows_the_guides_verbs_in_their_forms(assistant):
+    """data/lexicon_en.yaml's verbs, each form its own entry (hire / hired, approve / approved): "Has any city
+    hired an outsider…" (a tuning part 19 question) reaches 札幌市's 外部人材を採用・登用 (p.34); with the
+    nouns alone, "drive" found the glossary's ドライブ(をかける) (p.20) first."""
+    words = assistant.thesaurus.expand("Has any city hired an outsider? Who approved it? Was it certified?")
+    assert {"採用", "決裁", "認定"} <= set(words), words
+    a = assistant.ask("Nobody in our office really understands startups. Has any city hired an outsider to drive this?",
+                      persona="municipality")
+    assert 34 in a.citations[0].pages and "外部人材を採用・登用" in a.citations[0].quote, a.answer[:300]

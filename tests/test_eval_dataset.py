@@ -27,10 +27,10 @@ def test_every_item_agrees_with_the_guide(items, facts):
 def test_size_and_balance(items, facts):
     assert len(items) >= 150
     langs = Counter(it.lang for it in items)
-    # mostly Japanese, as the users ask; parts 10, 13 and 14 over-sample English (36, 40, 27 of 60), where
-    # the answers were weakest, which puts English at 35 % of the 1,088
-    assert 0.60 <= langs["ja"] / len(items) <= 0.80, langs
-    assert 0.20 <= langs["en"] / len(items) <= 0.40, langs
+    # mostly Japanese, as the users ask; parts 10, 13, 14 and 16–19 over-sample English (up to 45 of 45),
+    # where the answers were weakest, which puts English at 40 % of the 1,373
+    assert 0.55 <= langs["ja"] / len(items) <= 0.80, langs
+    assert 0.20 <= langs["en"] / len(items) <= 0.45, langs
     assert {it.persona for it in items} >= {"municipality", "startup", "intermediary", "any"}
     assert {it.type for it in items} == set(TYPES)
     assert sum(not it.answerable for it in items) >= 10
