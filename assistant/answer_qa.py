@@ -612,7 +612,11 @@ class QaAnswers(Drafting):
             firsts, rest = [], []
             for c in chosen:
                 k = labels[1].get((c.chunk.id, c.start))
-                (firsts if k is not None and k not in seen and not seen.add(k) else rest).append(c)
+                if k is not None and k not in seen:
+                    seen.add(k)
+                    firsts.append(c)
+                else:
+                    rest.append(c)
             chosen = firsts + rest
         # the list right after its lead-in, else after the first passage of its section
         own = next((k for k, c in enumerate(chosen) if c is host), None)

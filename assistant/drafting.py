@@ -90,7 +90,7 @@ class Drafting:
     def _query_tokens(self, query: str, lexicon: bool = True) -> frozenset[str]:
         """The question's words with their glossary and thesaurus expansions (memoised: an
         answer scores support, sentences and parts with the same question); ``lexicon=False``:
-        without the English lexicon's nouns (Thesaurus.lexicon)."""
+        without the English lexicon's words (Thesaurus.lexicon)."""
         # the eval may swap the fusion config (expansions) and the answer config
         key = (query, lexicon, self.retriever.config, self.answer_cfg.thesaurus_replaces, self.answer_cfg.latin_df)
         toks = self._token_memo.get(key)
@@ -128,8 +128,8 @@ class Drafting:
         return toks
 
     def _support(self, query: str, hits) -> Support:
-        # the lexicon's broad nouns find passages but are no evidence that the guide covers the
-        # question ("CureApp's current share price": share → 株式?): support reads the reviewed words
+        # the lexicon's broad words find passages but are no evidence that the guide covers the
+        # question: the support a weak-support decline reads counts the reviewed words only
         qt = self._query_tokens(query, lexicon=False)
         cov = max((self.scorer.coverage(qt, h.chunk.text) for h in hits[:3]), default=0.0)
         dense = max((h.components["dense"].score or 0.0 for h in hits if "dense" in h.components

@@ -18,8 +18,8 @@ class Thesaurus:
     def __init__(self, ja: dict[str, list[str]], en: dict[str, list[str]],
                  lexicon: dict[str, list[str]] | None = None):
         self.ja = {nfkc(k): v for k, v in ja.items()}
-        # the English of the guide's nouns (data/lexicon_en.yaml), a second layer: a single English
-        # word the thesaurus lacks is looked up there, its nouns searched after the thesaurus's words
+        # the English of the guide's nouns and verbs (data/lexicon_en.yaml), a second layer: a single
+        # English word the thesaurus lacks is looked up there, its words searched after the thesaurus's
         self.lexicon = {k.lower(): v for k, v in (lexicon or {}).items() if " " not in k.strip()}
         keys = {" ".join(k.lower().split()): v for k, v in en.items()}
         self.en = {k: v for k, v in keys.items() if " " not in k}
@@ -57,10 +57,9 @@ class Thesaurus:
         second: dict[str, None] = {}
         for w in _WORD.findall(q_words):
             w = w.lower()
-            # a plural finds its singular ("trials" → trial) unless it has its own entry
-            words = self.en.get(w) or (self.en.get(w[:-1], []) if w.endswith("s") else [])
-            if not words and lexicon and self.lexicon and w not in asking:
-                second.update(dict.fromkeys(self.lexicon.get(w) or (self.lexicon.get(w[:-1], []) if w.endswith("s") else [])))
+            words = _lookup(self.en, w)
+            if not words and lexicon and w not in asking:
+                second.update(dict.fromkeys(_lookup(self.lexicon, w)))
             out.update(dict.fromkeys(words))
         out.update(second)
         return [w for w in out if w not in q]
@@ -69,3 +68,8 @@ class Thesaurus:
         """The asker's Japanese phrases in ``query`` that an entry maps to the guide's words."""
         q = nfkc(query)
         return [phrase for phrase in self.ja if phrase in q]
+
+
+def _lookup(table: dict[str, list[str]], word: str) -> list[str]:
+    """``word``'s entry; a plural finds its singular ("trials" → trial) unless it has its own."""
+    return table.get(word) or (table.get(word[:-1], []) if word.endswith("s") else [])
