@@ -10,8 +10,7 @@ from assistant.abstain import AbstainConfig
 from assistant.lead_ranker import load_lead_ranker
 from assistant.service import Assistant
 from assistant.store import Store
-from assistant.thesaurus import Thesaurus
-from assistant.unmentioned import load_english_words
+from assistant.thesaurus import Thesaurus, load_lexicon
 from ingest import load_guide
 from ingest.errors import KanminError
 from ingest.models import Guide
@@ -46,12 +45,13 @@ class Container:
                     self.store.prune_sessions(self.settings.history_keep_turns)
                 retriever = load_index(self.settings, corpus_sha256=self.guide.corpus_sha256,
                                        glossary=self.guide.glossary, en_aliases=self.guide.en_aliases)
+                lexicon = load_lexicon(self.settings.lexicon_en_path)  # one read: the thesaurus's and Unmentioned's
                 self.assistant = Assistant(
                     self.guide, retriever, self.store, AbstainConfig.load(ABSTENTION_PATH),
                     generator=make_generator(self.settings), history_turns=self.settings.history_turns,
-                    thesaurus=Thesaurus.load(self.settings.thesaurus_path, self.settings.lexicon_en_path),
+                    thesaurus=Thesaurus.load(self.settings.thesaurus_path, lexicon),
                     toc_en=load_toc_en(self.settings.toc_en_path, self.settings.list_items_en_path),
-                    english_words=load_english_words(self.settings.lexicon_en_path),
+                    english_words=list(lexicon),
                     lead_ranker=load_lead_ranker(self.settings.lead_ranker_path),
                 )
                 self.error = None

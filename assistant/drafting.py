@@ -87,20 +87,19 @@ class Drafting:
         """The question's thesaurus words, passed with it to every search (one query vector per answer)."""
         return self.thesaurus.expand(query, asking=asking_words(query))
 
-    def _query_tokens(self, query: str, lexicon: bool = True) -> frozenset[str]:
+    def _query_tokens(self, query: str) -> frozenset[str]:
         """The question's words with their glossary and thesaurus expansions (memoised: an
-        answer scores support, sentences and parts with the same question); ``lexicon=False``:
-        without the English lexicon's words (Thesaurus.lexicon)."""
+        answer scores support, sentences and parts with the same question)."""
         # the eval may swap the fusion config (expansions) and the answer config
-        key = (query, lexicon, self.retriever.config, self.answer_cfg.thesaurus_replaces, self.answer_cfg.latin_df)
+        key = (query, self.retriever.config, self.answer_cfg.thesaurus_replaces, self.answer_cfg.latin_df)
         toks = self._token_memo.get(key)
         if toks is None:
-            toks = self._token_memo[key] = frozenset(self._expand_tokens(query, lexicon))
+            toks = self._token_memo[key] = frozenset(self._expand_tokens(query))
             if len(self._token_memo) > 256:
                 self._token_memo.pop(next(iter(self._token_memo)))
         return toks
 
-    def _expand_tokens(self, query: str, lexicon: bool = True) -> set[str]:
+    def _expand_tokens(self, query: str) -> set[str]:
         q = nfkc(query)
         toks = set(self.retriever.tokenizer.tokenize(q))
         exp = self.retriever.expand(q)
@@ -109,7 +108,7 @@ class Drafting:
         for term in exp.terms:
             toks |= set(self.retriever.tokenizer.tokenize(term))
         added: set[str] = set()
-        for word in self.thesaurus.expand(query, lexicon, asking_words(query)):
+        for word in self.thesaurus.expand(query, asking=asking_words(query)):
             added |= set(self.retriever.tokenizer.tokenize(word))
         if self.answer_cfg.thesaurus_replaces:
             # the asker's phrase is stood in for by the guide's words (アーバンイノベーションジャパン →
@@ -128,9 +127,7 @@ class Drafting:
         return toks
 
     def _support(self, query: str, hits) -> Support:
-        # the lexicon's broad words find passages but are no evidence that the guide covers the
-        # question: the support a weak-support decline reads counts the reviewed words only
-        qt = self._query_tokens(query, lexicon=False)
+        qt = self._query_tokens(query)
         cov = max((self.scorer.coverage(qt, h.chunk.text) for h in hits[:3]), default=0.0)
         dense = max((h.components["dense"].score or 0.0 for h in hits if "dense" in h.components
                      and h.components["dense"].score is not None), default=0.0)

@@ -31,18 +31,15 @@ class Thesaurus:
             self.en_phrases, key=len, reverse=True)) + r")\b", re.I) if self.en_phrases else None)
 
     @classmethod
-    def load(cls, path: Path, lexicon_path: Path | None = None) -> "Thesaurus":
+    def load(cls, path: Path, lexicon: dict[str, list[str]] | None = None) -> "Thesaurus":
         data = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
-        lexicon = {}
-        if lexicon_path is not None and lexicon_path.is_file():
-            lexicon = (yaml.safe_load(lexicon_path.read_text(encoding="utf-8")) or {}).get("en") or {}
         return cls(data.get("ja") or {}, data.get("en") or {}, lexicon)
 
-    def expand(self, query: str, lexicon: bool = True, asking: Collection[str] = ()) -> list[str]:
-        """Guide words to search in addition to the query (none already in it); ``lexicon=False``:
-        the reviewed thesaurus's only. ``asking``: the question's words that ask for a detail
-        ("share price", "what percentage"), not looked up in the lexicon: its 価格 / 金額 would draw
-        in any sentence with a sum, which then reads as stating the detail asked."""
+    def expand(self, query: str, asking: Collection[str] = ()) -> list[str]:
+        """Guide words to search in addition to the query (none already in it). ``asking``: the
+        question's words that ask for a detail ("share price", "what percentage"), not looked up in
+        the lexicon: its 価格 / 金額 would draw in any sentence with a sum, which then reads as
+        stating the detail asked."""
         # an apostrophe inside a word goes (Shin'onsen → shinonsen; a possessive city's → citys → city)
         q = _APOSTROPHE.sub("", nfkc(query))
         out: dict[str, None] = {}
@@ -58,7 +55,7 @@ class Thesaurus:
         for w in _WORD.findall(q_words):
             w = w.lower()
             words = _lookup(self.en, w)
-            if not words and lexicon and w not in asking:
+            if not words and w not in asking:
                 second.update(dict.fromkeys(_lookup(self.lexicon, w)))
             out.update(dict.fromkeys(words))
         out.update(second)
@@ -73,3 +70,12 @@ class Thesaurus:
 def _lookup(table: dict[str, list[str]], word: str) -> list[str]:
     """``word``'s entry; a plural finds its singular ("trials" → trial) unless it has its own."""
     return table.get(word) or (table.get(word[:-1], []) if word.endswith("s") else [])
+
+
+def load_lexicon(path: Path) -> dict[str, list[str]]:
+    """data/lexicon_en.yaml (``en: {english: [the guide's words]}``): the English of the guide's
+    nouns and verbs, read once for the thesaurus's second layer and for ``Unmentioned``'s known
+    English; empty when the file is absent."""
+    if not path.is_file():
+        return {}
+    return {str(k): list(v) for k, v in ((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("en") or {}).items()}

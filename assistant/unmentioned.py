@@ -13,23 +13,11 @@ define, the honest answer is that the guide does not mention it, with the neares
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Callable, Iterable
-
-import yaml
 
 from assistant.asked_detail import years
 from assistant.language import reads_as_romaji
 from ingest.text import nfkc
-
-
-def load_english_words(path: Path) -> list[str]:
-    """The English of the guide's nouns (data/lexicon_en.yaml: ``en: {english: [its nouns]}``);
-    none when the file is absent."""
-    if not path.is_file():
-        return []
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return [str(k) for k in (data.get("en") or {})]
 
 
 class Unmentioned:

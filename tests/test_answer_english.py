@@ -184,13 +184,12 @@ def test_names_the_guide_prints_in_latin_letters_count_as_an_english_questions_w
 def test_the_lexicon_is_a_second_layer_after_the_reviewed_thesaurus():
     """data/lexicon_en.yaml (the English of the guide's nouns) is looked up for a single English word
     the thesaurus lacks, its nouns after the thesaurus's words; never for a word that asks for the
-    detail ("share price": 価格 / 金額 would draw in any sum), and not at all with ``lexicon=False``."""
+    detail ("share price": 価格 / 金額 would draw in any sum)."""
     from assistant.thesaurus import Thesaurus
 
     t = Thesaurus({}, {"procure": ["調達"], "towns": ["自治体"]},
                   lexicon={"neighbouring": ["近隣"], "towns": ["市町村"], "price": ["価格"], "jointly": ["共同"]})
     assert t.expand("Can neighbouring towns procure jointly?") == ["自治体", "調達", "近隣", "共同"]
-    assert t.expand("Can neighbouring towns procure jointly?", lexicon=False) == ["自治体", "調達"]
     assert t.expand("What is the price?", asking={"what", "is", "the", "price"}) == []
     assert t.expand("What is the price?") == ["価格"]
 
