@@ -522,7 +522,7 @@ def with_point(c: Candidate) -> Candidate:
     paragraph's point (short, same paragraph, not an example itself)."""
     if not EXAMPLE.match(c.text):
         return c
-    before = next(((a, b) for a, b in reversed(sentence_spans(c.chunk.text)) if b <= c.start), None)
+    before = sentence_before(c)
     if before is None or "\n" in c.chunk.text[before[0]:c.start]:
         return c
     point = c.chunk.text[before[0]:before[1]]
@@ -566,9 +566,14 @@ POINTS_BACK = re.compile(r"\s*(これ(により|によって|に(より|よっ�
                          r"こうした|そうした|こういった|そういった|同様に|上記|前述)")
 
 
+def sentence_before(c: Candidate) -> tuple[int, int] | None:
+    """The span of the sentence before ``c`` in its chunk."""
+    return next(((a, b) for a, b in reversed(sentence_spans(c.chunk.text)) if b <= c.start), None)
+
+
 def _back_one(c: Candidate) -> Candidate:
     """The passage with the sentence before it, when that one is in the same paragraph of its chunk."""
-    before = next(((a, b) for a, b in reversed(sentence_spans(c.chunk.text)) if b <= c.start), None)
+    before = sentence_before(c)
     if before is None or "\n" in c.chunk.text[before[1]:c.start]:
         return c
     return dataclasses.replace(c, start=before[0], text=c.chunk.text[before[0]:c.end])
@@ -594,7 +599,7 @@ def _extend(chosen: list[Candidate], limit: int, scores: dict[tuple[str, int], f
             if scores is None or scores.get((c.chunk.id, nxt[0]), 0.0) >= ratio * c.score:
                 end = nxt[1]
         if back_ratio and scores is not None:
-            before = next(((a, b) for a, b in reversed(spans) if b <= c.start), None)
+            before = sentence_before(c)
             if (before and end - before[0] <= limit and "\n" not in c.chunk.text[before[1]:c.start]
                     and scores.get((c.chunk.id, before[0]), 0.0) >= back_ratio * c.score):
                 start = before[0]
