@@ -10,7 +10,7 @@ import pytest
 
 from assistant.lead_ranker import FEATURES, TreeEnsemble, features, load_lead_ranker, reorder, top_rows
 from assistant.sentences import Candidate, answer_types
-from eval.train_lead_ranker import export, fit, train
+from eval.train_lead_ranker import PARAMS, export, fit, train
 from ingest.errors import InvalidInput
 from ingest.settings import get_settings
 
@@ -28,7 +28,7 @@ def test_the_exported_trees_decide_as_scikit_learn_does():
     ranker = TreeEnsemble.from_dict(json.loads(json.dumps(data)))  # through JSON, as the file is read
     Z = np.random.default_rng(1).normal(size=(300, len(FEATURES))) * 2
     assert np.allclose(ranker.decision(Z), model.decision_function(Z), atol=1e-9)
-    assert ranker.depth == 4 and ranker.feature.shape[0] == 200
+    assert ranker.depth == PARAMS["max_depth"] and ranker.feature.shape[0] == PARAMS["max_iter"]
 
 
 def test_a_model_for_other_features_or_a_damaged_file_is_refused(tmp_path):
