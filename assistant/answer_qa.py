@@ -339,20 +339,23 @@ class QaAnswers(Drafting):
             return lead
         return dataclasses.replace(lead, end=end, text=lead.chunk.text[lead.start:end])
 
-    def _rank_leads(self, cands: list[Candidate], query: str, qt: frozenset[str], language: str) -> None:
+    def _rank_leads(self, cands: list[Candidate], query: str, qt: frozenset[str], language: str,
+                    vector: np.ndarray | None = None) -> None:
         """The best-scored candidates in the lead ranker's order (AnswerConfig.lead_top), in place;
         after the asked-detail checks, which read the hand-weighted scores."""
         top = self.answer_cfg.lead_top
         if self.lead_ranker is None or not top or len(cands) < 2:
             return
         rows = top_rows(cands, top)
-        reorder(cands, rows, self.lead_ranker.rank(cands, self._lead_question(query, qt, language), rows))
+        reorder(cands, rows, self.lead_ranker.rank(cands, self._lead_question(query, qt, language, vector), rows))
 
-    def _lead_question(self, query: str, qt: frozenset[str], language: str) -> Question:
-        """What the lead ranker's features read of the question (assistant/lead_ranker.py)."""
+    def _lead_question(self, query: str, qt: frozenset[str], language: str,
+                       vector: np.ndarray | None = None) -> Question:
+        """What the lead ranker's features read of the question (assistant/lead_ranker.py); its
+        meaning from ``vector`` when given (a part of a question: the whole one's, no second embedding)."""
         vectors = getattr(self.retriever, "sentences", None)
         if vectors is not None:
-            qv = self.retriever.query_vector(query, self._extra(query))
+            qv = self.retriever.query_vector(query, self._extra(query)) if vector is None else vector
             similarities = lambda keys: vectors.similarities(qv, keys)  # noqa: E731
         else:
             similarities = lambda keys: (np.full(len(keys), np.nan), np.full(len(keys), np.nan))  # noqa: E731
@@ -488,6 +491,8 @@ class QaAnswers(Drafting):
             merged = list({h.chunk.id: h for pair in zip(own, hits) for h in pair}.values()) or list(hits)
             pool = self._pool(query, merged, extras=False)
             scored = self.scorer.candidates(self._query_tokens(part), pool, cfg, answer_types(part), meaning)
+            if cfg.rank_parts:
+                self._rank_leads(scored, part, self._query_tokens(part), detect_language(part), vector=whole)
             cands = [c for c in scored if _inside(c, chosen) is None]
             best = max(scored, key=lambda c: c.score, default=None)
             quoted = _inside(best, chosen) if best is not None and k else None

@@ -121,3 +121,22 @@ def test_the_trainer_fits_a_loadable_model_and_refuses_the_hold_out(tmp_path, ev
     with pytest.raises(InvalidInput) as e:
         train("eval/holdout/qa_holdout.jsonl")
     assert e.value.code == "holdout_refused"
+
+
+def test_each_part_of_a_two_part_question_leads_with_its_ranked_sentence(session_assistant):
+    """Each part of a multi-part question orders its candidates with the ranker too
+    (AnswerConfig.rank_parts): asked what TBM made in Sabae and how it was funded, the product
+    (「漆仕上げの iPhone ケース」) and the crowdfunding (「Makuake」) both open their parts' passages,
+    within the first 250 characters; without the per-part ranking neither does."""
+    assistant = session_assistant
+    q = "What product did TBM co-develop in Sabae using its LIMEX material, and how was the money for it raised?"
+    wants = ("漆仕上げの iPhone ケース", "Makuake")
+    head = assistant.ask(q).answer[:250]
+    assert all(w in head for w in wants), head
+    cfg = assistant.answer_cfg
+    try:
+        assistant.answer_cfg = dataclasses.replace(cfg, rank_parts=False)
+        head = assistant.ask(q).answer[:250]
+        assert not any(w in head for w in wants), head
+    finally:
+        assistant.answer_cfg = cfg
