@@ -2,7 +2,8 @@
 
 For every answerable tuning question with key phrases, the assistant answers as usual while a
 recorder stands in for the model: it keeps the features of the candidates the qa answerer ranks
-(the same ``features`` the server computes) and leaves their order alone. A candidate is a positive
+(the same ``features`` the server computes; a multi-part question ranks its whole and each part,
+and each ranking is an example) and leaves their order alone. A candidate is a positive
 when its passage holds one of the question's key phrases (a lead-in's passage includes the items
 it introduces: the answer quotes them together). A gradient-boosted tree model
 (scikit-learn's HistGradientBoostingClassifier, fixed seed, no early stopping) is fitted on all of
@@ -37,25 +38,31 @@ from eval.dataset import load_dataset  # noqa: E402
 # 0.682, l2 1.0 0.706). Answers out of fold on the 1,373: first 250 0.682 → 0.700, key phrases
 # 0.867 → 0.878, page hit 0.934 → 0.938. Tuning part 20, unseen until then: first 250 0.53 → 0.53,
 # key phrases 0.80 → 0.84, page hit 0.90 → 0.82 (60 questions: 4 page misses more, noise-sized).
+# Each part's ranking as its own example (since the parts are ranked, AnswerConfig.rank_parts), out
+# of fold on the 1,433: first 250 0.697 → 0.702, page hit 0.928 → 0.934, in the text 0.831 → 0.839,
+# key phrases 0.875 → 0.875, median answered 424 → 418. Tried and not kept: each candidate's
+# section-bank nearness (index.question_bank) as two more features: first 250 0.702 → 0.697.
 PARAMS = {"max_iter": 800, "learning_rate": 0.05, "max_depth": 6, "min_samples_leaf": 20, "early_stopping": False,
           "random_state": 0}
 
 
 @dataclass
 class Recorder:
-    """Stands in for the model while the tuning questions are answered: keeps each question's
-    first ranked candidate list and returns their own scores (the order stays as it was)."""
+    """Stands in for the model while the tuning questions are answered: keeps each candidate list a
+    question ranks (the whole question's, and each part's of a multi-part one) and returns their own
+    scores (the order stays as it was)."""
 
     unit: Callable  # a candidate → the passage it is quoted as (a lead-in with its items)
     current: str | None = None
-    seen: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
+    seen: dict[str, list[tuple[np.ndarray, list[str]]]] = field(default_factory=dict)
 
     def rank(self, cands, q, rows) -> np.ndarray:
         from assistant.lead_ranker import features
 
-        if self.current is not None and self.current not in self.seen:
+        if self.current is not None:
             # rounded: cosines can differ run to run in their last digits, and the thresholds with them
-            self.seen[self.current] = (np.round(features(cands, q), 4), [self.unit(c).text for c in cands])
+            self.seen.setdefault(self.current, []).append(
+                (np.round(features(cands, q), 4), [self.unit(c).text for c in cands]))
         return np.array([cands[i].score for i in rows])
 
 
@@ -64,8 +71,9 @@ class Examples:
     X: np.ndarray
     y: np.ndarray
     group: np.ndarray  # dataset file of the question (its id's prefix, p1-… → p1)
-    question: np.ndarray  # row → index of its question
-    questions: int
+    question: np.ndarray  # row → index of its ranking (a question's, or a part's of a multi-part one)
+    questions: int  # rankings
+    asked: int = 0  # distinct questions
 
 
 def collect(dataset: str | None = None, progress: bool = False) -> Examples:
@@ -86,16 +94,17 @@ def collect(dataset: str | None = None, progress: bool = False) -> Examples:
     for it in items:
         if it.id not in recorder.seen:
             continue  # another route answered it (a glossary card, a figure, a multi-part answer)
-        X, texts = recorder.seen[it.id]
         phrases = [squash(nfkc(m)) for m in it.must_include]
-        xs.append(X)
-        ys.append([any(p in squash(nfkc(t)) for p in phrases) for t in texts])
-        groups += [it.id.split("-")[0]] * len(texts)
-        qs += [k] * len(texts)
-        k += 1
+        for X, texts in recorder.seen[it.id]:  # a part's candidate holding another part's phrase counts too
+            xs.append(X)
+            ys.append([any(p in squash(nfkc(t)) for p in phrases) for t in texts])
+            groups += [it.id.split("-")[0]] * len(texts)
+            qs += [k] * len(texts)
+            k += 1
     if not xs:
         raise InvalidInput("no_training_questions", f"no qa answer with key phrases in {dataset or 'the tuning set'}")
-    return Examples(np.vstack(xs), np.concatenate(ys).astype(int), np.array(groups), np.array(qs), k)
+    asked = sum(it.id in recorder.seen for it in items)
+    return Examples(np.vstack(xs), np.concatenate(ys).astype(int), np.array(groups), np.array(qs), k, asked)
 
 
 def fit(X: np.ndarray, y: np.ndarray):
@@ -127,7 +136,7 @@ def export(model, about: dict) -> dict:
 
 
 def first_holds(ex: Examples, scores: np.ndarray) -> float:
-    """Share of questions whose best-scored candidate holds a key phrase."""
+    """Share of rankings whose best-scored candidate holds a key phrase."""
     hits = [ex.y[rows][np.argmax(scores[rows])] for q in range(ex.questions) if len(rows := np.flatnonzero(ex.question == q))]
     return round(float(np.mean(hits)), 4)
 
@@ -158,7 +167,7 @@ def train(dataset: str | None = None, write: bool = False, path: Path | None = N
     ex = collect(dataset, progress)
     score_col = FEATURES.index("score")
     cv = cross_validated(ex)
-    about = {"fitted_on": dataset or "eval/datasets/*.jsonl", "questions": ex.questions, "candidates": int(len(ex.y)),
+    about = {"fitted_on": dataset or "eval/datasets/*.jsonl", "questions": ex.asked, "rankings": ex.questions, "candidates": int(len(ex.y)),
              "positives": int(ex.y.sum()), "folds": len(set(ex.group)), "model": "HistGradientBoostingClassifier",
              "params": PARAMS, "sklearn": sklearn.__version__, "python_hash_seed": os.environ.get("PYTHONHASHSEED"), "date": dt.date.today().isoformat(),
              "first_holds_key_phrase": {"hand_weighted": first_holds(ex, ex.X[:, score_col]),
@@ -175,7 +184,8 @@ def train(dataset: str | None = None, write: bool = False, path: Path | None = N
 
 def render(about: dict) -> str:
     first = about["first_holds_key_phrase"]
-    lines = [f"lead ranker: {about['questions']} questions, {about['candidates']} candidates "
+    lines = [f"lead ranker: {about['questions']} questions ({about.get('rankings', about['questions'])} rankings: "
+             f"a multi-part question ranks its whole and each part), {about['candidates']} candidates "
              f"({about['positives']} hold a key phrase), {about['folds']} folds",
              f"the first candidate holds a key phrase: hand-weighted score {first['hand_weighted']:.3f}, "
              "model (cross-validated by dataset file) " + ("—" if first["model_cross_validated"] is None
