@@ -30,7 +30,7 @@ LIST_QUESTION = re.compile(
     r"どんな|どのような|何を|なにを|[0-9０-９]\s*つ(の|って|は)|それぞれ|どう[^。？?]{0,6}(ば|たら)|どうやって|ポイント|方法|打開策|手は|(どんな|どの|何の|なんの)観点|観点(は|を|って|が)|パターン|種類|"
     r"what (kind|sort)s of|which (points|ways)|how (can|do|should)|what should|what are the|"
     r"what (information|info|details|things|items|questions)\b|"
-    r"\b(two|three|four|five|six)\b", re.I)
+    r"\b(two|three|four|five|six)\b(?!-)", re.I)  # a count, not "three-way win"
 
 
 _TEXT = re.compile(r"[^\s\-・●■◆□✓*]")

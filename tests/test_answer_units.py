@@ -62,6 +62,8 @@ def test_a_heading_line_over_a_list_brings_its_items(assistant):
     ("予算はいつ決まる？", False),
     ("What kinds of support can a city offer?", True),
     ("…we pick one SaaS vendor: what kind of contract is that?", False),  # one kind, not a set
+    ("What are the three exits the guide describes?", True),
+    ("What does the guide mean by a 'three-way win' in a partnership?", False),  # a compound, not a count
 ])
 def test_which_questions_ask_for_a_set_of_things(question, asks):
     from assistant.enumerations import LIST_QUESTION
