@@ -75,7 +75,8 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
                                        part_label_chars=20, side_neutral=True, footnote_cov=0.3, list_first_at=2,
                                        typed_lead_first=True, note_cut=True, headed_list=True,
                                        lead_paragraph=True, latin_df=3, typed_from=1, anaphor_back=True,
-                                       part_leads_first=True, rank_parts=True)
+                                       part_leads_first=True, rank_parts=True,
+                                       pointer_back=300)
         self.neighbours = Neighbours(guide)
         self.enumerations = Enumerations(guide)
         self.matcher = TermMatcher.of_guide(guide)  # + everyday words, as notes only (never routes)
