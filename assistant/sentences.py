@@ -30,7 +30,10 @@ class AnswerConfig:
     per_chunk: int = 2
     coverage_slots: int = 0  # best word matches that take the weakest places if no chosen one matches as well
     # the sentence after a chosen one often carries the fact (a number, a name, the "how"):
-    # quote it too when the pair stays short
+    # quote it too when the pair stays short. The assistant used 350 until the 800-tree ranker; with
+    # it, on the 1,433: 350 → 275 first 250 0.7806 → 0.7826, in the text 0.8949 → 0.8959, median
+    # answered 431.5 → 420, key phrases unchanged (300: 0.7816 / 0.8959 / 427; 250 had lost key
+    # phrases, 0.852 → 0.850, on an earlier set)
     extend_chars: int = 0
     type_bonus: float = 0.15  # for a sentence of the expected answer type (a date, a count, a sum)
     # meaning: the sentence's e5 cosine to the question, rescaled from [sim_lo, sim_hi] to [0, 1]
@@ -167,7 +170,10 @@ class AnswerConfig:
     # always); else the list follows that passage. A list from a passage too weak to be quoted in
     # the text opened 「…原課に使ってもらうには、どんな説明が効きますか？」 with 予算化's checklist. On the
     # 1,088 (first 250; nothing else moved): always 0.7185, 2 0.7213, 1 0.7199, 0 0.7185 (dropping
-    # such a list instead lost key phrases: 0.890 → 0.888 at 2, 0.885 at 0)
+    # such a list instead lost key phrases: 0.890 → 0.888 at 2, 0.885 at 0). The assistant used 2
+    # until the 800-tree ranker, which put a page-cited passage of 予算化's section second and the
+    # checklist first again; with one quoted support only the first after the lead is quoted, so 1
+    # (on the 1,433: first 250 0.7826 → 0.7831 with extend_chars 275, nothing else moved)
     list_first_at: int = -1
     # the unit that quotes the sentence holding the asked detail or answer type (「現在94で設置」
     # for どれくらいある, 「273件」) leads even when the scores put another first: first-250 key

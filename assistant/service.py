@@ -65,14 +65,14 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         self.toc_en = toc_en or TocEnglish()
         self.lead_ranker = lead_ranker
         self.answer_cfg = AnswerConfig(max_hits=6, rank_weight=0.3, max_sentences=5, min_ratio=0.55, per_chunk=3,
-                                       extend_chars=350, sentence_hits=4, neighbour_hits=3, bank_nodes=1, bank_rank=1.0,
+                                       extend_chars=275, sentence_hits=4, neighbour_hits=3, bank_nodes=1, bank_rank=1.0,
                                        dense_weight=0.65, coverage_slots=1, list_after_lead=True, list_host_leads=True,
                                        extend_ratio=0.6, back_ratio=0.8, supports=6, support_ratio=0.7,
                                        lead_back_ratio=0.95, quoted_supports=1, part_quoted=2,
                                        list_first=True, stated_leads=True, thesaurus_replaces=True, title_chars=40,
                                        typed_next=True, asked_weight=0.7, asked_lo=0.81, asked_hits=3, asked_rank=4.0,
                                        lead_top=12, before_lead=True, whole_lead=True, example_point=1,
-                                       part_label_chars=20, side_neutral=True, footnote_cov=0.3, list_first_at=2,
+                                       part_label_chars=20, side_neutral=True, footnote_cov=0.3, list_first_at=1,
                                        typed_lead_first=True, note_cut=True, headed_list=True,
                                        lead_paragraph=True, latin_df=3, typed_from=1, anaphor_back=True,
                                        part_leads_first=True, rank_parts=True,

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from answer_config import hand_weighted
 from eval.dataset import load_dataset
 from ingest.text import quotable_spans
 
@@ -653,7 +654,10 @@ def test_a_list_under_its_heading_right_after_the_passage_is_the_passages_list(a
     by the heading 「予算化に向け他都市から収集すると良い事項」 and its items: asked what to ask the other
     city, the answer lists those items, not 当初予算 / 補正予算 from a better-ranked chunk
     (AnswerConfig.headed_list)."""
-    a = assistant.ask("先行導入している他の市に問い合わせるなら、予算化に向けて何を聞いておくといいですか？", persona="municipality")
+    # the hand-weighted order (lead_top=0): the rule, not the lead ranker's choice of lead, is tested
+    with hand_weighted(assistant):
+        a = assistant.ask("先行導入している他の市に問い合わせるなら、予算化に向けて何を聞いておくといいですか？",
+                          persona="municipality")
     assert "・予算規模、歳出費目" in a.answer and "・予算要求で苦労したこと" in a.answer, a.answer[:300]
 
 
@@ -662,12 +666,13 @@ def test_the_leads_window_stays_in_its_paragraph_unless_the_next_goes_on_from_it
     ほしいのか…伝えられるようにしておくとい良いでしょう。」 no longer takes the next paragraph's pointer
     to the appendix; 「…「第一事例を作るのにとっても苦労した」という意見が多く寄せられています。」 still
     takes 「その理由は様々ありますが、特に「連携や契約締結に向けた手続きが煩雑である」…」, which goes on from it."""
-    a = assistant.ask("民間提案窓口に提案を持ち込むとき、自治体にどう関わってほしいかは伝えたほうがいい？")
+    with hand_weighted(assistant):  # the window rule, whichever sentence the lead ranker would put first
+        a = assistant.ask("民間提案窓口に提案を持ち込むとき、自治体にどう関わってほしいかは伝えたほうがいい？")
+        b = assistant.ask("Why is landing the very first municipal customer so hard for a startup?")
     lead = a.citations[0].quote
     assert lead.endswith("伝えられるようにしておくとい良いでしょう。") and "一覧【附録】" not in lead, lead
     chunk = assistant.chunk(a.citations[0].chunk_id).text
     assert "一覧【附録】" in chunk[chunk.index(lead) + len(lead):]  # the next paragraph, left out
-    b = assistant.ask("Why is landing the very first municipal customer so hard for a startup?")
     first = next(c.quote for c in b.citations if "第一事例を作るのにとっても苦労した" in c.quote)
     assert "\n" in first and "手続きが煩雑である" in first, first
 
@@ -707,9 +712,10 @@ def test_every_part_answers_before_any_part_reads_on(assistant):
     """A two-part answer quotes each part's first passage, in the order asked, before either part's
     further passage (AnswerConfig.part_leads_first): つくば市's 有効期間 (the second part) is not kept
     waiting behind the first part's second passage; those follow under 「More on …」."""
-    a = assistant.ask("We're a Tokyo startup set up four years ago. Could we get Tsukuba's trial-order "
-                      "certification even though we're not based there, and how long would it last?",
-                      persona="startup")
+    with hand_weighted(assistant):  # the parts' order, whichever passage the lead ranker would pick
+        a = assistant.ask("We're a Tokyo startup set up four years ago. Could we get Tsukuba's trial-order "
+                          "certification even though we're not based there, and how long would it last?",
+                          persona="startup")
     labels = [line.split("”")[0] for line in a.answer.splitlines() if line.startswith(("On “", "More on “"))]
     assert labels[:2] == ["On “Could we get…", "On “how long would it…"], a.answer
     assert all(label.startswith("More on") for label in labels[2:]), a.answer

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from answer_config import hand_weighted
 from assistant.abstain import off_guide
 from assistant.container import Container
 from assistant.persona import infer_persona
@@ -409,16 +410,17 @@ def test_a_multi_part_answer_labels_each_part_by_its_ask(assistant):
 def test_a_part_already_answered_points_at_the_passage_instead_of_padding(assistant):
     """The first part's passage (「2008年に…これまで500件を超える官民連携事例…」) also answers the
     second part: the second part points at it ([1]) rather than quoting weaker passages."""
-    ans = assistant.ask("横浜市が全国で初めて官民連携の指針や専門部署・提案窓口をそろえたのはいつ？"
-                        "それでどれくらい事例が生まれたの？")
+    with hand_weighted(assistant):  # the pointer rule, whichever passage the lead ranker would pick
+        ans = assistant.ask("横浜市が全国で初めて官民連携の指針や専門部署・提案窓口をそろえたのはいつ？"
+                            "それでどれくらい事例が生まれたの？")
+        en = assistant.ask("What is Fukuoka City's one-stop desk for private-sector proposals called, and when "
+                           "did it open?", persona="startup")
     quotes_in_chunks(ans, assistant)
     m = re.search(r"【それでどれくらい事例が生まれたの[?？]】\n→ 上の\[(\d+)\]に記載があります。", ans.answer)
     assert m, ans.answer
     pointed = ans.citations[int(m.group(1)) - 1]
     assert "500件を超える" in pointed.quote and "2008年" in pointed.quote
     assert not re.search(r"\[\d+\]", ans.answer[m.end():])  # no passage quoted for it after the pointer
-    en = assistant.ask("What is Fukuoka City's one-stop desk for private-sector proposals called, and when did it open?",
-                       persona="startup")
     m = re.search(r"On “when did it open\?”: see \[(\d+)\] above\.", en.answer)
     assert m, en.answer
     assert "2018年より" in en.citations[int(m.group(1)) - 1].quote
