@@ -264,12 +264,13 @@ class AnswerConfig:
     # moves 14 answers: key phrases 0.8807 → 0.8819, in the text 0.8482 → 0.8500, first 250 0.7266 →
     # 0.7272, median answered 407 → 415 (「これにより…短い期間で調達可能です。」 now with DMP's 特命随契)
     anaphor_back: bool = False
-    # a lead that points back anywhere in its sentence (「一方で、上記を前提としつつ、…」) and opens its
-    # paragraph takes the paragraph before it when the two fit in this many characters, else the
-    # sentence before it (0: never). The larger ranker (800 trees) led with such sentences more often
-    # (tuning leads whose opening sentence points at unseen text: 5 of 957 before it, 17 of 1,010
-    # with it, 3 with this at 300). On the 1,433: first 250 0.7801 → 0.7806, in the text 0.8944 → 0.8949, median answered
-    # 429.5 → 431.5; 450 characters: first 250 0.7786
+    # a lead that points back anywhere in its sentence (上記 / 前述: 「一方で、上記を前提としつつ、…」)
+    # takes what it points at: the sentence before it in its paragraph; when it opens its paragraph,
+    # the paragraph before it if the two fit in this many characters, else that one's last sentence
+    # (0: never). The larger ranker (800 trees) led with such sentences more often (tuning leads whose
+    # opening sentence points at unseen text: 5 of 957 before it, 17 of 1,010 with it, 3 with this at
+    # 300). On the 1,433: first 250 0.7801 → 0.7806, in the text 0.8944 → 0.8949, median answered
+    # 429.5 → 431.5; at 450 characters first 250 0.7786
     pointer_back: int = 0
     # a multi-part answer quotes every part's first passage (in the order asked) before any part's
     # further one, which follows under 「【…】（続き）」 / "More on “…”:" (the second part's answer no
@@ -587,8 +588,10 @@ POINTS_BACK = re.compile(r"\s*(これ(により|によって|に(より|よっ�
 
 
 def _back_over(c: Candidate, limit: int) -> Candidate:
-    """The passage from the start of the paragraph before it (「一方で、上記を前提としつつ…」 builds on
-    that paragraph) when the two fit in ``limit`` characters; else from the sentence before it."""
+    """The passage from what it points back at (AnswerConfig.pointer_back): the sentence before it in
+    its paragraph; for a passage that opens its paragraph (「一方で、上記を前提としつつ…」 builds on
+    the one above), the paragraph before it when the two fit in ``limit`` characters, else that
+    paragraph's last sentence."""
     text = c.chunk.text
     gap = text.rfind("\n", 0, c.start)
     if gap < 0 or text[gap:c.start].strip():
