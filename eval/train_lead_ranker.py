@@ -71,9 +71,9 @@ class Examples:
     X: np.ndarray
     y: np.ndarray
     group: np.ndarray  # dataset file of the question (its id's prefix, p1-… → p1)
-    question: np.ndarray  # row → index of its ranking (a question's, or a part's of a multi-part one)
-    questions: int  # rankings
-    asked: int = 0  # distinct questions
+    ranking: np.ndarray  # row → index of its ranking (a question's, or a part's of a multi-part one)
+    rankings: int
+    questions: int  # distinct questions
 
 
 def collect(dataset: str | None = None, progress: bool = False) -> Examples:
@@ -103,8 +103,8 @@ def collect(dataset: str | None = None, progress: bool = False) -> Examples:
             k += 1
     if not xs:
         raise InvalidInput("no_training_questions", f"no qa answer with key phrases in {dataset or 'the tuning set'}")
-    asked = sum(it.id in recorder.seen for it in items)
-    return Examples(np.vstack(xs), np.concatenate(ys).astype(int), np.array(groups), np.array(qs), k, asked)
+    return Examples(np.vstack(xs), np.concatenate(ys).astype(int), np.array(groups), np.array(qs), k,
+                    sum(it.id in recorder.seen for it in items))
 
 
 def fit(X: np.ndarray, y: np.ndarray):
@@ -137,7 +137,7 @@ def export(model, about: dict) -> dict:
 
 def first_holds(ex: Examples, scores: np.ndarray) -> float:
     """Share of rankings whose best-scored candidate holds a key phrase."""
-    hits = [ex.y[rows][np.argmax(scores[rows])] for q in range(ex.questions) if len(rows := np.flatnonzero(ex.question == q))]
+    hits = [ex.y[rows][np.argmax(scores[rows])] for r in range(ex.rankings) if len(rows := np.flatnonzero(ex.ranking == r))]
     return round(float(np.mean(hits)), 4)
 
 
@@ -167,7 +167,7 @@ def train(dataset: str | None = None, write: bool = False, path: Path | None = N
     ex = collect(dataset, progress)
     score_col = FEATURES.index("score")
     cv = cross_validated(ex)
-    about = {"fitted_on": dataset or "eval/datasets/*.jsonl", "questions": ex.asked, "rankings": ex.questions, "candidates": int(len(ex.y)),
+    about = {"fitted_on": dataset or "eval/datasets/*.jsonl", "questions": ex.questions, "rankings": ex.rankings, "candidates": int(len(ex.y)),
              "positives": int(ex.y.sum()), "folds": len(set(ex.group)), "model": "HistGradientBoostingClassifier",
              "params": PARAMS, "sklearn": sklearn.__version__, "python_hash_seed": os.environ.get("PYTHONHASHSEED"), "date": dt.date.today().isoformat(),
              "first_holds_key_phrase": {"hand_weighted": first_holds(ex, ex.X[:, score_col]),

@@ -2,12 +2,11 @@
 list is only ever attached from the section of the answer's own passages."""
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import pytest
 
-from answer_config import hand_weighted
+from answer_config import answer_config, hand_weighted
 from eval.dataset import load_dataset
 from ingest.text import quotable_spans
 
@@ -731,9 +730,5 @@ def test_a_lead_that_builds_on_the_paragraph_above_brings_it(assistant):
     q = "1つ目の自治体で導入できたので、他の自治体にも広げたい。2件目以降で気をつけることは？"
     lead = assistant.ask(q, persona="startup").citations[0].quote
     assert lead.startswith("可能な限り展開先の自治体") and "一方で、上記を前提としつつ" in lead, lead
-    cfg = assistant.answer_cfg
-    try:
-        assistant.answer_cfg = dataclasses.replace(cfg, pointer_back=0)
+    with answer_config(assistant, pointer_back=0):
         assert assistant.ask(q, persona="startup").citations[0].quote.startswith("一方で、上記を前提としつつ")
-    finally:
-        assistant.answer_cfg = cfg

@@ -2,12 +2,12 @@
 holds the answer (assistant/lead_ranker.py), its export from scikit-learn and its trainer."""
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
 import pytest
 
+from answer_config import answer_config, hand_weighted
 from assistant.lead_ranker import FEATURES, TreeEnsemble, features, load_lead_ranker, reorder, top_rows
 from assistant.sentences import Candidate, answer_types
 from eval.train_lead_ranker import PARAMS, export, fit, train
@@ -102,12 +102,8 @@ def test_the_sentence_that_answers_leads_with_the_ranker(session_assistant):
     q = "How did Kitakyushu's night-time on-call pilot with Doctormate turn out?"
     want = "76.8%"
     assert want in assistant.ask(q).answer[:250]
-    cfg = assistant.answer_cfg
-    try:
-        assistant.answer_cfg = dataclasses.replace(cfg, lead_top=0)
+    with hand_weighted(assistant):
         assert want not in assistant.ask(q).answer[:250]
-    finally:
-        assistant.answer_cfg = cfg
 
 
 def test_the_trainer_fits_a_loadable_model_and_refuses_the_hold_out(tmp_path, eval_context):
@@ -138,10 +134,6 @@ def test_each_part_of_a_two_part_question_leads_with_its_ranked_sentence(session
     q = "What product did TBM co-develop in Sabae using its LIMEX material, and how was the money for it raised?"
     leads = list(_part_leads(assistant.ask(q).answer).values())
     assert len(leads) == 2 and "漆仕上げの iPhone ケース" in leads[0] and "Makuake" in leads[1], leads
-    cfg = assistant.answer_cfg
-    try:
-        assistant.answer_cfg = dataclasses.replace(cfg, rank_parts=False)
+    with answer_config(assistant, rank_parts=False):
         leads = list(_part_leads(assistant.ask(q).answer).values())
-        assert len(leads) == 2 and "Makuake" not in leads[1], leads
-    finally:
-        assistant.answer_cfg = cfg
+    assert len(leads) == 2 and "Makuake" not in leads[1], leads
