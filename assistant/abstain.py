@@ -62,12 +62,26 @@ not but can all any may use used using one two three first new way ways thing th
 """.split())
 
 
-def on_topic_en(question: str, extra_words: frozenset[str] = frozenset()) -> bool:
-    """A word of the guide's subject, or two of ``extra_words`` (the glossary's English glosses):
-    one gloss word alone is too little ("…autoscaling in Kubernetes for our SaaS backend?" shares
-    only "saas" with the DMP catalogue's gloss)."""
+def on_topic_en(question: str, extra_words: frozenset[str] = frozenset(), names: frozenset[str] = frozenset()) -> bool:
+    """A word of the guide's subject, one of the guide's own Latin names (``names``, from
+    ``latin_names``: "Where did Urban Innovation JAPAN come from?"), or two of ``extra_words``
+    (the glossary's English glosses): one gloss word alone is too little ("…autoscaling in
+    Kubernetes for our SaaS backend?" shares only "saas" with the DMP catalogue's gloss)."""
     words = {w.lower() for w in _WORD.findall(question)}
-    return bool(words & DOMAIN_EN) or len(words & extra_words) >= 2
+    if words & DOMAIN_EN or len(words & extra_words) >= 2:
+        return True
+    folded = " ".join(_WORD.findall(question)).lower()
+    return any(re.search(rf"\b{re.escape(n)}\b", folded) for n in names)
+
+
+# a name as the guide writes one in Latin letters: two or more capitalised words (Urban Innovation
+# JAPAN, Local Innovation Challenge HOKKAIDO)
+_NAME_RUN = re.compile(r"(?:[A-Z][A-Za-z]+[ 　]+){1,5}[A-Z][A-Za-z]+")
+
+
+def latin_names(text: str) -> frozenset[str]:
+    """The guide's Latin names of two or more words, lower-cased, words joined by one space."""
+    return frozenset(" ".join(_WORD.findall(m.group(0))).lower() for m in _NAME_RUN.finditer(text))
 
 
 # questions about something no part of the guide is near (the weather): declined as off topic

@@ -261,7 +261,8 @@ class QaAnswers(Drafting):
         if not chosen:
             return self._abstain(hits, language, None)
         chosen = one_per_passage([self._with_items(c) for c in chosen])
-        items, host = self._list_items(query, chosen)
+        cut_hosts: list[Candidate] = []  # lead-ins cut out of their windows (they keep their place)
+        items, host = self._list_items(query, chosen, cut_hosts)
         if items and all(any(c.chunk.id == i.chunk.id and c.start <= i.start and i.end <= c.end for c in chosen)
                          for i in items):
             items, host = [], None  # a lead-in passage already quotes the whole list
@@ -274,7 +275,7 @@ class QaAnswers(Drafting):
                 items, host = [], None
             if host not in chosen:
                 host = None
-            if host is not None and len(parts) == 1 and self.answer_cfg.list_host_leads:
+            if host is not None and len(parts) == 1 and self.answer_cfg.list_host_leads and host not in cut_hosts:
                 # the list's own lead-in (「…4つの認識のズレについて確認していき…」) with its items
                 # is the unit that answers: it leads
                 chosen = [host] + [c for c in chosen if c is not host]
@@ -514,7 +515,9 @@ class QaAnswers(Drafting):
                 continue
             # each part: its best passage first (one that stands on its own, if one scores nearly as
             # well as a 「上記の…」 one), then the rest by score
-            picked = sorted(select(cands, dataclasses.replace(cfg, max_sentences=n)), key=lambda c: -c.score)
+            reach = cfg.extend_chars if cfg.part_extend_chars < 0 else cfg.part_extend_chars
+            picked = sorted(select(cands, dataclasses.replace(cfg, max_sentences=n, extend_chars=reach)),
+                            key=lambda c: -c.score)
             if picked and points_at_unseen(picked[0]):
                 plain = [c for c in picked if not points_at_unseen(c) and c.score >= POINTER_MARGIN * picked[0].score]
                 if plain:
@@ -548,7 +551,8 @@ class QaAnswers(Drafting):
         best = max((c.score for c in chosen), default=1.0)
         return Candidate(chunk=host, rank=0.0, start=i, end=i + len(meaning), text=meaning, score=best)
 
-    def _list_items(self, query: str, chosen: list[Candidate]) -> tuple[list[Item], Candidate | None]:
+    def _list_items(self, query: str, chosen: list[Candidate], cut_hosts: list[Candidate] | None = None
+                    ) -> tuple[list[Item], Candidate | None]:
         """The guide's enumeration the answer lists, and the passage that introduces it.
 
         A passage that ends by introducing a list (「…以下の 3 種類に分類されると考えられます。」,
@@ -559,6 +563,11 @@ class QaAnswers(Drafting):
         section that introduces items, if one was chosen."""
         for c in chosen:
             text = c.text.rstrip()
+            if (self.answer_cfg.window_lead_in and not text.endswith("。") and "。" in text
+                    and (cut := self._cut_at_lead_in(c)) is not None):
+                if cut_hosts is not None:
+                    cut_hosts.append(cut[1])
+                return cut
             last = text.rsplit("。", 2)[-2] if text.endswith("。") else text.rsplit("。", 1)[-1]
             if LEAD_IN.search(last):
                 # 「以下の…」 points forward past a figure or a table; 「N つの…」 only at what follows
@@ -594,6 +603,24 @@ class QaAnswers(Drafting):
         host = next((c for c in chosen if best and c.chunk.section_id == best[0].chunk.section_id
                      and LEAD_IN.search(c.text)), None)
         return best, host
+
+    def _cut_at_lead_in(self, c: Candidate) -> tuple[list[Item], Candidate] | None:
+        """A window that read on past its lead-in into the list's first item but not the
+        rest (「…次の4パターンで紹介します。\nパターン① 首長の意思決定により方針決裁を得る」, each
+        パターン a heading with its own paragraphs): the list, and the passage cut back to end with
+        its lead-in (the items then follow it as the list); else None."""
+        text = c.text.rstrip()
+        cut = text.rindex("。") + 1
+        last = text[:cut].rsplit("。", 2)[-2]
+        if not LEAD_IN.search(last):
+            return None
+        items = self.enumerations.following(c.chunk, c.start + cut, None if FORWARD.search(last) else 2)
+        if (not items or items[0].chunk.id != c.chunk.id or items[0].start >= c.end
+                or (items[-1].chunk.id == c.chunk.id and items[-1].end <= c.end)):
+            return None  # no list read into, or the whole list quoted: the passage stands
+        c.end = c.start + cut
+        c.text = c.chunk.text[c.start:c.end]
+        return items, c
 
     @staticmethod
     def _headed(between: str) -> bool:

@@ -33,7 +33,12 @@ class AnswerConfig:
     # quote it too when the pair stays short. The assistant used 350 until the 800-tree ranker; with
     # it, on the 1,433: 350 → 275 first 250 0.7806 → 0.7826, in the text 0.8949 → 0.8959, median
     # answered 431.5 → 420, key phrases unchanged (300: 0.7816 / 0.8959 / 427; 250 had lost key
-    # phrases, 0.852 → 0.850, on an earlier set)
+    # phrases, 0.852 → 0.850, on an earlier set). It uses 200 since the multi-part answers' windows
+    # were closed (part_extend_chars 0): on the 1,433 (key phrases / in the text / first 250 /
+    # median answered) 275 0.9062 / 0.8956 / 0.7965 / 408.5, 225 0.9057 / 0.8946 / 0.7978 / 387,
+    # 200 0.9037 / 0.8961 / 0.8003 / 380.5, 175 0.9017 / 0.8944 / 0.8045 / 367, 150 0.8994 /
+    # 0.8921 / 0.8043 / 351.5; on tuning part 21, unseen then (60), 275 → 200: 0.862 → 0.873 /
+    # 0.819 / 0.725 → 0.736 / 444.5 → 424
     extend_chars: int = 0
     type_bonus: float = 0.15  # for a sentence of the expected answer type (a date, a count, a sum)
     # meaning: the sentence's e5 cosine to the question, rescaled from [sim_lo, sim_hi] to [0, 1]
@@ -138,6 +143,20 @@ class AnswerConfig:
     # all 443 / 0.840 / 0.674, 2 → 434 / 0.832 / 0.677, 1 → 386 / 0.811 / 0.676. The assistant
     # uses 2, as a single answer quotes its lead and one support.
     part_quoted: int = 0
+    # a multi-part answer's windows read on at most this many characters (-1: extend_chars): each
+    # part's passage is its sentence, so the second part's answer is not pushed past the first
+    # lines by the first part's window. On the 128 multi-part tuning questions (parts 1–21; key
+    # phrases / in the text / first 250 / median answered): windows of 275 0.910 / 0.892 / 0.642 /
+    # 634, none (0) 0.906 / 0.885 / 0.681 / 491, none with 6 passages (part_passages) 0.910 /
+    # 0.889 / 0.685 / 491; 60: 0.680, 120: 0.668, 200: 0.648
+    part_extend_chars: int = -1
+    # a window that read on past its lead-in into the list's first item only (「…次の4パターンで紹介
+    # します。\nパターン① …」, each パターン a heading with its own paragraphs) is cut back to the
+    # lead-in, and the whole list follows it where it stands (it does not move up to lead: 「…9つの要件
+    # …」 keeps the lead of 「全部でいくつ？」). On the 1,433 nothing moved; on tuning part 21, unseen
+    # then: key phrases 0.873 → 0.888, in the text 0.819 → 0.833 (moved up to lead: first 250 0.736
+    # → 0.743 there, but 0.8003 → 0.7993 on the 1,433)
+    window_lead_in: bool = False
     # the asker's side leads over the other side's passage (第3章 自治体編 / 第4章 スタートアップ編)
     # when it scores nearly as well; with side_neutral, so does a passage written for both
     # (第5章 官民連携編), and between those two the better one leads. Without it, a 第4章 sentence

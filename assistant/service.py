@@ -13,7 +13,7 @@ import uuid
 from typing import Protocol, Sequence
 
 from assistant import inputs
-from assistant.abstain import AbstainConfig, EN_STOP, exclusions, off_guide, on_topic_en, weak
+from assistant.abstain import AbstainConfig, EN_STOP, exclusions, latin_names, off_guide, on_topic_en, weak
 from assistant.answer_abstain import AbstainAnswers
 from assistant.answer_figure import FigureAnswers
 from assistant.answer_glossary import GlossaryAnswers
@@ -34,6 +34,7 @@ from assistant.store import StoreUnavailable
 from assistant.terms import TermMatcher, note_of
 from assistant.thesaurus import Thesaurus
 from assistant.unmentioned import Unmentioned
+from ingest.text import nfkc
 from ingest.errors import NotFound
 from ingest.models import Chunk, Guide, Node
 from ingest.toc_en import TocEnglish
@@ -65,7 +66,7 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         self.toc_en = toc_en or TocEnglish()
         self.lead_ranker = lead_ranker
         self.answer_cfg = AnswerConfig(max_hits=6, rank_weight=0.3, max_sentences=5, min_ratio=0.55, per_chunk=3,
-                                       extend_chars=275, sentence_hits=4, neighbour_hits=3, bank_nodes=1, bank_rank=1.0,
+                                       extend_chars=200, sentence_hits=4, neighbour_hits=3, bank_nodes=1, bank_rank=1.0,
                                        dense_weight=0.65, coverage_slots=1, list_after_lead=True, list_host_leads=True,
                                        extend_ratio=0.6, back_ratio=0.8, supports=6, support_ratio=0.7,
                                        lead_back_ratio=0.95, quoted_supports=1, part_quoted=2,
@@ -75,7 +76,8 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
                                        part_label_chars=20, side_neutral=True, footnote_cov=0.3, list_first_at=1,
                                        typed_lead_first=True, note_cut=True, headed_list=True,
                                        lead_paragraph=True, latin_df=3, typed_from=1, anaphor_back=True,
-                                       part_leads_first=True, rank_parts=True,
+                                       part_leads_first=True, rank_parts=True, part_passages=6, part_extend_chars=0,
+                                       window_lead_in=True,
                                        pointer_back=300)
         self.neighbours = Neighbours(guide)
         self.enumerations = Enumerations(guide)
@@ -104,6 +106,7 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         # every English word of the glossary's translations counts as on-topic too
         self.en_words = frozenset(w.lower() for e in guide.glossary for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", e.en)
                                   if w.lower() not in EN_STOP)
+        self.en_names = latin_names(nfkc("\n".join(c.text for c in guide.chunks)))
 
     def _walk(self, nodes: list[Node]) -> None:
         for n in nodes:
@@ -207,7 +210,7 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         if names:
             return self._unmentioned(hits, language, names)
         query = topic
-        if language == "en" and not on_topic_en(query, self.en_words) and not self.matcher.find(query):
+        if language == "en" and not on_topic_en(query, self.en_words, self.en_names) and not self.matcher.find(query):
             return self._abstain(hits, language, None, "英語の質問にガイドの主題に関わる語がない", kind="off_topic")
         support = self._support(query, hits)
         if weak(support, language, self.abstain_cfg):

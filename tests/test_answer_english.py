@@ -223,3 +223,14 @@ def test_the_lexicon_knows_the_guides_verbs_in_their_forms(assistant):
     # p.34's 札幌市 hire: the guidance sentence (外部人材を採用・登用) or the case itself (係長の初公募)
     lead = a.citations[0].quote
     assert 34 in a.citations[0].pages and ("外部人材を採用・登用" in lead or "民間からの初公募" in lead), a.answer[:300]
+
+
+def test_a_name_the_guide_prints_in_latin_letters_puts_an_english_question_on_topic(assistant):
+    """"Urban Innovation JAPAN" holds none of the guide's subject words, but the guide prints the
+    name (p.126): the question is answered from there, not declined as off topic."""
+    a = assistant.ask("Where did Urban Innovation JAPAN come from and how big is it now?")
+    assert not a.abstained and a.route == "qa", a.answer
+    assert "神戸市から生まれた" in a.answer and 126 in a.citations[0].pages, a.answer
+    # a name the guide never prints is still no reason to answer
+    off = assistant.ask("Where did Kubernetes come from and how big is it now?")
+    assert off.abstained, off.answer

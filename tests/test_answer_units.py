@@ -732,3 +732,35 @@ def test_a_lead_that_builds_on_the_paragraph_above_brings_it(assistant):
     assert lead.startswith("可能な限り展開先の自治体") and "一方で、上記を前提としつつ" in lead, lead
     with answer_config(assistant, pointer_back=0):
         assert assistant.ask(q, persona="startup").citations[0].quote.startswith("一方で、上記を前提としつつ")
+
+
+def test_each_part_quotes_its_sentence_so_the_next_part_answers_early(assistant):
+    """A multi-part answer quotes each part's sentence without a window (AnswerConfig
+    part_extend_chars 0): the first part's reading-on no longer pushes the second part's answer
+    past the first lines. With the single answers' 200-character windows, the first part's passage
+    (「一般的に、3の倍数月に編成され…」) takes the sentences after it too."""
+    q = "補正予算ってだいたいいつ組まれるものなの？当初予算とどう違う？"
+    a = assistant.ask(q, persona="startup")
+    first, second = a.answer.split("\n【")[0:2]
+    assert "3の倍数月に編成され" in first and first.count("。") == 1, a.answer
+    assert second.startswith("当初予算とどう違う") and a.answer.index(second) < 250, a.answer
+    with answer_config(assistant, part_extend_chars=-1):
+        wide = assistant.ask(q, persona="startup").answer
+    assert wide.split("\n【")[0].count("。") > 1, wide
+
+
+def test_a_window_that_reads_into_a_lists_first_item_brings_the_whole_list(assistant):
+    """「…次の4パターンで紹介します。」 is followed by パターン① as a heading with its own paragraphs:
+    a window that reads on one line quotes パターン① alone. The passage is cut back to its lead-in
+    and the four パターン follow it as the list (AnswerConfig.window_lead_in)."""
+    q = ("Our project needs several departments, but they won't cooperate. "
+         "What approaches does the guide suggest for getting internal agreement?")
+    patterns = ["首長の意思決定により方針決裁を得る", "関係課長会にて議論や検討を進める",
+                "関係部署の事務方に個別にあたり連携の役割分担を探る", "どこかの部署で先行して連携実績をつくってから他部署を巻き込む"]
+    a = assistant.ask(q, persona="municipality")
+    assert all(p in a.answer for p in patterns), a.answer
+    lead_in = next(c for c in a.citations if "次の4パターンで紹介します" in c.quote)
+    assert lead_in.quote.endswith("次の4パターンで紹介します。"), lead_in.quote
+    with answer_config(assistant, window_lead_in=False):
+        narrow = assistant.ask(q, persona="municipality").answer
+    assert patterns[0] in narrow and patterns[1] not in narrow, narrow
