@@ -26,8 +26,13 @@ _LOCATE = re.compile(
     r"(何ページ|何頁)(?!\s*(くらい|ぐらい|程度|ほど|以内))|どのページ|ページ(は|を)?(どこ|教え)|"
     r"どの(章|節|部分|セクション|あたり|辺|へん)|何章|(箇所|ところ|部分|ページ)を教え|ガイドのどこ|どこに(ある|あります)|"
     r"(書いて|載って|説明して|まとめて)(ある|い)る?の?は?どこ|"
+    # 「それが書いてあるところを知りたい」「書いてあるページはありますか」「紹介している箇所は？」
+    r"(書いて|書かれて|載って|説明して|まとめて|紹介して|触れて|解説して)(ある|いる|い)(ところ|箇所|場所|ページ|部分|章|節)|"
+    r"(箇所|場所)(は[？?]|を(教え|知りた))|"
     # "which parts of the lean canvas…" asks about the canvas, not for a place in the guide
     r"which (page|section|chapter)|which parts?\b(?!\s+of\s+(?!(the|this)\s+guide))|what page|where (does|do|in|is)\b|"
+    # "Does the guide discuss who owns…? Where?": the place asked for in a question of its own
+    r"(^|[?.]\s*)where\s*\?|"
     # "where can I find …" asks for the guide's place only when it names the guide or a part of it
     # ("Before pitching, where can I find public information about a city?" asks for a source)
     r"where can i find\b(?=[^?]*\b(guide|section|chapter|page)s?\b)", re.I)
@@ -46,8 +51,9 @@ _DEFINE = re.compile(
     r"(?<!こと)(?<!もの)って(何|なに|なん)" + _DEF_END + r"|って(どういう|どんな)(意味|もの|こと|用語|言葉|制度|仕組み)|"
     r"の意味|意味(は|を|って)|言い換え|言いかえ|平たく言う|"
     r"どういう(意味|こと)|どういう\S{1,4}のこと|何のこと|を指して|何を(求め|意味)|正式(に|名称)|の略|"
-    r"what (does|do|is|are)\b.*\b(mean|stand for)\b|what is meant by|meaning of|what is (an?|that|it)\b|what's an?\b|define|"
-    r"definition of|stand for",
+    r"って(どこ|誰|だれ)のこと|"
+    r"what (does|do|is|are)\b.*\b(mean|stand for)\b|what is meant by|meaning of|what(?: on earth)? is (an?|that|it)\b|what's an?\b|define|"
+    r"definition of|stand for|explain (that|this|the) (word|term)",
     re.I)
 # "What is PFS?" / "What are SIBs?" with nothing after the term (see Router.route)
 _BARE_WHAT = re.compile(r"^\s*what(?:'s|\s+is|\s+are)\s+(?:the\s+)?", re.I)

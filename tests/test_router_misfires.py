@@ -43,6 +43,14 @@ def test_not_a_definition_question(assistant, question):
     # 逆プロポ, which the guide defines on p.131; "proposal" alone is 企画書・提案書, whose card this got
     ("What is a reverse proposal?", "逆プロポ"),
     ("逆プロポって何？", "逆プロポ"),
+    # 「…ってどこのこと？」 asks what the word names; a romanised katakana word; the usual spelling
+    # of a word the guide misprints (ノータイス); "that word" pointing back at the quoted term
+    ("市の担当者に「原課に確認してから回答します」と言われました。原課ってどこのこと？", "原課"),
+    ("The city says the draft rule will go out for 'paburikku komento' first. What does that mean?", "パブリックコメント"),
+    ("スタートアップからのメールに「ショート・ノーティスで恐縮ですが」とありました。どういう意味？", "ショート・ノータイス"),
+    ("The startup proposed starting with a 'feasibility study'. How does the guide's term list explain that word?",
+     "フィージビリティ・スタディ"),
+    ("Someone asked us to bring a 'bonchi-e' to the next meeting. What on earth is that?", "ボンチ絵"),
 ])
 def test_a_definition_question_asks_about_the_term_before_its_cue(assistant, question, term):
     d = assistant.router.route(question)
@@ -56,6 +64,13 @@ def test_a_definition_question_asks_about_the_term_before_its_cue(assistant, que
     ("Which parts of the guide cover fairness?", "locate"),
     ("Where can I find the section on fairness in the guide?", "locate"),
     ("Where does the guide talk about regulatory sandboxes?", "locate"),
+    # the place asked for in a question of its own, or as 「…が書いてあるところ／箇所／場所」
+    ("Does the guide discuss who owns information learned during a partnership? Where?", "locate"),
+    ("中間支援団体もこのガイドの想定読者に入っていますか？それが書いてある場所を教えてください。", "locate"),
+    ("社会課題に取り組むスタートアップのリストを紹介している箇所は？", "locate"),
+    ("何月ごろまでに自治体に話を持っていけばいいのか。それが書いてあるところを知りたいです。", "locate"),
+    # but "where" inside a question about something else stays a question
+    ("Where should a startup go first to meet city officials?", "qa"),
 ])
 def test_where_can_i_find_is_a_locate_question_only_about_the_guide(assistant, question, route):
     assert assistant.router.route(question).route == route
