@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.drafting import Draft, Drafting, sentences_of, toc_id
+from assistant.drafting import Draft, Drafting, clip_title, sentences_of, toc_id
 from assistant.schema import Citation
 from ingest.models import Chunk
 
@@ -60,7 +60,9 @@ class FigureAnswers(Drafting):
             if caption is None:
                 head += "ただし本文テキストには図表そのものが含まれていません（抽出時に欠落）。"
         else:
-            title_en = self.toc_en.figure(number)
+            # cut like a section's English title: the verbatim Japanese title follows, and the
+            # rows after it are what answers
+            title_en = clip_title(self.toc_en.figure(number) or "", self.answer_cfg.figure_title_chars)
             # the Japanese title stays: it is what the reader finds printed in the guide
             head = f"Figure {number}" + (f", “{title_en}”" if title_en else "") + f" (「{entry.title}」), is on p.{entry.page}."
             if caption is None:

@@ -11,14 +11,14 @@ import numpy as np
 from assistant.asked_detail import (
     STATED_ELSEWHERE, STATED_MIN_CONTEXT, DetailKind, asked_details, stating, with_previous,
 )
-from assistant.drafting import Draft, Drafting, clip_title
+from assistant.drafting import Draft, Drafting, clip_title, sentences_of
 from assistant.enumerations import LIST_QUESTION, Item, text_lines
 from assistant.language import detect_language
 from assistant.lead_ins import FORWARD, LEAD_IN
 from assistant.lead_ranker import Question, reorder, top_rows
 from assistant.neighbours import footnote_number
 from assistant.router import question_parts
-from assistant.sentences import CONTINUES, Candidate, answer_types, select, units
+from assistant.sentences import BACK_POINTER, CONTINUES, Candidate, answer_types, select, units
 from assistant.table_rows import rows_view
 from ingest.chunker import footnote_markers, marker_ends
 from ingest.models import Chunk
@@ -234,8 +234,13 @@ class QaAnswers(Drafting):
         answered_by: dict[int, tuple[str, int]] = {}
         if len(parts) == 1:
             self._rank_leads(cands, query, qt, language)
-            chosen = units(cands, self.answer_cfg, lambda picked: self._pick_lead(picked, cands, persona),
+            cfg = self.answer_cfg
+            if language == "en" and cfg.extend_chars_en >= 0:
+                cfg = dataclasses.replace(cfg, extend_chars=cfg.extend_chars_en)
+            chosen = units(cands, cfg, lambda picked: self._pick_lead(picked, cands, persona),
                            lambda text: not POINTER.search(text), wanted)
+            if chosen and cfg.pointer_back:
+                chosen = self._above_chunk(chosen, cfg.pointer_back)
             if stated is not None:
                 # the sentence that holds the asked detail (273件, 4.7%) is what answers: it leads,
                 # in the unit that quotes it when one does, whichever side it is written for
@@ -525,6 +530,30 @@ class QaAnswers(Drafting):
             part_of.update({(c.chunk.id, c.start): k for c in picked})
             chosen += picked
         return chosen, part_of, answered_by
+
+    def _above_chunk(self, chosen: list[Candidate], limit: int) -> list[Candidate]:
+        """A lead that opens its chunk by pointing back (「上記のような民間提案窓口を通じて…」): the
+        text it points at is the paragraph that ends the previous prose chunk of its section, quoted
+        as its own passage before it (the paragraph when it fits in ``limit`` characters, else its
+        last sentence). units() brings what a lead points at from its own chunk only."""
+        lead = chosen[0]
+        first = lead.chunk.text[lead.start:].split("。", 1)[0]
+        if lead.chunk.text[:lead.start].strip() or not BACK_POINTER.search(first):
+            return chosen
+        before = [c for c in self.neighbours.siblings(lead.chunk)
+                  if self.neighbours.position[c.id] < self.neighbours.position[lead.chunk.id]]
+        if not before or before[0].kind not in ("body", "case", "column"):
+            return chosen
+        prev = before[0]
+        text = prev.text.rstrip()
+        start = text.rfind("\n") + 1
+        if len(text) - start > limit:
+            spans = sentences_of(text)
+            if not spans:
+                return chosen
+            start = spans[-1][0]
+        above = Candidate(prev, lead.rank, start, len(text), text[start:], lead.score, lead.coverage)
+        return [above] + [c for c in chosen if not (c.chunk.id == prev.id and c.start < above.end and above.start < c.end)]
 
     def _exclusion_unit(self, part: str) -> Candidate | None:
         """The guide's sentence that leaves the topic ``part`` asks about out of its scope (PPP/PFI)."""

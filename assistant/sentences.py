@@ -40,6 +40,15 @@ class AnswerConfig:
     # 0.8921 / 0.8043 / 351.5; on tuning part 21, unseen then (60), 275 → 200: 0.862 → 0.873 /
     # 0.819 / 0.725 → 0.736 / 444.5 → 424
     extend_chars: int = 0
+    # an English question's single-answer windows (-1: extend_chars): its answer opens with an
+    # English line (~45–70 characters) and its key phrase more often sits in the second quote,
+    # behind a long lead window. On the 1,541's 668 English questions (key phrases / in the text /
+    # first 250 / median answered): 200 0.885 / 0.877 / 0.728 / 430, 175 0.884 / 0.876 / 0.738 /
+    # 413, 150 0.881 / 0.873 / 0.738 / 390, 100 0.880 / 0.872 / 0.742 / 386, 0 (before the lead
+    # brought the paragraph above from another chunk) 0.871 / 0.863 / 0.741 / 348. The assistant
+    # uses 175: under it a 145-character lead loses its 28-character 「これにより…短い期間で調達可能
+    # です。」, the sentence that says the 特命随契 route is the faster one
+    extend_chars_en: int = -1
     type_bonus: float = 0.15  # for a sentence of the expected answer type (a date, a count, a sum)
     # meaning: the sentence's e5 cosine to the question, rescaled from [sim_lo, sim_hi] to [0, 1]
     # (e5 cosines sit in 0.7–0.9 for anything Japanese, so the raw value says little)
@@ -215,6 +224,9 @@ class AnswerConfig:
     # 30 0.581 / 574. The assistant uses 40: shorter still gains little, and the heading must stay
     # recognisable (「“④ Negotiated (non-competitive)…”」)
     title_chars: int = 0
+    # a figure's English title in an English figure answer (0: whole), cut like a section's: on the
+    # tuning set's 39 figure questions, English first 250 0.417 → 0.583 at 40 (0.625 at 30)
+    figure_title_chars: int = 0
     # the best-scored candidates a learned model (assistant/lead_ranker.py) puts in its own order,
     # each taking the score of its new place (0: off). Chosen on the 1,028, each question answered
     # with a model fitted without its dataset file (13 folds; page hit@3 / key phrases / in the text /

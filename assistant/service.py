@@ -77,7 +77,7 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
                                        typed_lead_first=True, note_cut=True, headed_list=True,
                                        lead_paragraph=True, latin_df=3, typed_from=1, anaphor_back=True,
                                        part_leads_first=True, rank_parts=True, part_passages=6, part_extend_chars=0,
-                                       window_lead_in=True,
+                                       window_lead_in=True, extend_chars_en=175, figure_title_chars=40,
                                        pointer_back=300)
         self.neighbours = Neighbours(guide)
         self.enumerations = Enumerations(guide)

@@ -764,3 +764,16 @@ def test_a_window_that_reads_into_a_lists_first_item_brings_the_whole_list(assis
     with answer_config(assistant, window_lead_in=False):
         narrow = assistant.ask(q, persona="municipality").answer
     assert patterns[0] in narrow and patterns[1] not in narrow, narrow
+
+
+def test_a_lead_opening_its_chunk_with_a_pointer_brings_the_paragraph_above_from_the_chunk_before(assistant):
+    """「上記のような民間提案窓口を通じて…」 opens its chunk: the 民間提案窓口 it points at are in the
+    paragraph that ends the chunk before it (「…このような民間提案窓口…は、全国様々な自治体が設置して
+    おり…」), quoted as its own passage before it (AnswerConfig.pointer_back)."""
+    q = "民間提案窓口に問い合わせるときに、ちゃんと話のわかる担当者につないでもらうコツってありますか"
+    a = assistant.ask(q, persona="startup")
+    first, second = a.citations[0], a.citations[1]
+    assert "このような民間提案窓口" in first.quote and second.quote.startswith("上記のような民間提案窓口"), a.answer
+    assert assistant.chunk(second.chunk_id).text.startswith("上記のような民間提案窓口")  # nothing above it in its chunk
+    with answer_config(assistant, pointer_back=0):
+        assert assistant.ask(q, persona="startup").citations[0].quote.startswith("上記のような民間提案窓口")
