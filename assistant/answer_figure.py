@@ -63,12 +63,15 @@ class FigureAnswers(Drafting):
             # cut like a section's English title: the verbatim Japanese title follows, and the
             # rows after it are what answers
             title_en = clip_title(self.toc_en.figure(number) or "", self.answer_cfg.figure_title_chars)
-            # the Japanese title stays: it is what the reader finds printed in the guide
-            head = f"Figure {number}" + (f", “{title_en}”" if title_en else "") + f" (「{entry.title}」), is on p.{entry.page}."
+            head = f"Figure {number}" + (f", “{title_en}”," if title_en else "") + f" is on p.{entry.page}."
             if caption is None:
                 head += " The figure itself is missing from the guide's text."
         if caption is not None:
             head += "[1]"
+        if language != "ja":
+            # the Japanese title stays, on its own line (the first line stays English): it is what
+            # the reader finds printed in the guide
+            head += f"\n（「{entry.title}」）"
         shown = citations[1:] if caption is not None else citations
         return Draft("\n".join([head] + [f"「{self._shown(c)}」[{c.n}]" for c in shown]), citations)
 

@@ -339,7 +339,10 @@ JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 LABEL_LINE = re.compile(r"[（(](事例|出典|参考)[:：][^\n]*[）)][⁰¹²³⁴⁵⁶⁷⁸⁹]*"
                         # and a figure's copyright line (「Copyright © 2021 Hiroshima Prefecture. All rights
                         # reserved. 広島県 0」): its English words matched an English question about Hiroshima
-                        r"|(Copyright|©)[^\n]*")
+                        r"|(Copyright|©)[^\n]*"
+                        # and a line naming a source article (「参考2：エン・ジャパン AMBI「札幌・北海道が…初公募。…」²²」):
+                        # its title's words matched 「札幌市はどんな人を外から採用した？」 better than the hire's own sentence
+                        r"|参考[0-9０-９]+[:：][^\n]*")
 
 
 def blended(sim: float | None, asked: float | None, cfg: AnswerConfig) -> float | None:
