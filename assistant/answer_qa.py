@@ -582,7 +582,8 @@ class QaAnswers(Drafting):
 
     def _list_items(self, query: str, chosen: list[Candidate], cut_hosts: list[Candidate] | None = None
                     ) -> tuple[list[Item], Candidate | None]:
-        """The guide's enumeration the answer lists, and the passage that introduces it.
+        """The guide's enumeration the answer lists, and the passage that introduces it (a
+        passage whose window read into the list is replaced in ``chosen`` by its cut-back copy).
 
         A passage that ends by introducing a list (「…以下の 3 種類に分類されると考えられます。」,
         「…4 つの項目について説明いたします。」) brings the list that follows it in its own section,
@@ -590,10 +591,11 @@ class QaAnswers(Drafting):
         how to…), the list one of the leading passages belongs to; of several, the one whose
         passage and items share most words with the question; its host is the passage of its
         section that introduces items, if one was chosen."""
-        for c in chosen:
+        for i, c in enumerate(chosen):
             text = c.text.rstrip()
             if (self.answer_cfg.window_lead_in and not text.endswith("。") and "。" in text
                     and (cut := self._cut_at_lead_in(c)) is not None):
+                chosen[i] = cut[1]  # the passage, cut back, in its place among the answer's
                 if cut_hosts is not None:
                     cut_hosts.append(cut[1])
                 return cut
@@ -637,7 +639,7 @@ class QaAnswers(Drafting):
         """A window that read on past its lead-in into the list's first item but not the
         rest (「…次の4パターンで紹介します。\nパターン① 首長の意思決定により方針決裁を得る」, each
         パターン a heading with its own paragraphs): the list, and the passage cut back to end with
-        its lead-in (the items then follow it as the list); else None."""
+        its lead-in (a copy: the items then follow it as the list); else None."""
         text = c.text.rstrip()
         cut = text.rindex("。") + 1
         last = text[:cut].rsplit("。", 2)[-2]
@@ -647,9 +649,7 @@ class QaAnswers(Drafting):
         if (not items or items[0].chunk.id != c.chunk.id or items[0].start >= c.end
                 or (items[-1].chunk.id == c.chunk.id and items[-1].end <= c.end)):
             return None  # no list read into, or the whole list quoted: the passage stands
-        c.end = c.start + cut
-        c.text = c.chunk.text[c.start:c.end]
-        return items, c
+        return items, dataclasses.replace(c, end=c.start + cut, text=c.chunk.text[c.start:c.start + cut])
 
     @staticmethod
     def _headed(between: str) -> bool:

@@ -34,9 +34,9 @@ from assistant.store import StoreUnavailable
 from assistant.terms import TermMatcher, note_of
 from assistant.thesaurus import Thesaurus
 from assistant.unmentioned import Unmentioned
-from ingest.text import nfkc
 from ingest.errors import NotFound
 from ingest.models import Chunk, Guide, Node
+from ingest.text import nfkc
 from ingest.toc_en import TocEnglish
 
 log = logging.getLogger("kanmin.assistant")
