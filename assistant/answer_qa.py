@@ -461,6 +461,7 @@ class QaAnswers(Drafting):
         can miss the one sentence that answers both (「最大委託料6,100万円に対して4,949万円」)."""
         cfg = self.answer_cfg
         total = cfg.part_passages  # shared among the parts
+        reach = cfg.extend_chars if cfg.part_extend_chars < 0 else cfg.part_extend_chars  # each window
         share = max(1, total // len(parts))
         meaning = self._meaning(query)
         whole = self.retriever.query_vector(query, self._extra(query))
@@ -520,7 +521,6 @@ class QaAnswers(Drafting):
                 continue
             # each part: its best passage first (one that stands on its own, if one scores nearly as
             # well as a 「上記の…」 one), then the rest by score
-            reach = cfg.extend_chars if cfg.part_extend_chars < 0 else cfg.part_extend_chars
             picked = sorted(select(cands, dataclasses.replace(cfg, max_sentences=n, extend_chars=reach)),
                             key=lambda c: -c.score)
             if picked and points_at_unseen(picked[0]):
@@ -534,8 +534,9 @@ class QaAnswers(Drafting):
     def _above_chunk(self, chosen: list[Candidate], limit: int) -> list[Candidate]:
         """A lead that opens its chunk by pointing back (「上記のような民間提案窓口を通じて…」): the
         text it points at is the paragraph that ends the previous prose chunk of its section, quoted
-        as its own passage before it (the paragraph when it fits in ``limit`` characters, else its
-        last sentence). units() brings what a lead points at from its own chunk only."""
+        as its own passage before it: the paragraph when the two fit in ``limit`` characters, else its
+        last sentence (as ``_back_over`` measures inside a chunk). units() brings what a lead points at
+        from its own chunk only."""
         lead = chosen[0]
         first = lead.chunk.text[lead.start:].split("。", 1)[0]
         if lead.chunk.text[:lead.start].strip() or not BACK_POINTER.search(first):
@@ -547,7 +548,7 @@ class QaAnswers(Drafting):
         prev = before[0]
         text = prev.text.rstrip()
         start = text.rfind("\n") + 1
-        if len(text) - start > limit:
+        if len(text) - start + len(lead.text) > limit:
             spans = sentences_of(text)
             if not spans:
                 return chosen

@@ -96,7 +96,8 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         self._token_memo: dict[tuple[str, object], frozenset[str]] = {}
         self._filled_spans: dict[str, list] = {}  # per detail kind, the sentences holding one (QaAnswers._filled)
         self.exclusions = exclusions(guide.chunks)
-        self.unmentioned = Unmentioned("\n".join(c.text for c in guide.chunks), retriever.tokenizer.proper_nouns,
+        guide_text = "\n".join(c.text for c in guide.chunks)
+        self.unmentioned = Unmentioned(guide_text, retriever.tokenizer.proper_nouns,
                                        [*self.thesaurus.ja, *self.thesaurus.en, *(e.term for e in guide.glossary),
                                         *guide.en_aliases],
                                        english=[*english_words, *self.toc_en.headings.values(),
@@ -106,7 +107,7 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         # every English word of the glossary's translations counts as on-topic too
         self.en_words = frozenset(w.lower() for e in guide.glossary for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", e.en)
                                   if w.lower() not in EN_STOP)
-        self.en_names = latin_names(nfkc("\n".join(c.text for c in guide.chunks)))
+        self.en_names = latin_names(nfkc(guide_text))
 
     def _walk(self, nodes: list[Node]) -> None:
         for n in nodes:
