@@ -8,7 +8,7 @@ import re
 from assistant.abstain import Exclusion, Support
 from assistant.asked_detail import DetailKind
 from assistant.drafting import NEAREST, NO_ANSWER, Draft, Drafting, toc_id
-from assistant.router import question_parts
+from assistant.router import clauses, question_parts
 from assistant.schema import SectionRef
 from ingest.page_labels import page_label
 from ingest.text import nfkc
@@ -58,6 +58,8 @@ class AbstainAnswers(Drafting):
             # 「3つの出口は？あとPPPは扱ってる？」: each part is answered on its own (the PPP part
             # by the sentence that leaves PPP out: QaAnswers._exclusion_unit), not all declined
             return None
+        if not all(self._excluded_term(p) for p in clauses(query)):
+            return None  # "What are the three exits, and does it cover PFI too?": the exits are answered
         ex, term = found
         chunk = self.chunks[ex.chunk_id]
         draft = self._abstain(hits, language, None, f"ガイドが扱わないと明記している「{term}」についての質問",

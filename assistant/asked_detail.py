@@ -16,6 +16,10 @@ from typing import Any, Callable
 from ingest.text import sentence_spans
 
 
+# a number per item is a rate, not a count (「1件最大100万円」 says nothing of how many there were)
+_PER = r"(?!\s*(?:あたり|当たり|につき|最大|上限))"
+
+
 @dataclass(frozen=True)
 class DetailKind:
     name: str
@@ -64,7 +68,7 @@ KINDS: tuple[DetailKind, ...] = (
     DetailKind(
         "date",
         re.compile(r"何月何日|何日まで|何日から|日付|締め?切り?|応募期限|申請期限|開催日|いつ.{0,6}開催|開催(時期|場所)|"
-                   r"いつ(どこで)?(やる|行われ|実施され|開かれ)|"
+                   r"いつ[・、]?(どこで)?(やる|行われ|実施され|開かれ)|"
                    r"what date|which date|exact date|date by which|deadline|by what day|"
                    r"\bwhen (is|was|will|does)\b[^?]{0,80}\b(held|take place|taking place)\b", re.I),
         # a date as a calendar names it (「翌々年度末まで」 is a validity period, not a deadline)
@@ -78,7 +82,7 @@ KINDS: tuple[DetailKind, ...] = (
         "具体的な割合・配分", "the ratio or share"),
     DetailKind(
         "duration",
-        re.compile(r"何年間|何か?[月ヶカ]月間?|何日(間|以内|くらい|ほど|程度)|何週間|任期|(どれ|どの)くらいの期間|期間は(どれ|どの)|"
+        re.compile(r"何年間|何[かヶカケヵ]月間?|何日(間|以内|くらい|ほど|程度)|何週間|任期|(どれ|どの)くらいの期間|期間は(どれ|どの)|"
                    r"(まで|のに)(は|に)?(どれ|どの)くらい(の時間|の期間|かか)|"
                    r"期間(って|は|が)?\s*何年|"
                    r"how long (does|do|did|will|is|are)|how many (years|months|weeks|days)|"
@@ -94,7 +98,8 @@ KINDS: tuple[DetailKind, ...] = (
         re.compile(r"(何社|何件|何団体|何人|何名|何校|何台|何回|何度|何自治体|何市町村)(?!か[とにのをがはもで、])|"
                    r"いくつの(自治体|団体|会社|企業|市町村)|"
                    r"(学校|生徒|参加者|会員|団体|企業|自治体|事例|案件)数|how many\b", re.I),
-        re.compile(r"\d[\d,，]*\s*(ある|の)?\s*(社|件|団体|者|人|名|校|台|基|回|度|か所|カ所|ヶ所|箇所|施設|市町村|自治体|地方公共団体|エリア)|"
+        re.compile(r"\d[\d,，]*\s*(ある|の)?\s*(社|件|団体|者|人|名|校|台|基|回|度|か所|カ所|ヶ所|箇所|施設|市町村|自治体|地方公共団体|エリア)"
+                   rf"{_PER}|"
                    r"[一二三四五六七八九十百]+\s*(社|件|団体|人|名|校)|\d[\d,]*\s*[a-z]+s\b|"
                    # 「窓口については、現在94¹⁸で設置・運用されています」: a count without its counter
                    r"現在\s*\d{1,5}(?![\d年月日.,．％%])"),
@@ -245,7 +250,7 @@ def _counted(question: str) -> re.Pattern[str] | None:
         return None
     counters = "|".join(dict.fromkeys(found))
     # 「全国に 1,788 ある自治体」「1,700以上存在する自治体」: the number, then ある / の, then the counter
-    number = rf"\d[\d,，]*\s*(?:以上|超)?\s*(?:存在する|ある|の)?\s*(?:{counters})"
+    number = rf"\d[\d,，]*\s*(?:以上|超)?\s*(?:存在する|ある|の)?\s*(?:{counters}){_PER}"
     if "人|名" in found:  # people are always counted with 人 / 名: 「現在94」 is no number of staff
         return re.compile(number)
     # 「窓口については、現在94¹⁸で設置・運用」: a count the sentence gives without its counter

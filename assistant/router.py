@@ -204,6 +204,17 @@ def _other_questions(q: str) -> bool:
     return len(parts) > 1 and not all(_BACK.search(p) for p in parts[1:])
 
 
+# ", and does it cover PFI…?": a yes-no question joined to another. Not a seam for answering (each
+# part answered alone lost as many key phrases as it gained on the tuning set), but a clause that
+# names a topic the guide leaves out does not make the whole question one about that topic
+_YES_NO_SEAM = re.compile(r",\s+and\s+(?=(?:does|do|is|are|can|could|will|would)\s+\w+\s)", re.I)
+
+
+def clauses(question: str) -> list[str]:
+    """The question's parts, also split before a joined yes-no question ("…, and does it…?")."""
+    return [p for part in question_parts(question) for p in _YES_NO_SEAM.split(part) if p.strip(" ,?")]
+
+
 def question_parts(question: str, min_chars: int = 6) -> list[str]:
     """A question that asks two things (「…って何？あと、…は？」, "When…, and what happens if…?")
     as its parts; a single question, or one with a part that is no question of its own

@@ -123,7 +123,9 @@ def test_a_ppp_policy_is_the_guides_own_partnership_not_the_excluded_ppp_pfi(ass
 def test_an_excluded_topic_in_one_part_leaves_the_other_parts_answered(assistant):
     """「3つの出口は？PPPは扱ってる？」: the exits part is answered from p.9, the PPP part by the
     guide's own sentence that leaves PPP/PFI out; the whole question is not declined."""
-    for q in ("What are the guide's 3 exits? And does it leave out any PPP methods?", "3つの出口って何？あと、PPPは扱ってる？"):
+    for q in ("What are the guide's 3 exits? And does it leave out any PPP methods?", "3つの出口って何？あと、PPPは扱ってる？",
+              # one sentence, the PFI question joined by ", and does…": still not a question about PFI alone
+              "What are the three partnership 'exits' the guide keeps mentioning, and does it cover PFI-type schemes as well?"):
         a = assistant.ask(q)
         assert not a.abstained, a.answer
         quotes = [c.quote for c in a.citations]
@@ -195,6 +197,10 @@ def test_a_part_that_asks_no_detail_is_answered_whatever_the_other_parts_detail(
     ("スタートアップ何社かと意見交換を始めます。どんな点を確認しておけばいいですか？", None),
     ("何件かの事例を参考にしたいのですが、どこを読めばいい？", None),
     ("何社か教えてください", "count"),  # …but 「何社か教えて」 asks how many
+    # 何か月 spelt with か, and 「いつ・どこで」 with a 中黒 between the two asks
+    ("NPO法人の認証まで何か月くらいかかる？", "duration"),
+    ("何ヶ月かかる？", "duration"),
+    ("マッチングピッチ、2025年度はいつ・どこでやるの？", "date"),
 ])
 def test_what_detail_a_question_asks_for(question, kind):
     d = asked_detail(question)
@@ -248,7 +254,7 @@ def test_fillers_the_guide_writes_unusually_are_stated():
 
 
 def test_a_count_is_stated_with_the_counter_asked_for():
-    from assistant.asked_detail import _counted
+    from assistant.asked_detail import KINDS, _counted, states
 
     assert _counted("何人参加した？").search("現地参加 218名") and not _counted("何台ある？").search("全国9エリア")
     assert _counted("どんな制度？") is None
@@ -258,6 +264,23 @@ def test_a_count_is_stated_with_the_counter_asked_for():
     assert _counted("How many local authorities run a desk?").search("11自治体が参加")
     assert _counted("How many local authorities are there?").search("全国に 1,788 ある自治体")
     assert _counted("How many of them are there?") is None and _counted("How many years?") is None
+    # a number per item is a rate, not a count: 「1件最大100万円」 says nothing of how many
+    count = next(k for k in KINDS if k.name == "count")
+    assert not states(count, "活動支援金として1件最大100万円を活用することで") and states(count, "これまで273件の事例")
+    assert not _counted("How many proposals did it get?").search("1件あたり50万円")
+    assert _counted("How many proposals did it get?").search("30件の実証実験")
+
+
+def test_a_count_or_date_of_a_year_the_guide_does_not_report_is_declined(assistant):
+    """The Hiroshima sandbox's grant per project (1件最大100万円) is no count of proposals, and the
+    2024 matching pitch's date is no date for 2025; both fed answers before."""
+    for q in ("Hiroshima's got that startup joint-procurement program. How many proposals did it get in FY2025?",
+              "内閣府のマッチングピッチ、2025年度はいつ・どこでやるの？"):
+        a = assistant.ask(q)
+        assert a.abstained and a.abstain_reason == "not_stated", a.answer
+    # a wait asked as 何か月 (spelt with か) the guide gives for no NPO certification
+    npo = assistant.ask("NPO法人を新しく立ち上げるとき、所轄庁の認証まで何か月くらいかかる？")
+    assert npo.abstained and npo.citations == [], npo.answer
 
 
 def test_a_sum_asked_for_by_a_narrow_name_is_stated_under_that_name():

@@ -159,3 +159,12 @@ def test_follow_up_rewrites_never_chain(assistant):
     anchor = second.resolved_question.split(SEPARATOR, 1)[0]
     assert third.resolved_question == f"{anchor}{SEPARATOR}その対象は？"
     assert third.resolved_question.count(SEPARATOR) == 1
+
+
+def test_a_joined_yes_no_question_is_a_clause_but_not_a_part():
+    from assistant.router import clauses, question_parts
+
+    q = "What are the three exits, and does it cover PFI-type schemes as well?"
+    assert question_parts(q) == [q]  # answered as one question
+    assert clauses(q) == ["What are the three exits", "does it cover PFI-type schemes as well?"]
+    assert clauses("3つの出口って何？あと、PPPは扱ってる？") == question_parts("3つの出口って何？あと、PPPは扱ってる？")
