@@ -19,7 +19,7 @@ from assistant.lead_ranker import Question, reorder, top_rows
 from assistant.neighbours import footnote_number
 from assistant.router import question_parts
 from assistant.sentences import BACK_POINTER, CONTINUES, Candidate, answer_types, select, units
-from assistant.table_rows import rows_view
+from assistant.table_rows import CELL, rows_view
 from ingest.chunker import footnote_markers, marker_ends
 from ingest.models import Chunk
 from ingest.page_labels import page_label
@@ -575,11 +575,16 @@ class QaAnswers(Drafting):
         host = self._chunk_containing(meaning, prefer=("glossary", "footnote", "body", "table"))
         if host is None:
             return None
-        i = host.text.find(meaning)
-        if any(c.chunk.id == host.id and c.start < i + len(meaning) and i < c.end for c in chosen):
+        i, j = host.text.find(meaning), host.text.find(meaning) + len(meaning)
+        a, b = host.text.rfind("\n", 0, i) + 1, (host.text.find("\n", j) + 1 or len(host.text) + 1) - 1
+        if CELL in host.text[a:b]:
+            # a row of 図表8 (用語 | 意味 | 言い換え例): the whole row, shown with its columns' names, also
+            # answers "what should I say instead?"
+            i, j = a, b
+        if any(c.chunk.id == host.id and c.start < j and i < c.end for c in chosen):
             return None
         best = max((c.score for c in chosen), default=1.0)
-        return Candidate(chunk=host, rank=0.0, start=i, end=i + len(meaning), text=meaning, score=best)
+        return Candidate(chunk=host, rank=0.0, start=i, end=j, text=host.text[i:j], score=best)
 
     def _list_items(self, query: str, chosen: list[Candidate], cut_hosts: list[Candidate] | None = None
                     ) -> tuple[list[Item], Candidate | None]:

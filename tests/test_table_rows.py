@@ -86,3 +86,16 @@ def test_a_figure_answer_shows_its_table_as_rows(session_assistant):
     a = session_assistant.ask("図表13で、予算化の段階でスタートアップ側が困っていることとして何が挙がってる？")
     assert "自治体の困りごと — 課題特定・企画: " in a.answer, a.answer[:400]
     assert any("自治体の困りごと | 解決すべき課題" in c.quote for c in a.citations)  # the citation stays verbatim
+
+
+def test_a_part_asking_what_a_table_term_means_quotes_its_whole_row(session_assistant):
+    """「ボンチ絵ってどういう意味？代わりに何て言えばいい？」: the meaning stands in 図表8's row with
+    its 言い換え例, which answers the second part too; the row is quoted whole, with its columns'
+    names, not its meaning cell alone (「…事業内容などを…」)."""
+    a = session_assistant.ask("ボンチ絵ってどういう意味？代わりに何て言えばいい？")
+    first = a.answer.split("\n")[1]
+    assert "ボンチ絵" in first and "意味: 事業内容などを1ページにまとめたイラスト・図" in first, a.answer
+    assert "言い換え例: 概要図、スキーム図" in first, a.answer
+    row = a.citations[0]
+    assert row.quote == "ボンチ絵 | 事業内容などを1ページにまとめたイラスト・図 | 概要図、スキーム図"
+    assert row.quote in session_assistant.chunk(row.chunk_id).text
