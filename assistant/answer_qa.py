@@ -470,8 +470,11 @@ class QaAnswers(Drafting):
         answered_by: dict[int, tuple[str, int]] = {}
         seed_part = None
         if whole_best is not None:
+            # not a part asking for a type (a count, a date, a period) it does not hold: "How long is
+            # the certification valid, and must we be in Tsukuba?" → 「地域限定要件は無く」 answers the second
+            lacks = [bool(wants := answer_types(p)) and not any(w.search(whole_best.text) for w in wants) for p in parts]
             covered = [self.scorer.coverage(self._query_tokens(p), whole_best.text) for p in parts]
-            seed_part = max(range(len(parts)), key=lambda k: covered[k])
+            seed_part = max(range(len(parts)), key=lambda k: (not lacks[k], covered[k]))
         for k, part in enumerate(parts):
             n = share + (total - share * len(parts) if k == 0 else 0)
             stated = self._definition_unit(part, chosen) or self._exclusion_unit(part)

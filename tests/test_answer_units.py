@@ -572,6 +572,16 @@ def test_a_two_part_answer_quotes_the_sentence_that_answers_the_whole_question(a
     assert body.count("On “") == 2  # still labelled by part
 
 
+def test_the_whole_questions_sentence_goes_to_a_part_whose_asked_type_it_holds(assistant):
+    """「…何自治体が入ってるの？あと、いつできた組織？」: the whole question's best sentence,
+    「…2013年に設立しました。」, shares most words with the first part but states no number of
+    自治体: it answers the second (when), and the first part quotes 「…11自治体³³が参加…」."""
+    a = assistant.ask("スタートアップ都市推進協議会には何自治体が入ってるの？あと、いつできた組織？")
+    first, second = a.answer.split("【いつできた組織")[:2]
+    assert "11自治体" in first and "2013年に設立" not in first, a.answer
+    assert "2013年に設立" in second.split("【")[0], a.answer
+
+
 def test_a_lead_opening_with_an_example_brings_the_point_it_illustrates(assistant):
     """「例えば、「保育園が不足している」という課題設定をしてしまうと…」 best answers how to frame a
     problem, but the advice is the sentence before it (「…部署の施策から一度離れることもポイントと
