@@ -17,6 +17,34 @@ FIGURE_ASKED = re.compile(r"図表|図解|(?<![意企])図(?![るらりれろっ
                           r"sheets?|worksheets?)\b|\bforms\b|\b(application|entry) form\b", re.I)
 
 
+# words that ask where the guide says something, not what about
+_WHERE_WORDS = frozenset("""guide part parts section sections chapter chapters page pages explain explains explained
+cover covers covered discuss discusses discussed talk talks mention mentions find look read say says said tell
+tells describe describes topic""".split())
+_EN_WORD = re.compile(r"[a-z][a-z'’-]+")
+
+
+def _content_words(text: str) -> frozenset[str]:
+    """An English text's topic words, lowercased, a plural as its singular."""
+    from assistant.abstain import EN_STOP
+
+    out = set()
+    for w in _EN_WORD.findall(text.lower()):
+        w = w.strip("'’-")
+        if len(w) < 3 or w in EN_STOP or w in _WHERE_WORDS:
+            continue
+        out.add(_singular(w))
+    return frozenset(out)
+
+
+def _singular(w: str) -> str:
+    if w.endswith("ies"):
+        return w[:-3] + "y"
+    if w.endswith(("xes", "ches", "shes", "sses")):
+        return w[:-2]
+    return w[:-1] if w.endswith("s") and not w.endswith("ss") else w
+
+
 class LocateAnswers(Drafting):
     """Answers "where does the guide cover X"."""
 
@@ -32,7 +60,10 @@ class LocateAnswers(Drafting):
         citations, lines = [], []
         qt = self._query_tokens(query)
         asks_figure = bool(FIGURE_ASKED.search(query))
-        for rank, (tid, hs) in enumerate(list(groups.items())[:3]):
+        ordered = list(groups.items())
+        if self.answer_cfg.locate_titles:
+            ordered = self._by_title(ordered, query, qt, language)
+        for rank, (tid, hs) in enumerate(ordered[:3]):
             node = self.nodes.get(tid)
             if node is None:
                 continue
@@ -77,10 +108,34 @@ class LocateAnswers(Drafting):
         if language == "ja":
             head = "ガイドの該当箇所:"
         else:
-            best = self.nodes.get(next(iter(groups)))
+            best = self.nodes.get(ordered[0][0])
             pages = list(range(best.pages[0], best.pages[1] + 1)) if best else citations[0].pages
             head = f"The guide covers this mainly in {self._where_en(best.path if best else citations[0].section_path, pages)}:"
         return Draft("\n".join([head] + lines), citations)
+
+    def _by_title(self, groups: list, query: str, qt, language: str) -> list:
+        """The sections in the pool's order, except that one among the first few whose own title says
+        what the question asks about ("Which part explains the common pitfalls?" → 「(2) 相互理解が無い
+        ことで起こる「よくある落とし穴」」) comes first: a reader looking for the place goes by the titles."""
+        cfg = self.answer_cfg
+        words = _content_words(query) if language == "en" else frozenset()
+
+        def said(tid: str) -> float:
+            node = self.nodes.get(tid)
+            if node is None:
+                return 0.0
+            if language == "en":
+                title = _content_words(self.toc_en.heading(node.path) or "")
+                shared = len(words & title)
+                return shared / len(title) if title and shared >= 2 else 0.0
+            return self.scorer.coverage(qt, node.path[-1])
+
+        head = groups[:cfg.locate_titles]
+        scores = [said(tid) for tid, _ in head]
+        best = max(range(len(head)), key=lambda k: scores[k], default=0)
+        if not head or best == 0 or scores[best] < cfg.locate_title_min or scores[best] <= scores[0]:
+            return groups
+        return [head[best]] + [g for g in groups if g is not head[best]]
 
     @staticmethod
     def _outline(node: Node, language: str, limit: int = 8) -> str:

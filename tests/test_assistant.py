@@ -526,6 +526,23 @@ def test_a_locate_answer_names_the_place_before_it_quotes(assistant):
     assert all(c.quote.count("。") == 1 and c.quote.endswith("。") for c in ans.citations)
 
 
+def test_a_locate_answer_opens_with_the_section_whose_title_names_the_topic(assistant):
+    """Among the sections the search finds, the one whose own title says what is asked leads: the
+    appendix list of municipalities with a partnership desk (p.85), not the chapter that mentions it;
+    in English, by the reviewed English titles (「③ 規制緩和／規制改革」, pp.119–120)."""
+    from assistant.answer_locate import _content_words
+
+    ja = assistant.ask("官民連携の窓口がある自治体の一覧はどこを見ればいい？")
+    assert ja.route == "locate"
+    assert ja.answer.split("\n")[1] == "・第4章 スタートアップ編 > (4) 官民連携やスタートアップ支援を行っている自治体はどこか（p.85）"
+    en = assistant.ask("Where in the guide can I read about regulatory sandboxes and deregulation for pilots?")
+    assert en.answer.startswith("The guide covers this mainly in “③ Deregulation / regulatory reform” (pp.119–120):")
+    assert en.citations[0].pages[0] in (119, 120)
+    # the words that ask where are not the topic; a plural counts as its singular
+    assert _content_words("Which part of the guide covers the regulatory sandboxes?") == {"regulatory", "sandbox"}
+    assert _content_words("municipalities' policies and processes") == {"municipality", "policy", "process"}
+
+
 def test_a_locate_question_for_a_sheet_cites_its_figures_first(assistant):
     """Asked where a sheet, a form or a table is, the figures that match are the answer: cited
     first with their own pages; asked where a topic is explained, they are shown, not cited."""
