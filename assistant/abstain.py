@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Collection
 
 
 @dataclass
@@ -71,7 +72,8 @@ def on_topic_en(question: str, extra_words: frozenset[str] = frozenset(), names:
     if words & DOMAIN_EN or len(words & extra_words) >= 2:
         return True
     folded = " ".join(_WORD.findall(question)).lower()
-    return any(re.search(rf"\b{re.escape(n)}\b", folded) for n in names)
+    return any(re.search(rf"\b{re.escape(n)}\b", folded) if " " in n or n.islower()
+               else re.search(rf"(?<![A-Za-z]){re.escape(n)}(?![A-Za-z])", question) for n in names)
 
 
 # a name as the guide writes one in Latin letters: two or more capitalised words (Urban Innovation
@@ -79,9 +81,25 @@ def on_topic_en(question: str, extra_words: frozenset[str] = frozenset(), names:
 _NAME_RUN = re.compile(r"(?:[A-Z][A-Za-z]+[ 　]+){1,5}[A-Z][A-Za-z]+")
 
 
-def latin_names(text: str) -> frozenset[str]:
-    """The guide's Latin names of two or more words, lower-cased, words joined by one space."""
-    return frozenset(" ".join(_WORD.findall(m.group(0))).lower() for m in _NAME_RUN.finditer(text))
+def latin_names(text: str, known: Collection[str] = ()) -> frozenset[str]:
+    """The guide's Latin names: those of two or more words, lower-cased, words joined by one space;
+    and single words of four letters or more, as written (a question must write them so too),
+    that stand among the Japanese as a name does and are no English word ``known`` to the project
+    (its lexicon's and thesaurus's): Luup, CureApp, LIMEX, not Tokyo or Society (「Society5.0」)."""
+    runs = {" ".join(_WORD.findall(m.group(0))).lower() for m in _NAME_RUN.finditer(text)}
+    known_lower = {k.lower() for k in known} | EN_STOP
+    single = {w for m in _SINGLE_NAME.finditer(text) if (w := m.group(0).strip()).lower() not in known_lower}
+    return frozenset(runs | single)
+
+
+# one word standing among the Japanese, not a word of an English phrase (Beyond Limits, Life is Tech !
+# Lesson, Diversity & Inclusion): written as names are (CureApp, LVMH), or capitalised between
+# Japanese characters and brackets (「Makuake」, 「図表 48 : Luup が」, 「(株)Liberaware)」)
+_JA = r"\u3000-\u30ff\u3400-\u9fff"
+_SINGLE_NAME = re.compile(
+    rf"(?:(?<=[{_JA}「(:])|(?<=[{_JA}「(:] )|(?<=\)))"
+    r"(?=[A-Za-z]{4})(?:[A-Z][a-z]*[A-Z][A-Za-z]*|[A-Z][a-z]+)"
+    rf"(?=[ ]?[{_JA}」)])")
 
 
 # questions about something no part of the guide is near (the weather): declined as off topic

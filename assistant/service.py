@@ -107,7 +107,7 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         # every English word of the glossary's translations counts as on-topic too
         self.en_words = frozenset(w.lower() for e in guide.glossary for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", e.en)
                                   if w.lower() not in EN_STOP)
-        self.en_names = latin_names(nfkc(guide_text))
+        self.en_names = latin_names(nfkc(guide_text), known=[*self.thesaurus.lexicon, *self.thesaurus.en])
 
     def _walk(self, nodes: list[Node]) -> None:
         for n in nodes:

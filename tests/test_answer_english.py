@@ -234,3 +234,15 @@ def test_a_name_the_guide_prints_in_latin_letters_puts_an_english_question_on_to
     # a name the guide never prints is still no reason to answer
     off = assistant.ask("Where did Kubernetes come from and how big is it now?")
     assert off.abstained, off.answer
+
+
+def test_a_single_word_name_the_guide_prints_puts_an_english_question_on_topic(assistant):
+    """「図表 48 : Luup が取り組んだ…」: one Latin word standing among the Japanese is a name the guide
+    prints; a question naming it is answered (p.119). Words of the guide's English phrases
+    (「Diversity & Inclusion」, 「Society5.0」) and ordinary English are no such name."""
+    a = assistant.ask("How did Luup get electric kick scooters legalised?")
+    assert not a.abstained and 119 in {p for c in a.citations for p in c.pages}, a.answer
+    assert {"Luup", "CureApp", "Makuake", "Liberaware"} <= assistant.en_names
+    assert not {"Society", "Inclusion", "Lesson", "Tokyo"} & assistant.en_names
+    off = assistant.ask("What is next for the inclusion of society?")
+    assert off.abstained, off.answer
