@@ -40,7 +40,8 @@ KINDS: tuple[DetailKind, ...] = (
                    r"\b(what|how much)\b[^?.]{0,30}\b(total|annual|yearly)\b[^?.]{0,20}\bbudget\b|\bbudget (amount|size)\b|how (large|big) (is|was) the budget|"
                    r"\b(what|how much) (does|did|do|will|would)\b[^?.]{0,60}\bcost\b|"
                    # a fee asked about, not a price named as a criterion (「bidding that weighs price and quality」)
-                   r"(what|which|any)\b[^?.]{0,30}\b(fees?|charges?|prices?)\b|"
+                   # (nor one a choice is made on: "judge on what it proposes rather than on price")
+                   r"(what|which|any)\b[^?.]{0,30}\b(?<!\bon )(?<!\bby )(?<!\bthan )(fees?|charges?|prices?)\b|"
                    r"\b(fees?|charges?|prices?)\b[^?.]{0,20}\b(charged|required|payable|paid)\b|"
                    r"\b(is|are) there (a|any)\b[^?.]{0,30}\b(fees?|charges?)\b|"
                    # "is the total contract value or the per-student price given?"

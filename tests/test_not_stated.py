@@ -174,6 +174,7 @@ def test_a_part_that_asks_no_detail_is_answered_whatever_the_other_parts_detail(
     # price named as a criterion, not asked for; costs as a topic, not a sum
     ("What's the difference between bidding on price and quality and a proposal competition?", None),
     ("What are the costs and benefits of a pilot for a city?", None),
+    ("Which tender methods judge a startup on what it proposes rather than on price?", None),
     ("情報公開の請求には何日以内に答える決まり？", "duration"),
     ("DMPを使うと調達は何日くらい早くなる？", "duration"),
     ("What is the exact date for handing in budget requests?", "date"),
