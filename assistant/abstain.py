@@ -65,7 +65,7 @@ not but can all any may use used using one two three first new way ways thing th
 
 def on_topic_en(question: str, extra_words: frozenset[str] = frozenset(), names: frozenset[str] = frozenset()) -> bool:
     """A word of the guide's subject, one of the guide's own Latin names (``names``, from
-    ``latin_names``: "Where did Urban Innovation JAPAN come from?"), or two of ``extra_words``
+    ``latin_names``: "Where did Urban Innovation JAPAN come from?", "How did Luup…?"), or two of ``extra_words``
     (the glossary's English glosses): one gloss word alone is too little ("…autoscaling in
     Kubernetes for our SaaS backend?" shares only "saas" with the DMP catalogue's gloss)."""
     words = {w.lower() for w in _WORD.findall(question)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from assistant.abstain import EN_STOP
 from assistant.drafting import Draft, Drafting, Pooled, sentences_of, toc_id
 from assistant.sentences import Candidate
 from ingest.models import Chunk, Node
@@ -26,8 +27,6 @@ _EN_WORD = re.compile(r"[a-z][a-z'’-]+")
 
 def _content_words(text: str) -> frozenset[str]:
     """An English text's topic words, lowercased, a plural as its singular."""
-    from assistant.abstain import EN_STOP
-
     out = set()
     for w in _EN_WORD.findall(text.lower()):
         w = w.strip("'’-")

@@ -470,8 +470,8 @@ class QaAnswers(Drafting):
         answered_by: dict[int, tuple[str, int]] = {}
         seed_part = None
         if whole_best is not None:
-            # not a part asking for a type (a count, a date, a period) it does not hold: "How long is
-            # the certification valid, and must we be in Tsukuba?" → 「地域限定要件は無く」 answers the second
+            # not a part asking for a type (a count, a date, a period) it does not hold: 「…何自治体が
+            # 入ってるの？あと、いつできた組織？」 → 「…2013年に設立しました。」 (no count) answers the second
             lacks = [bool(wants := answer_types(p)) and not any(w.search(whole_best.text) for w in wants) for p in parts]
             covered = [self.scorer.coverage(self._query_tokens(p), whole_best.text) for p in parts]
             seed_part = max(range(len(parts)), key=lambda k: (not lacks[k], covered[k]))
@@ -578,8 +578,10 @@ class QaAnswers(Drafting):
         host = self._chunk_containing(meaning, prefer=("glossary", "footnote", "body", "table"))
         if host is None:
             return None
-        i, j = host.text.find(meaning), host.text.find(meaning) + len(meaning)
-        a, b = host.text.rfind("\n", 0, i) + 1, (host.text.find("\n", j) + 1 or len(host.text) + 1) - 1
+        i = host.text.find(meaning)
+        j = i + len(meaning)
+        a, b = host.text.rfind("\n", 0, i) + 1, host.text.find("\n", j)
+        b = len(host.text) if b < 0 else b
         if CELL in host.text[a:b]:
             # a row of 図表8 (用語 | 意味 | 言い換え例): the whole row, shown with its columns' names, also
             # answers "what should I say instead?"
