@@ -29,12 +29,21 @@ class DetailKind:
     en: str  # "The guide does not state {en}"
 
 
+# 「具体的にどの製品？」 is answered by the product's own name (「…」, a Latin name), not by the company
+# that made it (「株式会社 CureApp から提供された禁煙プログラム」)
+_PRODUCT_ASKED = re.compile(r"具体的に(どの|何という|なんという)(製品|商品|薬|医薬品|アプリ|ツール|システム|ソフト)|"
+                            r"which (specific|exact) (products?|drugs?|medicines?|apps?|tools?)|(製品|商品)名", re.I)
+_PRODUCT = re.compile(r"「[^」]{2,30}」|(?<!株式会社)(?<!株式会社 )(?<![A-Za-z] )(?<![A-Za-z])[A-Z][a-z][A-Za-z]{2,}(?![A-Za-z]| [A-Z])")
+
+
 KINDS: tuple[DetailKind, ...] = (
     DetailKind(
         "amount",
         re.compile(r"いくら|何円|何万円|金額|(どれ|どの)くらいの(予算|費用|お金|金額)|(費用|料金|報酬|年収|給与)は(どれ|どの|いくら|かか)|"
                    r"費用がかか|会費|参加費|料金|手数料|利用料|(登録|掲載|審査|申込|出展|出店)料|初期費用|月額|年額|"
-                   r"上限額|年収|給与|給料|単価|相場|予算規模|予算額|負担金|分担金|拠出金|予算(は|って)?(どれ|どの)くらい|how much|"
+                   r"上限額|年収|給与|給料|単価|相場|予算規模|予算額|負担金|分担金|拠出金|予算(は|って)?(どれ|どの)くらい|"
+                   # "how much did the droppings drop" asks a change (「10分の1以下」), "how much time" a duration
+                   r"how much(?! time\b)(?![^?.]{0,60}\b(drop|dropp|fall|fell|decreas|declin|reduc|shr[iu]nk|increas|rise|rose|grow|grew|improv)\w*)|"
                    r"\b(what|how much) (does|did|do|will|would)\b[^?.]{0,60}\bpay\b|"
                    r"\b(cap|ceiling|upper limit)\b[^?.]{0,30}\b(value|amount|price|sum)\b|"
                    r"\b(what|how much)\b[^?.]{0,30}\b(total|annual|yearly)\b[^?.]{0,20}\bbudget\b|\bbudget (amount|size)\b|how (large|big) (is|was) the budget|"
@@ -56,6 +65,8 @@ KINDS: tuple[DetailKind, ...] = (
         re.compile(r"名前|名称|(会社|企業|団体|事業者|製品|サービス)名|社名|(どこ|どの)の?(会社|銀行|企業|団体|事業者|ベンダー)|"
                    r"(会社|銀行|金融機関|企業|事業者|ベンダー|出資者|投資家|資金提供者)[）)]?(は|って|が)(どこ|誰|どちら)|"
                    r"具体的にどこ|誰が担当|担当者は誰|"
+                   # (「どの製品が向いている？」 asks no name: only 「具体的にどの製品？」 does)
+                   rf"{_PRODUCT_ASKED.pattern}|"
                    r"which (specific )?(banks?|compan(y|ies)|firms?|vendors?|organi[sz]ations?|startups?|municipalit(y|ies))|"
                    r"\bname of|who (is|are|was|were) the|\b(their|his|her) names?\b|担当者の(名前|氏名)", re.I),
         re.compile(r"株式会社|（株）|\(株\)|銀行|機構|協会|財団|大学|研究所|[市町村県]役所|[A-Z][A-Za-z]+ ?(Inc|Co)\b|"
@@ -71,14 +82,15 @@ KINDS: tuple[DetailKind, ...] = (
         re.compile(r"何月何日|何日まで|何日から|日付|締め?切り?|応募期限|申請期限|開催日|いつ.{0,6}開催|開催(時期|場所)|"
                    r"いつ[・、]?(どこで)?(やる|行われ|実施され|開かれ)|"
                    r"what date|which date|exact date|date by which|deadline|by what day|"
-                   r"\bwhen (is|was|will|does)\b[^?]{0,80}\b(held|take place|taking place)\b", re.I),
+                   r"\bwhen(?: and where)? (is|was|will|does)\b[^?]{0,80}\b(held|take place|taking place)\b", re.I),
         # a date as a calendar names it (「翌々年度末まで」 is a validity period, not a deadline)
         re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}\s*年\s*\d{1,2}\s*月|令和\s*\d+\s*年\s*\d{1,2}\s*月|"
                    r"\d{1,2}\s*月(上旬|中旬|下旬|末|中)"),
         "具体的な日付・期限", "the date or deadline"),
     DetailKind(
         "ratio",
-        re.compile(r"何対何|何割|何パーセント|何[%％]|比率|割合|配分|(what|maximum|max|minimum|min) (percentage|share|proportion|ratio)|how many percent", re.I),
+        re.compile(r"何対何|何割|何パーセント|何[%％]|比率|割合|配分|補助率|助成率|(what|maximum|max|minimum|min) (percentage|share|proportion|ratio)|how many percent|"
+                   r"\b(subsidy|grant|funding|co-?funding|matching|support) (rate|ratio)s?\b", re.I),
         re.compile(r"\d+(\.\d+)?\s*(%|％|割|パーセント)|\d+\s*(対|:|：)\s*\d+"),
         "具体的な割合・配分", "the ratio or share"),
     DetailKind(
@@ -86,7 +98,7 @@ KINDS: tuple[DetailKind, ...] = (
         re.compile(r"何年間|何[かヶカケヵ]月間?|何日(間|以内|くらい|ほど|程度)|何週間|任期|(どれ|どの)くらいの期間|期間は(どれ|どの)|"
                    r"(まで|のに)(は|に)?(どれ|どの)くらい(の時間|の期間|かか)|"
                    r"期間(って|は|が)?\s*何年|"
-                   r"how long (does|do|did|will|is|are)|how many (years|months|weeks|days)|"
+                   r"how long (does|do|did|will|is|are)|how much time\b|how many (years|months|weeks|days)|"
                    r"(maximum|max|longest) (number of )?(years|months)|number of (years|months)", re.I),
         re.compile(r"\d+\s*(年間|か月|ヶ月|カ月|ケ月|日間|週間|営業日|[カヵケかヶ]年)|[一二三四五六七八九十]+\s*(年間|か月|ヶ月|カ月|日間|週間)|"
                    r"\d+\s*(years?|months?|weeks?|days?)\b|翌々?年度末まで|\d+\s*日以内|\d+\s*年[がを]経過|"
@@ -284,7 +296,9 @@ _COMPANY = re.compile(r"株式会社|（株）|\(株\)|[A-Z][A-Za-z]+ ?(Inc|Co)\
 
 
 def _name_kind(question: str) -> re.Pattern[str] | None:
-    return _FINANCIER if _FINANCIER_ASKED.search(question) else _COMPANY if _COMPANY_ASKED.search(question) else None
+    if _FINANCIER_ASKED.search(question):
+        return _FINANCIER
+    return _PRODUCT if _PRODUCT_ASKED.search(question) else _COMPANY if _COMPANY_ASKED.search(question) else None
 
 
 # "By what date must we apply?" is answered by a date of applying (「…随時受付」, 「応募期限は…」),

@@ -30,7 +30,9 @@ _LOCATE = re.compile(
     r"(書いて|書かれて|載って|説明して|まとめて|紹介して|触れて|解説して)(ある|いる|い)(ところ|箇所|場所|ページ|部分|章|節)|"
     r"(箇所|場所)(は[？?]|を(教え|知りた))|"
     # "which parts of the lean canvas…" asks about the canvas, not for a place in the guide
-    r"which (page|section|chapter)|which parts?\b(?!\s+of\s+(?!(the|this)\s+guide))|what page|where (does|do|in|is)\b|"
+    r"which (page|section|chapter)|which parts?\b(?!\s+of\s+(?!(the|this)\s+guide))|what page|"
+    # "When and where is the Matching Pitch held?" asks for a venue, not a place in the guide
+    r"where (does|do|in|is)\b(?![^?]*\b(held|located|based|hosted|headquartered|take place|taking place)\b)|"
     # "Does the guide discuss who owns…? Where?": the place asked for in a question of its own
     r"(^|[?.]\s*)where\s*\?|"
     # "where can I find …" asks for the guide's place only when it names the guide or a part of it

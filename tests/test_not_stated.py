@@ -80,6 +80,8 @@ def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, que
     ("How many municipalities take part in the Startup City Promotion Council?", "11自治体"),
     # the date of the event asked about: 開催日時 2024年11月28日
     ("マッチングピッチ2024はいつ開催されましたか？", "2024年11月28日"),
+    # "how much … drop" asks a change, stated as a fraction (p.117: 10分の1以下に減少)
+    ("In the Shin'onsen deer pilot at an elementary school, how much did the deer droppings decrease?", "10分の1以下"),
     ("On what date was the Matching Pitch 2024 held?", "2024年11月28日"),
     # no deadline: 茨城県 takes applications for its trial ordering certification at any time (随時受付)
     # (asked without naming the programme, of which the guide describes several, it is now declined)
@@ -202,6 +204,15 @@ def test_a_part_that_asks_no_detail_is_answered_whatever_the_other_parts_detail(
     ("NPO法人の認証まで何か月くらいかかる？", "duration"),
     ("何ヶ月かかる？", "duration"),
     ("マッチングピッチ、2025年度はいつ・どこでやるの？", "date"),
+    ("When and where is next year's Matching Pitch being held?", "date"),
+    # a change asked by "how much" is no sum (「10分の1以下に減少」); "how much time" is a duration
+    ("How much did the number of visitors drop after the pilot?", None),
+    ("How much time does a proposal-based tender take?", "duration"),
+    ("What subsidy rate does the grant offer?", "ratio"),
+    ("補助率は？", "ratio"),
+    # a product's own name: 「具体的にどの製品？」, not 「どの製品が向いている？」
+    ("配送された医薬品は具体的にどの製品？", "name"),
+    ("うちの課にはどの製品が向いている？", None),
 ])
 def test_what_detail_a_question_asks_for(question, kind):
     d = asked_detail(question)
@@ -352,6 +363,12 @@ def test_every_detail_a_question_asks_for():
     "横浜市の官民連携の専門部署は何人のチーム？",
     # an advance payment's share of the contract: the guide says it can be arranged, not how much
     "If we make an exceptional advance payment to a startup, what's the maximum percentage of the contract we can pay up front?",
+    # the programme's name is printed (株式会社 CureApp から提供された禁煙プログラム), the medicine's is not
+    "豊中市の卒煙プロジェクトで自宅に届けられた医薬品は、具体的にどの製品？",
+    # the 2024 edition's date and venue are printed, not those of a later one
+    "When and where will the 2025 Matching Pitch be held?",
+    # the grant is named (第2世代交付金), its subsidy rate is not
+    "What subsidy rate does the second-generation regional revitalization grant pay for startup projects?",
 ])
 def test_newly_recognised_details_the_guide_does_not_state_are_declined(assistant, question):
     a = assistant.ask(question)

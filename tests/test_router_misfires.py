@@ -71,6 +71,9 @@ def test_a_definition_question_asks_about_the_term_before_its_cue(assistant, que
     ("何月ごろまでに自治体に話を持っていけばいいのか。それが書いてあるところを知りたいです。", "locate"),
     # but "where" inside a question about something else stays a question
     ("Where should a startup go first to meet city officials?", "qa"),
+    # a venue asked for, not a place in the guide
+    ("When and where is the next Matching Pitch being held?", "qa"),
+    ("Where is the Startup City Promotion Council based?", "qa"),
 ])
 def test_where_can_i_find_is_a_locate_question_only_about_the_guide(assistant, question, route):
     assert assistant.router.route(question).route == route
