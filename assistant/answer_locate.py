@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from assistant.abstain import EN_STOP
+from assistant.answer_qa import read_on
 from assistant.drafting import Draft, Drafting, Pooled, sentences_of, toc_id
 from assistant.sentences import Candidate
 from ingest.models import Chunk, Node
@@ -73,6 +74,7 @@ class LocateAnswers(Drafting):
                                         window=False)
             if not best:
                 continue
+            best = read_on(best)  # the sentence after another in its chunk is that passage read on
             if rank == 0 and self.answer_cfg.locate_lead:
                 # where the section starts, in its own opening sentence (what it is about)
                 lead = self._opening(tid)
@@ -90,18 +92,25 @@ class LocateAnswers(Drafting):
                     mark = f"[{cit.n}]"
                 shown_figures.append(f"{f.text}（{page_label(f.pages)}）{mark}")
             quotes = []
+            said_where = None
             for c in best:
                 cit = self._cite(len(citations) + 1, c.chunk, c.start, c.end, c.score)
                 citations.append(cit)
-                # the deepest heading (a point, a column, a case) says more than the section
+                # the deepest heading (a point, a column, a case) says more than the section; said
+                # once for the passages under it
                 inner = c.chunk.section_path[len(node.path):]
-                where = f"{' > '.join(inner)}（{page_label(cit.pages)}）: " if inner else ""
+                where = f"{' > '.join(inner)}（{page_label(cit.pages)}）: " if inner and inner != said_where else ""
+                said_where = inner
                 quotes.append(f"{where}「{self._shown(cit)}」[{cit.n}]")
             outline = self._outline(node, language) if rank < self.answer_cfg.locate_outlines else ""
             # where first: the section, its figures and sub-headings (often what the asker names),
             # then the passages (measured: key phrases in the first 250 characters 0.56 → 0.63)
-            lines.append(f"・{' > '.join(node.path)}（{label}）" + "".join(f"\n   {f}" for f in shown_figures) + outline
-                         + "\n   " + " ".join(quotes))
+            if self.answer_cfg.locate_outline_after:
+                lines.append(f"・{' > '.join(node.path)}（{label}）" + "".join(f"\n   {f}" for f in shown_figures)
+                             + "\n   " + " ".join(quotes) + outline)
+            else:
+                lines.append(f"・{' > '.join(node.path)}（{label}）" + "".join(f"\n   {f}" for f in shown_figures) + outline
+                             + "\n   " + " ".join(quotes))
         if not citations:
             return self._abstain(hits, language, None)
         if language == "ja":

@@ -78,7 +78,8 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
                                        lead_paragraph=True, latin_df=3, typed_from=1, anaphor_back=True,
                                        part_leads_first=True, rank_parts=True, part_passages=6, part_extend_chars=0,
                                        window_lead_in=True, extend_chars_en=175, figure_title_chars=40,
-                                       pointer_back=300, locate_titles=6, locate_title_min=0.34)
+                                       pointer_back=300, locate_titles=6, locate_title_min=0.34,
+                                       locate_lead=False, locate_outline_after=True, locate_outlines=1)
         self.neighbours = Neighbours(guide)
         self.enumerations = Enumerations(guide)
         self.matcher = TermMatcher.of_guide(guide)  # + everyday words, as notes only (never routes)

@@ -437,17 +437,19 @@ def test_a_later_parts_passage_found_under_an_earlier_part_is_quoted_under_its_o
     assert "現地参加 218名" in second and " above." not in second, ans.answer
 
 
-def test_locate_opens_the_best_section_with_its_first_sentence(assistant):
+def test_locate_names_the_best_section_and_its_pages_then_the_passages_then_its_headings(assistant):
     ans = assistant.ask("官民連携でありがちな失敗パターンがまとまってるのって何ページから？")
     assert ans.route == "locate"
     quotes_in_chunks(ans, assistant)
-    first = ans.citations[0]
-    assert "よくある落とし穴" in " > ".join(first.section_path)
-    assert first.pages == [18]  # where the section starts
-    chunk = assistant.chunk(first.chunk_id)
-    assert chunk.text.startswith(first.quote)
-    # and lists the section's own sub-headings with their pages
-    assert "この節の見出し: 1. 偏見や先入観" in ans.answer and "4. 連携を進めていったものの" in ans.answer
+    first_line = ans.answer.split("\n")[1]
+    # the section and the pages it runs over: where it starts is its first page
+    assert "よくある落とし穴" in first_line and first_line.endswith("（pp.18–21）"), ans.answer
+    assert "よくある落とし穴" in " > ".join(ans.citations[0].section_path)
+    # the passages that matched before the section's own sub-headings (with their pages), which
+    # map the rest of it
+    block = ans.answer.split("\n・")[1]
+    assert "この節の見出し: 1. 偏見や先入観" in block and "4. 連携を進めていったものの" in block
+    assert block.index("[1]") < block.index("この節の見出し"), ans.answer
 
 
 def test_a_figure_answer_quotes_the_passage_that_explains_it(assistant):
