@@ -16,8 +16,12 @@ _APOSTROPHE = re.compile(r"(?<=[A-Za-z])['’](?=[A-Za-z])")
 
 class Thesaurus:
     def __init__(self, ja: dict[str, list[str]], en: dict[str, list[str]],
-                 lexicon: dict[str, list[str]] | None = None):
+                 lexicon: dict[str, list[str]] | None = None, patterns: dict[str, list[str]] | None = None):
         self.ja = {nfkc(k): v for k, v in ja.items()}
+        # asked by what it avoids (「入札をせずに」, "without holding a competitive tender" → 随意契約):
+        # regular expressions, found first in either language; the words they match are not looked
+        # up again (their 入札 / "tender" would search for the very thing the question avoids)
+        self.patterns = [(re.compile(k, re.I), v) for k, v in (patterns or {}).items()]
         # the English of the guide's nouns and verbs (data/lexicon_en.yaml), a second layer: a single
         # English word the thesaurus lacks is looked up there, its words searched after the thesaurus's
         self.lexicon = {k.lower(): v for k, v in (lexicon or {}).items() if " " not in k.strip()}
@@ -33,7 +37,7 @@ class Thesaurus:
     @classmethod
     def load(cls, path: Path, lexicon: dict[str, list[str]] | None = None) -> "Thesaurus":
         data = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
-        return cls(data.get("ja") or {}, data.get("en") or {}, lexicon)
+        return cls(data.get("ja") or {}, data.get("en") or {}, lexicon, data.get("patterns") or {})
 
     def expand(self, query: str, asking: Collection[str] = ()) -> list[str]:
         """Guide words to search in addition to the query (none already in it). ``asking``: the
@@ -43,8 +47,12 @@ class Thesaurus:
         # an apostrophe inside a word goes (Shin'onsen → shinonsen; a possessive city's → citys → city)
         q = _APOSTROPHE.sub("", nfkc(query))
         out: dict[str, None] = {}
+        for pattern, words in self.patterns:
+            if pattern.search(q):
+                out.update(dict.fromkeys(words))
+                q = pattern.sub(" ", q)
         for phrase in self.phrases(q):
-            out.update(dict.fromkeys(self.ja[phrase]))
+            out.update(dict.fromkeys(self.ja.get(phrase, ())))
         if self._en_phrase is not None:
             for m in self._en_phrase.finditer(q):
                 out.update(dict.fromkeys(self.en_phrases[" ".join(m.group(1).lower().split())]))
@@ -62,9 +70,11 @@ class Thesaurus:
         return [w for w in out if w not in q]
 
     def phrases(self, query: str) -> list[str]:
-        """The asker's Japanese phrases in ``query`` that an entry maps to the guide's words."""
+        """The asker's phrases in ``query`` that an entry maps to the guide's words: the Japanese
+        entries' and the text each pattern matches."""
         q = nfkc(query)
-        return [phrase for phrase in self.ja if phrase in q]
+        found = [m.group(0) for pattern, _ in self.patterns for m in pattern.finditer(q)]
+        return found + [phrase for phrase in self.ja if phrase in q and phrase not in found]
 
 
 def _lookup(table: dict[str, list[str]], word: str) -> list[str]:

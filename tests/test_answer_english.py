@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from eval.metrics import has_english_lead
+from eval.metrics import has_english_lead, lead_text
 from ingest.settings import get_settings
 from ingest.toc_en import load_toc_en
 
@@ -144,6 +144,29 @@ def test_buying_without_a_tender_is_a_negotiated_contract(assistant):
     assert not a.abstained
     assert "随意契約" in a.citations[0].quote, a.answer
     assert "The guide lists" not in a.answer.split("\n- ", 1)[0], a.answer  # no unrelated list before the quotes
+
+
+@pytest.mark.parametrize("question, persona", [
+    # each of these missed the thesaurus's exact phrases ("without a tender") and was answered with
+    # 企画競争 or a list of evaluation viewpoints, never 随意契約
+    ("How can our city buy a startup's product without a competitive tender?", "municipality"),
+    ("How can a municipality contract with a startup without holding a tender?", None),
+    ("Can a city buy our product without putting it out to tender?", "startup"),
+    ("入札をせずにスタートアップから購入する方法はある？", "municipality"),
+    ("入札にかけずにスタートアップの製品を買えますか？", None),
+])
+def test_any_wording_of_buying_without_a_tender_is_answered_with_the_negotiated_contract(assistant, question, persona):
+    """The thesaurus's patterns (data/thesaurus.yaml ``patterns``): "without (holding) a (competitive)
+    tender", 「入札をせずに」, 「入札にかけずに」 ask for 随意契約, and their 入札 is not searched."""
+    words = assistant.thesaurus.expand(question)
+    assert words[0] == "随意契約" and "入札" not in words, words
+    a = assistant.ask(question, persona=persona)
+    assert not a.abstained and "随意契約" in lead_text(a.answer), a.answer
+
+
+def test_a_question_about_the_tender_itself_is_not_read_as_avoiding_it(assistant):
+    for q in ("What happens in a competitive tender?", "一般競争入札の流れは？", "Why do startups lose tenders on price?"):
+        assert "随意契約" not in assistant.thesaurus.expand(q), q
 
 
 @pytest.mark.parametrize("question", [
