@@ -28,7 +28,7 @@ _ORDINAL = re.compile(r"^[0-9０-９一二三四五六七八九]\s*つ目(は|�
 # 評価 viewpoints instead of 「随意契約（特命随契）」; on the 1,208 first 250 0.7202 → 0.7245)
 LIST_QUESTION = re.compile(
     r"どんな|どのような|何を|なにを|[0-9０-９]\s*つ(の|って|は)|それぞれ|どう[^。？?]{0,6}(ば|たら)|どうやって|ポイント|方法|打開策|手は|(どんな|どの|何の|なんの)観点|観点(は|を|って|が)|パターン|種類|"
-    r"what (kind|sort)s of|which (points|ways)|how (can|do|should)|what should|what are the|"
+    r"what (kind|sort)s of|which (points|ways)|how (can|do|should)\b|what should|what are the|"
     r"what (information|info|details|things|items|questions)\b|"
     r"\b(two|three|four|five|six)\b(?!-)", re.I)  # a count, not "three-way win"
 

@@ -65,6 +65,9 @@ def test_a_heading_line_over_a_list_brings_its_items(assistant):
     ("…we pick one SaaS vendor: what kind of contract is that?", False),  # one kind, not a set
     ("What are the three exits the guide describes?", True),
     ("What does the guide mean by a 'three-way win' in a partnership?", False),  # a compound, not a count
+    ("How do we find our first partner city?", True),
+    # "how does" is not "how do": one process asked, not a set (the 9 随意契約 grounds came first)
+    ("How does a startup get certified under a trial ordering system?", False),
 ])
 def test_which_questions_ask_for_a_set_of_things(question, asks):
     from assistant.enumerations import LIST_QUESTION
