@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ingest.blocks import Block, ends_sentence
 from ingest.models import Chunk
 from ingest.pages import PageMap
+from ingest.personas import table_personas
 from ingest.structure import RawNode, Structure
 from ingest.tables import row_text, table_rows
 from ingest.text import SUPERSCRIPT_DIGITS, nfkc, split_sentences, superscript_to_int
@@ -122,7 +123,8 @@ class Chunker:
         notes = footnote_markers(text) if kind != "footnote" else []
         chunk = Chunk(
             id=self._new_id(node, kind), kind=kind, section_id=node.id, section_path=list(node.path),
-            recovered=_is_recovered(node), pages=pages, page_starts=page_starts, personas=list(node.personas),
+            recovered=_is_recovered(node), pages=pages, page_starts=page_starts,
+            personas=table_personas(text, list(node.personas)) if kind == "table" else list(node.personas),
             text=text, search_text=nfkc(" > ".join(node.path) + ("\n" + search_extra if search_extra else "") + "\n" + text),
             figure=figure, footnotes=notes,
         )

@@ -24,3 +24,18 @@ def personas_for(heading: str, inherited: list[str]) -> list[str]:
         if pattern.search(heading):
             return list(personas)
     return list(inherited) if inherited else ["all"]
+
+
+# a table whose columns set the two sides side by side (図表7: 「自治体にとってのメリット |
+# スタートアップにとってのメリット」) is for both, whichever side's section it is printed in
+_SIDES = (re.compile(r"自治体|行政"), re.compile(r"スタートアップ|企業|事業者"))
+
+
+def table_personas(text: str, personas: list[str]) -> list[str]:
+    """``personas`` of the table's section, or both sides when its header row has a column for each."""
+    cells = [c for c in text.split("\n", 1)[0].split("|") if c.strip()]
+    mun = {i for i, c in enumerate(cells) if _SIDES[0].search(c) and not _SIDES[1].search(c)}
+    start = {i for i, c in enumerate(cells) if _SIDES[1].search(c) and not _SIDES[0].search(c)}
+    if mun and start and set(personas) & {"municipality", "startup"}:
+        return ["municipality", "startup"]
+    return personas

@@ -48,6 +48,20 @@ def test_introduction_is_for_all(guide):
     assert start and all(c.personas == ["startup"] for c in start)
 
 
+def test_a_table_that_sets_both_sides_side_by_side_is_for_both(guide, session_assistant):
+    """図表7 (p.15) lists the benefits for the municipality beside those for the startup, printed
+    under ② スタートアップにとってのメリット: for both sides, so an official asking for the
+    municipality's benefits reads its row as the answer, not as "from the other side"."""
+    from ingest.personas import table_personas
+
+    both = [c for c in guide.chunks if c.kind == "table" and set(c.personas) == {"municipality", "startup"}]
+    assert [c.text.split("\n", 1)[0] for c in both] == ["自治体にとってのメリット | スタートアップにとってのメリット"]
+    assert table_personas("項目 | 自治体 | 金額\n…", ["startup"]) == ["startup"]  # one side's column only
+    a = session_assistant.ask("What are the benefits for a municipality of working with startups?", persona="municipality")
+    first = a.answer.split("\n")[1]
+    assert "自治体にとってのメリット" in first and "other side" not in first, a.answer[:400]
+
+
 def test_every_chunk_has_known_personas(guide):
     allowed = {"municipality", "startup", "intermediary", "all"}
     for c in guide.chunks:
