@@ -3,6 +3,7 @@ says to the question as asked, and the body sentences that introduce it."""
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 from assistant.drafting import Draft, Drafting, clip_title, sentences_of, toc_id
 from assistant.schema import Citation
@@ -11,6 +12,7 @@ from ingest.models import Chunk
 SHOWN_ROWS = 4  # a figure's table: its first lines (the header and the first rows) are shown
 ROW_MIN_COVERAGE = 0.15  # a later row joins them when the question names it
 # a sentence that only announces a figure: 「…について解説していきます（図表 11）。」
+_MARK = re.compile(r"\[(\d+)\]")
 ANNOUNCES = re.compile(r"(解説|紹介|示し|整理|まとめ)(し)?(て)?(いき|おり)?(ます|ました)[(（\s]*[)）]?[。．]?\s*$")
 
 
@@ -18,6 +20,38 @@ class FigureAnswers(Drafting):
     """Answers questions that name a figure (図表N / Figure N)."""
 
     def _figure_answer(self, number: int, language: str, query: str = "", persona: str = "any") -> Draft:
+        parts = self._figure_parts(number, language, query, persona)
+        if isinstance(parts, Draft):
+            return parts
+        head, citations, shown = parts
+        return Draft("\n".join([head] + [f"「{self._shown(c)}」[{c.n}]" for c in shown]), citations)
+
+    def _figures_answer(self, numbers: Sequence[int], language: str, query: str = "", persona: str = "any") -> Draft:
+        """Each figure the question names ("Figures 16 and 17": the two pages of one sheet), one
+        after the other, citations numbered on; a passage quoted for an earlier one is not again."""
+        blocks: list[str] = []
+        citations: list[Citation] = []
+        for number in numbers:
+            parts = self._figure_parts(number, language, query, persona)
+            if isinstance(parts, Draft):  # a number the guide has no figure for
+                continue
+            head, own, shown = parts
+            renumber: dict[int, int] = {}
+            for c in own:
+                if c in shown and any((o.chunk_id, o.quote) == (c.chunk_id, c.quote) for o in citations):
+                    continue  # quoted for an earlier figure
+                renumber[c.n] = len(citations) + 1
+                citations.append(c.model_copy(update={"n": renumber[c.n]}))
+            head = _MARK.sub(lambda m: f"[{renumber.get(int(m.group(1)), int(m.group(1)))}]", head)
+            blocks.append("\n".join([head] + [f"「{self._shown(c)}」[{renumber[c.n]}]" for c in shown if c.n in renumber]))
+        if not blocks:
+            return self._figure_answer(numbers[0], language, query, persona)
+        return Draft("\n\n".join(blocks), citations)
+
+    def _figure_parts(self, number: int, language: str, query: str = "", persona: str = "any"
+                      ) -> Draft | tuple[str, list[Citation], list[Citation]]:
+        """The figure answer's head line(s), its citations and the ones quoted under the head (an
+        abstaining Draft for a figure the guide does not have)."""
         entry = next((f for f in self.guide.figures if f.number == number), None)
         if entry is None:
             last = max((f.number for f in self.guide.figures), default=0)
@@ -73,7 +107,7 @@ class FigureAnswers(Drafting):
             # the reader finds printed in the guide
             head += f"\n（「{entry.title}」）"
         shown = citations[1:] if caption is not None else citations
-        return Draft("\n".join([head] + [f"「{self._shown(c)}」[{c.n}]" for c in shown]), citations)
+        return head, citations, shown
 
     def _asked_row(self, table: Chunk, query: str) -> tuple[int, int] | None:
         """A row past the ones shown that the question names (「スピード感」の違いには…): the

@@ -64,9 +64,11 @@ class ReadingAnswers(Drafting):
             # the figure's page and the reader in English on the first line; the guide's own words follow
             role, sector = ROLE_EN.get(row.role), SECTOR_EN.get(row.sector, row.sector)
             reader = f"{role} at {sector}" if role else sector
+            # (the row's Japanese, which names the readers at length, on a line of its own: the first
+            # line stays English)
             head = (f"Figure {row.source_figure}" + (f" ({at})" if at else "") + f" recommends this reading order for "
-                    f"{reader} (「{' '.join(x for x in (row.sector, row.role) if x.strip('—'))}」: {who})"
-                    + ("[1]:" if citations else ":"))
+                    f"{reader}" + ("[1]:" if citations else ":")
+                    + f"\n(「{' '.join(x for x in (row.sector, row.role) if x.strip('—'))}」: {who})")
             body = [f"{s.order}. {s.heading} (from p.{s.pages[0]})" if s.pages else f"{s.order}. {s.heading}" for s in steps]
         return Draft("\n".join([head] + body), citations, reading_path=steps,
                      reason=f"図表{row.source_figure}の行: {row.sector}/{row.role}/{who}")

@@ -15,7 +15,10 @@ from assistant.terms import TermMatcher
 from ingest.models import FigureEntry, GlossaryEntry
 from ingest.text import nfkc
 
-_FIGURE_NUM = re.compile(r"図表?\s*(\d{1,2})(?!\d)|\b(?:figure|fig\.?|table|chart|diagram)\s*(\d{1,2})\b", re.I)
+_FIGURE_NUM = re.compile(r"図表?\s*(\d{1,2})(?!\d)|\b(?:figures?|figs?\.?|tables?|charts?|diagrams?)\s*(\d{1,2})\b", re.I)
+# the numbers after the first in "Figures 16 and 17", 「図表16と17」, "Figure 3, 4 and 5"
+_MORE_FIGURES = re.compile(r"\s*(?:and|&|or|,|、|と|・|や)\s*(?:図表?|figures?|figs?\.?)?\s*(\d{1,2})(?!\d)", re.I)
+MAX_FIGURES = 3
 _READING = re.compile(
     r"(何|どこ|どの章|どの部分|どれ)から読|読(む|め|ん)(べき|ば|ばいい|ばよい|のがおすすめ)|推奨(閲覧|読)|おすすめの章|"
     r"(最初|まず|先)に(目を通す|読む)|目を通すべき|読んでもらう|勧めれば|"
@@ -37,7 +40,9 @@ _LOCATE = re.compile(
     r"(^|[?.]\s*)where\s*\?|"
     # "where can I find …" asks for the guide's place only when it names the guide or a part of it
     # ("Before pitching, where can I find public information about a city?" asks for a source)
-    r"where can i find\b(?=[^?]*\b(guide|section|chapter|page)s?\b)", re.I)
+    r"where can i find\b(?=[^?]*\b(guide|section|chapter|page)s?\b)|"
+    # "Is there one place in the guide that collects the reference links?"
+    r"\b(a|one|any|single) (place|part|section|page|spot) (in|of) (the|this) guide\b", re.I)
 # the "where is it" wording of a locate question: not what to search for
 _LOCATE_TAIL = re.compile(
     r"[、,]?\s*(って|は|が|を)?\s*(ガイドの|本ガイドの)?(どこ|何ページ|何頁|どのページ|どの(章|節|部分|セクション|あたり)|"
@@ -78,6 +83,7 @@ class RouteDecision:
     reason: str
     term: GlossaryEntry | None = None
     figure: int | None = None
+    figures: tuple[int, ...] = ()  # every figure named, the first being ``figure``
     # 「AとBって、それぞれどういう意味？」: every term asked about, in the order asked (term is the first)
     terms: tuple[GlossaryEntry, ...] = ()
 
@@ -91,8 +97,9 @@ class Router:
         q = nfkc(question)
         m = _FIGURE_NUM.search(q)
         if m:
-            n = int(m.group(1) or m.group(2))
-            return RouteDecision("figure", f"図表番号 {n} を含む質問", figure=n)
+            numbers = figure_numbers(q)
+            return RouteDecision("figure", f"図表番号 {'・'.join(map(str, numbers))} を含む質問", figure=numbers[0],
+                                 figures=numbers)
         if _READING.search(q):
             return RouteDecision("reading_path", f"読む順番・推奨箇所を尋ねる表現「{_READING.search(q).group(0)}」")
         if _LOCATE.search(q):
@@ -153,6 +160,18 @@ class Router:
             if len(title) >= 6 and title in q:
                 return f.number
         return None
+
+
+def figure_numbers(q: str) -> tuple[int, ...]:
+    """The figures a question names, in order, at most MAX_FIGURES ("Figures 16 and 17" → 16, 17)."""
+    out: list[int] = []
+    for m in _FIGURE_NUM.finditer(q):
+        out.append(int(m.group(1) or m.group(2)))
+        at = m.end()
+        while (more := _MORE_FIGURES.match(q, at)) is not None:
+            out.append(int(more.group(1)))
+            at = more.end()
+    return tuple(dict.fromkeys(out))[:MAX_FIGURES]
 
 
 def locate_topic(question: str) -> str:

@@ -197,6 +197,8 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         if d.route == "glossary" and d.term is not None:
             return self._glossary_answer(d, query, language, persona)
         if d.route == "figure" and d.figure is not None:
+            if len(d.figures) > 1:
+                return self._figures_answer(d.figures, language, query, persona)
             return self._figure_answer(d.figure, language, query, persona)
         if d.route == "reading_path":
             return self._reading_answer(query, language, persona)

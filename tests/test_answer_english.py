@@ -35,6 +35,10 @@ def test_every_toc_heading_and_figure_has_a_reviewed_english_title(guide):
     ("What does genka mean?", "glossary", "原課"),
     ("Which chapters should a startup CEO read first?", "reading_path",
      "Figure 3 (p.7) recommends this reading order for decision makers at startups"),
+    # the row names its readers at length in Japanese (…・契約担当部署・財政部局の担当者): on a line of its own
+    ("Which chapters should someone in a city's contracts or finance section read?", "reading_path",
+     "Figure 3 (p.7) recommends this reading order for practitioners at municipalities"),
+    ("What do Figures 16 and 17 show?", "figure", "Figure 16, “"),
     ("Does the guide cover PFI?", "qa", "The guide states (p.10) that it does not cover PFI"),
 ])
 def test_an_english_answer_opens_in_english_with_the_pages(assistant, question, route, first):

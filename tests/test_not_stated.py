@@ -369,6 +369,9 @@ def test_every_detail_a_question_asks_for():
     "When and where will the 2025 Matching Pitch be held?",
     # the grant is named (第2世代交付金), its subsidy rate is not
     "What subsidy rate does the second-generation regional revitalization grant pay for startup projects?",
+    # whether there is a fee at all ("does it cost anything"): the catalogue's listing is described, its price is not
+    "Would it cost anything to get our SaaS listed on the Digital Agency's DMP catalogue site?",
+    "デジタル庁のDMPカタログサイトにサービスを載せるのにお金はかかりますか？",
 ])
 def test_newly_recognised_details_the_guide_does_not_state_are_declined(assistant, question):
     a = assistant.ask(question)

@@ -74,6 +74,8 @@ def test_a_definition_question_asks_about_the_term_before_its_cue(assistant, que
     # a venue asked for, not a place in the guide
     ("When and where is the next Matching Pitch being held?", "qa"),
     ("Where is the Startup City Promotion Council based?", "qa"),
+    # a place in the guide asked for without "where"
+    ("Is there a single place in the guide that lists the reference websites?", "locate"),
 ])
 def test_where_can_i_find_is_a_locate_question_only_about_the_guide(assistant, question, route):
     assert assistant.router.route(question).route == route
@@ -171,3 +173,27 @@ def test_a_joined_yes_no_question_is_a_clause_but_not_a_part():
     assert question_parts(q) == [q]  # answered as one question
     assert clauses(q) == ["What are the three exits", "does it cover PFI-type schemes as well?"]
     assert clauses("3つの出口って何？あと、PPPは扱ってる？") == question_parts("3つの出口って何？あと、PPPは扱ってる？")
+
+
+@pytest.mark.parametrize("question, figures", [
+    ("How are Figures 16 and 17 meant to be filled in?", (16, 17)),
+    ("図表16と17はそれぞれ何を書く欄？", (16, 17)),
+    ("What do Figure 3, 4 and 5 have in common?", (3, 4, 5)),
+    ("図表 51 の概要を教えて", (51,)),
+    ("Figure 12 and 2025 targets", (12,)),  # a year is no figure number
+])
+def test_every_figure_a_question_names_is_routed(assistant, question, figures):
+    d = assistant.router.route(question)
+    assert d.route == "figure" and d.figures == figures and d.figure == figures[0]
+
+
+def test_a_question_naming_two_figures_is_answered_with_both(assistant):
+    """"Figures 16 and 17" are the two pages of one sheet: each is named with its page and its
+    rows quoted, citations numbered on, no passage quoted twice."""
+    a = assistant.ask("How are Figures 16 and 17 meant to be filled in?")
+    assert a.route == "figure" and not a.abstained
+    assert a.answer.startswith("Figure 16, “") and "\n\nFigure 17, “" in a.answer, a.answer
+    assert [c.n for c in a.citations] == list(range(1, len(a.citations) + 1))
+    assert len({(c.chunk_id, c.quote) for c in a.citations}) == len(a.citations)
+    assert "⑥強み" in a.answer  # Figure 17's own columns
+    assert all(f"[{c.n}]" in a.answer for c in a.citations)
