@@ -59,6 +59,8 @@ _DEFINE = re.compile(
     r"の意味|意味(は|を|って)|言い換え|言いかえ|平たく言う|"
     r"どういう(意味|こと)|どういう\S{1,4}のこと|何のこと|を指して|何を(求め|意味)|正式(に|名称)|の略|"
     r"って(どこ|誰|だれ)のこと|"
+    # 「外郭団体って、具体的にどういう団体を指すんですか？」
+    r"って[、,\s]*(具体的に(は)?)?[、,\s]*(どういう|どんな|どの|何の?)\S{0,6}を指(す|し)|"
     r"what (does|do|is|are)\b.*\b(mean|stand for)\b|what is meant by|meaning of|what(?: on earth)? is (an?|that|it)\b|what's an?\b|define|"
     r"definition of|stand for|explain (that|this|the) (word|term)",
     re.I)

@@ -51,6 +51,9 @@ def test_not_a_definition_question(assistant, question):
     ("The startup proposed starting with a 'feasibility study'. How does the guide's term list explain that word?",
      "フィージビリティ・スタディ"),
     ("Someone asked us to bring a 'bonchi-e' to the next meeting. What on earth is that?", "ボンチ絵"),
+    # 「…って、具体的にどういう団体を指すの？」 asks what the word names
+    ("外郭団体って、具体的にどういう団体を指すんですか？", "外郭団体"),
+    ("原課ってどの部署を指すの？", "原課"),
 ])
 def test_a_definition_question_asks_about_the_term_before_its_cue(assistant, question, term):
     d = assistant.router.route(question)
