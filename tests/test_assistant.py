@@ -480,6 +480,14 @@ def test_a_figure_answer_shows_the_figure_before_the_text_around_it(assistant):
     assert "第2章 官民連携の進め方 >" not in head and ans.citations[0].section_path[0] == "第2章 官民連携の進め方"
 
 
+def test_a_figure_without_rows_of_its_own_is_explained_by_the_sentence_that_cites_it_first(assistant):
+    """図表32 (p.91) is an image: the text's sentence that cites it (「…最も多いのが「サービスの唯一性」…
+    （図表 32）」) answers what it shows, before the other passages of its section."""
+    ans = assistant.ask("According to Figure 32, what was the most common tweak municipalities made when procuring?")
+    assert ans.route == "figure" and not any(assistant.chunk(c.chunk_id).kind == "table" for c in ans.citations)
+    assert "図表 32" in ans.citations[1].quote and "サービスの唯一性" in ans.citations[1].quote, ans.answer
+
+
 def test_locate_quotes_sit_under_their_own_section(assistant):
     ans = assistant.ask("自治体の予算がどういうスケジュールで決まるのか、説明している箇所を教えてください。", persona="startup")
     assert ans.route == "locate"
