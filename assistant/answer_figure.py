@@ -11,8 +11,8 @@ from ingest.models import Chunk
 
 SHOWN_ROWS = 4  # a figure's table: its first lines (the header and the first rows) are shown
 ROW_MIN_COVERAGE = 0.15  # a later row joins them when the question names it
+_MARK = re.compile(r"\[(\d+)\]")  # a citation marker in an answer's text
 # a sentence that only announces a figure: 「…について解説していきます（図表 11）。」
-_MARK = re.compile(r"\[(\d+)\]")
 ANNOUNCES = re.compile(r"(解説|紹介|示し|整理|まとめ)(し)?(て)?(いき|おり)?(ます|ました)[(（\s]*[)）]?[。．]?\s*$")
 
 
