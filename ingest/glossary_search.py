@@ -52,12 +52,12 @@ def from_guide(e: GlossaryEntry) -> bool:
     return e.category != GENERAL_OUTSIDE
 
 
-def names(e: GlossaryEntry) -> list[str]:
+def names(e: GlossaryEntry, tails: bool = True) -> list[str]:
     """The Japanese surface forms of an entry (term and aliases, also without a parenthesised
-    tail: スケール(する) → スケール), NFKC, in order, without duplicates."""
+    tail unless ``tails`` is False: スケール(する) → スケール), NFKC, in order, without duplicates."""
     out: dict[str, None] = {}
     for s in (e.term, *e.aliases):
-        for form in (s, _PARENS.sub("", s)):
+        for form in ((s, _PARENS.sub("", s)) if tails else (s,)):
             form = nfkc(form).strip()
             if form:
                 out.setdefault(form, None)
@@ -158,11 +158,19 @@ class GlossarySearch:
     def text_forms(self) -> Iterable[tuple[str, GlossaryEntry, bool]]:
         """(surface, entry, is_english) to look for in running text (the jargon translator):
         names of at least two characters and English aliases of at least three, guide entries
-        first so that a general word never takes a guide term's surface."""
-        for e in self.entries:
-            for s in names(e):
-                if len(s) >= 2:
-                    yield s, e, False
-            for alias in self.english(e):
-                if len(alias) >= 3:
-                    yield alias, e, True
+        first so that a general word never takes a guide term's surface. A name as written comes
+        before any name without its parenthesised tail: 4号随契's alias 「随意契約（4号）」 read as
+        「随意契約」 would take 随意契約's own term."""
+        for general in (False, True):
+            group = [e for e in self.entries if is_general(e) is general]
+            for e in group:
+                for s in names(e, tails=False):
+                    if len(s) >= 2:
+                        yield s, e, False
+                for alias in self.english(e):
+                    if len(alias) >= 3:
+                        yield alias, e, True
+            for e in group:
+                for s in names(e):
+                    if len(s) >= 2:
+                        yield s, e, False

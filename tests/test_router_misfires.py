@@ -54,6 +54,10 @@ def test_not_a_definition_question(assistant, question):
     # 「…って、具体的にどういう団体を指すの？」 asks what the word names
     ("外郭団体って、具体的にどういう団体を指すんですか？", "外郭団体"),
     ("原課ってどの部署を指すの？", "原課"),
+    # 随意契約 is its own term: 4号随契's alias 「随意契約（4号）」 without its bracket does not take it
+    ("随意契約って何？", "随意契約"),
+    ("What is 随意契約?", "随意契約"),
+    ("随意契約（4号）とは？", "4号随契"),
 ])
 def test_a_definition_question_asks_about_the_term_before_its_cue(assistant, question, term):
     d = assistant.router.route(question)
