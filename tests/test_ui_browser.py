@@ -218,7 +218,8 @@ def test_three_turns_evidence_in_view_reload_and_section(tab, ui_server, viewpor
     expect(cited).to_have_count(1, timeout=STEP_MS)
     assert cited.get_attribute("data-chunk-id") == cit["chunk_id"]
     assert cited.locator("mark.kc-quote").inner_text().strip() == cit["quote"].strip()
-    in_viewport(pg, "document.querySelector('#reader .kc-cited')")
+    # the quote in view (a passage taller than a phone's screen opens at the quote, not at its start)
+    in_viewport(pg, "document.querySelector('#reader .kc-cited mark.kc-quote')")
     shot(pg, f"{size}-3-whole-section")
     reader.locator(".kc-close").click()
     expect(reader).to_be_hidden(timeout=STEP_MS)
