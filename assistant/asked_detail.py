@@ -58,7 +58,7 @@ KINDS: tuple[DetailKind, ...] = (
                    r"\b(registration|listing|entry|membership|participation|application|usage|user) fees?\b|"
                    # "Does it cost anything to list our service?", 「掲載は無料？」: whether there is a fee at all
                    r"\bcosts? (anything|money|extra)\b|\bfree of charge\b|\b(is|are) (it|they|listing|registration|joining|entry|participation) free\b|"
-                   r"お金(は|が)?かか|無料(です|なの|で(す|き)|？|\?)|タダ|"
+                   r"お金(は|が)?かか|無料(です|なの|でき|？|\?)|タダ|"
                    r"\byen\b|\bsalary\b",
                    re.I),
         re.compile(r"\d[\d,，.]*\s*(?:万|億|千)?円|[一二三四五六七八九十百千万億]+円|無料|無償|有償"),
