@@ -63,13 +63,16 @@ not but can all any may use used using one two three first new way ways thing th
 """.split())
 
 
-def on_topic_en(question: str, extra_words: frozenset[str] = frozenset(), names: frozenset[str] = frozenset()) -> bool:
+def on_topic_en(question: str, extra_words: frozenset[str] = frozenset(), names: frozenset[str] = frozenset(),
+                places: frozenset[str] = frozenset()) -> bool:
     """A word of the guide's subject, one of the guide's own Latin names (``names``, from
     ``latin_names``: "Where did Urban Innovation JAPAN come from?", "How did Luup…?"), or two of ``extra_words``
     (the glossary's English glosses): one gloss word alone is too little ("…autoscaling in
-    Kubernetes for our SaaS backend?" shares only "saas" with the DMP catalogue's gloss)."""
+    Kubernetes for our SaaS backend?" shares only "saas" with the DMP catalogue's gloss). A place
+    of the guide's cases (``places``: Fukuoka) counts as one gloss word: "the first theme of
+    Fukuoka's scheme" is on topic, "How do I cook ramen in Sapporo?" is not."""
     words = {w.lower() for w in _WORD.findall(question)}
-    if words & DOMAIN_EN or len(words & extra_words) >= 2:
+    if words & DOMAIN_EN or len(words & extra_words) + bool(words & places) >= 2:
         return True
     folded = " ".join(_WORD.findall(question)).lower()
     return any(re.search(rf"\b{re.escape(n)}\b", folded) if " " in n or n.islower()
@@ -104,8 +107,9 @@ _SINGLE_NAME = re.compile(
 
 # questions about something no part of the guide is near (the weather): declined as off topic
 # whatever words they share with it (「明日の福岡市の天気は？」 matches the guide's 福岡市 well).
-# Not 天候: the guide's 全天候型 is a sensor, not the weather.
-_OFF_GUIDE = re.compile(r"\bweather\b|天気|気温", re.I)
+# Not 天候: the guide's 全天候型 is a sensor, not the weather. Wages (最低賃金) are off the guide too;
+# not a salary, which a question about Sapporo's recruited 係長 asks (a detail the guide leaves out).
+_OFF_GUIDE = re.compile(r"\bweather\b|天気|気温|\bwages?\b|賃金", re.I)
 
 
 def off_guide(question: str) -> str | None:

@@ -90,6 +90,13 @@ KINDS: tuple[DetailKind, ...] = (
         re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}\s*年\s*\d{1,2}\s*月|令和\s*\d+\s*年\s*\d{1,2}\s*月|"
                    r"\d{1,2}\s*月(上旬|中旬|下旬|末|中)"),
         "具体的な日付・期限", "the date or deadline"),
+    # 「何月ごろ」 asks a month, answered by any month the guide names (「6月頃」), where a date needs a day
+    DetailKind(
+        "month",
+        re.compile(r"何月(?!何日)|\b(which|what) months?\b", re.I),
+        re.compile(r"(?<![\d.])\d{1,2}\s*月(?!間)|[一二三四五六七八九十]+月(?!間)|\b(January|February|March|April|May|June|July|"
+                   r"August|September|October|November|December)\b"),
+        "具体的な月", "the month"),
     DetailKind(
         "ratio",
         re.compile(r"何対何|何割|何パーセント|何[%％]|比率|割合|配分|補助率|助成率|(what|maximum|max|minimum|min) (percentage|share|proportion|ratio)|how many percent|"
@@ -190,7 +197,8 @@ def stating(kind: DetailKind, candidates, question: str = "", about: Callable[[A
 
     top = sorted(candidates, key=lambda c: -c.score)[:STATED_IN_TOP]
     asked_years = years(question)
-    ahead = bool(_AHEAD.search(question))
+    # 「来年度の予算に…何月ごろまでに」 asks where in the yearly cycle, not the date of a coming occasion
+    ahead = kind.name != "month" and bool(_AHEAD.search(question))
     # what the filler must agree with: the counter, the unit, the kind of name, the price's name
     agreeing = _AGREE.get(kind.name)
     agree = agreeing(question) if agreeing else None

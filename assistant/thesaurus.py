@@ -16,7 +16,8 @@ _APOSTROPHE = re.compile(r"(?<=[A-Za-z])['’](?=[A-Za-z])")
 
 class Thesaurus:
     def __init__(self, ja: dict[str, list[str]], en: dict[str, list[str]],
-                 lexicon: dict[str, list[str]] | None = None, patterns: dict[str, list[str]] | None = None):
+                 lexicon: dict[str, list[str]] | None = None, patterns: dict[str, list[str]] | None = None,
+                 places: dict[str, list[str]] | None = None):
         self.ja = {nfkc(k): v for k, v in ja.items()}
         # asked by what it avoids (「入札をせずに」, "without holding a competitive tender" → 随意契約):
         # regular expressions, found first in either language; the words they match are not looked
@@ -25,7 +26,10 @@ class Thesaurus:
         # the English of the guide's nouns and verbs (data/lexicon_en.yaml), a second layer: a single
         # English word the thesaurus lacks is looked up there, its words searched after the thesaurus's
         self.lexicon = {k.lower(): v for k, v in (lexicon or {}).items() if " " not in k.strip()}
-        keys = {" ".join(k.lower().split()): v for k, v in en.items()}
+        # the places of the guide's cases (Fukuoka → 福岡市): looked up as English words, and naming
+        # one puts a question inside the guide's subject
+        self.places = frozenset(" ".join(k.lower().split()) for k in (places or {}))
+        keys = {" ".join(k.lower().split()): v for k, v in {**en, **(places or {})}.items()}
         self.en = {k: v for k, v in keys.items() if " " not in k}
         # English entries of several words ("without a tender" → 随意契約) are phrases: they are
         # found first, and their own words are not looked up again ("tender" → 入札 would ask
@@ -37,7 +41,8 @@ class Thesaurus:
     @classmethod
     def load(cls, path: Path, lexicon: dict[str, list[str]] | None = None) -> "Thesaurus":
         data = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
-        return cls(data.get("ja") or {}, data.get("en") or {}, lexicon, data.get("patterns") or {})
+        return cls(data.get("ja") or {}, data.get("en") or {}, lexicon, data.get("patterns") or {},
+                   data.get("places") or {})
 
     def expand(self, query: str, asking: Collection[str] = ()) -> list[str]:
         """Guide words to search in addition to the query (none already in it). ``asking``: the

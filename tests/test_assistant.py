@@ -107,6 +107,9 @@ def test_4go_zuikei_answer_points_to_its_section_on_p94(assistant):
     ("明日の福岡市の天気はどうですか？", "out_of_scope", {"off_topic"}, "見当たりません"),
     ("Will the weather be fine in Fukuoka for our pilot next week?", "out_of_scope", {"off_topic"}, "no passage"),
     ("What is the capital of France?", "out_of_scope", {"weak_support", "off_topic"}, "no passage"),
+    # a place of the guide's cases alone does not make a question the guide's subject
+    ("How do I cook ramen in Sapporo?", "out_of_scope", {"off_topic"}, "no passage"),
+    ("What is the minimum wage in Osaka this year?", "out_of_scope", {"off_topic"}, "no passage"),
     # one word of a glossary gloss (SaaS, from the DMP catalogue's) does not make it the guide's subject
     ("How do I configure horizontal pod autoscaling for our SaaS backend?", "out_of_scope", {"off_topic"},
      "no passage"),
@@ -131,6 +134,15 @@ def test_an_english_question_on_the_guides_subject_is_answered(assistant):
     startup's service) keeps it on topic."""
     ans = assistant.ask("In how many areas across Japan does Charichari now run its bike-share service?")
     assert not ans.abstained and ans.route == "qa", ans.answer
+
+
+def test_a_case_place_with_a_word_of_the_guide_is_on_topic(assistant):
+    """Fukuoka (福岡市) with "scheme" (a word of the glossary's English): on topic, answered from
+    福岡市's 先端技術公共調達サポート (p.48 names its 第1弾); a place with no such word is not
+    (the ramen question above)."""
+    ans = assistant.ask("What was the first theme of Fukuoka's scheme?")
+    assert not ans.abstained and ans.route == "qa", ans.answer
+    assert any(48 in c.pages for c in ans.citations), ans.citations
 
 
 def test_excluded_topic_quotes_the_guide_saying_so(assistant):

@@ -50,6 +50,8 @@ def assistant(session_assistant):
     # place the question names (Tokyo → 東京都)
     ("How many municipalities have signed up to Tokyo's First Customer Alliance so far?",
      "The guide does not state the number."),
+    # a month: 福岡市 decides its certifications twice a year (年2回), in months it does not name
+    ("In which months does Fukuoka decide its trial product certifications?", "The guide does not state the month."),
 ])
 def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, question, first):
     a = assistant.ask(question)
@@ -102,6 +104,8 @@ def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, que
     # two parts, the second a request (「…も教えて。」): the date of the notice is stated
     ("国がスタートアップ活用で交付金を使えるよう自治体に出した事務連絡って、いつ付けのもの？あと、対象の交付金の名前も教えて。",
      "令和 7 年 1 月 29 日"),
+    # a month in the yearly budget cycle (前年度の5～8月頃), asked about next year's budget (来年度の…)
+    ("うちのサービスを来年度の市の予算に入れてもらうには、何月ごろまでに話をしに行けばいい？", "5～8月"),
 ])
 def test_a_stated_amount_or_date_is_answered(assistant, question, stated):
     a = assistant.ask(question)
