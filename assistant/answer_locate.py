@@ -19,6 +19,10 @@ FIGURE_ASKED = re.compile(r"図表|図解|(?<![意企])図(?![るらりれろっ
                           r"sheets?|worksheets?)\b|\bforms\b|\b(application|entry) form\b", re.I)
 
 
+# an entry of a link list: its bullets, and where its address begins
+_BULLET = re.compile(r"^[\s\-・•]+")
+_LINK = re.compile(r"\s*\(<?https?://|\s*<?https?://")
+
 # words that ask where the guide says something, not what about
 _WHERE_WORDS = frozenset("""guide part parts section sections chapter chapters page pages explain explains explained
 cover covers covered discuss discusses discussed talk talks mention mentions find look read say says said tell
@@ -71,7 +75,7 @@ class LocateAnswers(Drafting):
             # each passage as the sentence that matched: a reader looking for the place needs the
             # pointer, not the surrounding text (windows off: 958 → 865 characters, nothing lost)
             best = self._best_sentences(query, "any", set(), 2 if rank == 0 else 1, hits=hs, extras=False,
-                                        window=False)
+                                        window=False) or self._listed(qt, hs)
             if not best:
                 continue
             best = read_on(best)  # the sentence after another in its chunk is that passage read on
@@ -153,6 +157,24 @@ class LocateAnswers(Drafting):
         label = "この節の見出し" if language == "ja" else "Its headings"
         return f"\n   {label}: " + " / ".join(
             f"{c.heading}（{page_label(list(range(c.pages[0], c.pages[1] + 1)))}）" for c in subs)
+
+    def _listed(self, query_tokens: set[str], hits) -> list[Candidate]:
+        """A section that is a list of links (参考情報一覧) has no sentence to quote: the entry that
+        shares most of the question's words is, as far as its title goes (「経済産業省「…調査報告書」」)."""
+        best: Candidate | None = None
+        for h in hits:
+            chunk = h.chunk
+            at = 0
+            for line in chunk.text.split("\n"):
+                start, at = at, at + len(line) + 1
+                title = _LINK.split(_BULLET.sub("", line), 1)[0].rstrip()
+                if len(title) < 6:
+                    continue
+                a = start + line.index(title)
+                cov = self.scorer.coverage(query_tokens, title)
+                if cov > 0 and (best is None or cov > best.coverage):
+                    best = Candidate(chunk, 0, a, a + len(title), title, cov, cov)
+        return [best] if best else []
 
     def _opening(self, tid: str) -> Candidate | None:
         """The first sentence of a section's first prose chunk."""

@@ -586,6 +586,17 @@ def test_a_locate_question_for_a_sheet_cites_its_figures_first(assistant):
                                                      "the platform", "成果の公表はどこに書いてある？", "発表の仕方"))
 
 
+def test_a_locate_question_for_a_link_finds_the_reference_list(assistant):
+    """参考情報一覧 (p.136) is a list of titles and addresses, with no sentence to quote: asked where
+    a report's link is, the answer opens there, quoting the entry's title (not its address)."""
+    ans = assistant.ask("経産省が委託した調査の報告書のリンクはガイドのどこにありますか？")
+    assert ans.route == "locate" and not ans.abstained, ans.answer
+    quotes_in_chunks(ans, assistant)
+    first = ans.citations[0]
+    assert first.section_path == ["参考情報一覧"] and first.pages == [136], first
+    assert "調査報告書" in first.quote and "http" not in first.quote, first.quote
+
+
 def test_a_figure_question_naming_a_row_gets_that_row_first(assistant):
     ans = assistant.ask("図表12の歩み寄りのポイントで、「スピード感」の違いに対してはどんな工夫が書かれてる？")
     assert ans.route == "figure"
