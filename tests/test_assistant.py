@@ -96,6 +96,14 @@ def test_english_question_gets_english_glosses_of_japanese_quotes(assistant):
     assert any("随意契約" in c.quote or "随意契約" in " ".join(c.section_path) for c in ans.citations)
 
 
+def test_what_to_ask_cities_that_went_first_finds_the_budgeting_list(assistant):
+    """他の自治体 is the guide's 他都市: 「予算化に向け他都市から収集すると良い事項」 (p.49) and its
+    items are among the first three citations."""
+    ans = assistant.ask("予算要求の前に、先行している他の自治体に問い合わせるなら何を聞いておくべき？", persona="municipality")
+    assert any(49 in c.pages for c in ans.citations[:3]), ans.citations
+    assert "予算規模、歳出費目" in ans.answer
+
+
 def test_4go_zuikei_answer_points_to_its_section_on_p94(assistant):
     ans = assistant.ask("4号随契で発注するための要件は？", persona="municipality")
     assert any(94 <= p <= 102 for c in ans.citations[:3] for p in c.pages), ans.citations

@@ -92,6 +92,7 @@ def test_where_can_i_find_is_a_locate_question_only_about_the_guide(assistant, q
     ("課長に説明する概要資料は、何ページくらいにまとめるのがいい？", "qa"),  # how long, not where
     ("4号随契の説明は、このガイドの何章のどの辺ですか？", "locate"),
     ("公平性の話は何ページ？", "locate"),
+    ("公開資料の一覧が載ってるページってどこ？", "locate"),
 ])
 def test_pages_asked_as_a_place_or_as_a_length(assistant, question, route):
     assert assistant.router.route(question).route == route
