@@ -104,6 +104,17 @@ def test_what_to_ask_cities_that_went_first_finds_the_budgeting_list(assistant):
     assert "予算規模、歳出費目" in ans.answer
 
 
+@pytest.mark.parametrize("question, page", [
+    # a city looking for startups: 第3章 (3) 「社会課題解決に意欲的なスタートアップを知るには」
+    ("How can our city find startups that work on social issues?", 50),
+    # one offer to several towns at once: 第5章 ⑤ 共同調達
+    ("Can a startup propose the same service to several cities at once?", 103),
+])
+def test_english_paraphrases_reach_the_section_that_answers(assistant, question, page):
+    ans = assistant.ask(question)
+    assert not ans.abstained and any(page in c.pages for c in ans.citations[:2]), ans.citations
+
+
 def test_4go_zuikei_answer_points_to_its_section_on_p94(assistant):
     ans = assistant.ask("4号随契で発注するための要件は？", persona="municipality")
     assert any(94 <= p <= 102 for c in ans.citations[:3] for p in c.pages), ans.citations
