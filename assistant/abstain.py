@@ -109,7 +109,10 @@ _SINGLE_NAME = re.compile(
 # whatever words they share with it (「明日の福岡市の天気は？」 matches the guide's 福岡市 well).
 # Not 天候: the guide's 全天候型 is a sensor, not the weather. Wages (最低賃金) are off the guide too;
 # not a salary, which a question about Sapporo's recruited 係長 asks (a detail the guide leaves out).
-_OFF_GUIDE = re.compile(r"\bweather\b|天気|気温|\bwages?\b|賃金", re.I)
+# Nor setting up a company (登記, 定款, "register a kabushiki kaisha"), which question writers kept
+# asking; not "incorporation", which dates a startup ("years since incorporation").
+_OFF_GUIDE = re.compile(r"\bweather\b|天気|気温|\bwages?\b|賃金|登記|定款|登録免許税|会社設立|"
+                        r"\b(kabushiki|godo) kaisha\b|legal affairs bureau", re.I)
 
 
 def off_guide(question: str) -> str | None:

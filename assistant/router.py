@@ -21,8 +21,10 @@ _MORE_FIGURES = re.compile(r"\s*(?:and|&|or|,|、|と|・|や)\s*(?:図表?|figu
 MAX_FIGURES = 3
 _READING = re.compile(
     r"(何|どこ|どの章|どの部分|どれ)から読|読(む|め|ん)(べき|ば|ばいい|ばよい|のがおすすめ)|推奨(閲覧|読)|おすすめの章|"
-    r"(最初|まず|先)に(目を通す|読む)|目を通すべき|読んでもらう|勧めれば|"
-    r"what should (i|we) read|where should (i|we) start|which chapters?|reading (path|order)|read first|prioriti[sz]e", re.I)
+    r"(最初|まず|先)に(目を通す|読む)|目を通すべき|読んでもらう|読ませ(る|たい)|勧めれば|"
+    r"what should (i|we) read|where should (i|we) start|which chapters?|reading (path|order)|read first|prioriti[sz]e|"
+    # "Which parts of the guide should I actually read?"
+    r"\b(which|what) (parts?|sections?)\b[^?]{0,40}\bshould (i|we|they|he|she)\b[^?]{0,15}\bread\b", re.I)
 _LOCATE = re.compile(
     # 何ページ asks where, unless it asks how long something should be (「何ページくらいにまとめる？」)
     r"どこ(に|で|を見れば|か(に|で)?)?(書|載|記載|説明|解説|扱|触れ|まとめ|紹介|手に入)|どこを見れば|"
@@ -42,14 +44,19 @@ _LOCATE = re.compile(
     # ("Before pitching, where can I find public information about a city?" asks for a source)
     r"where can i find\b(?=[^?]*\b(guide|section|chapter|page)s?\b)|"
     # "Is there one place in the guide that collects the reference links?"
-    r"\b(a|one|any|single) (place|part|section|page|spot) (in|of) (the|this) guide\b", re.I)
+    r"\b(a|one|any|single) (place|part|section|page|spot) (in|of) (the|this) guide\b|"
+    # "Does the guide have a page of useful links at the end?"
+    r"\b(does|do) (the|this) guide (have|include|contain|give)\b[^?]{0,20}\b(a|an|any) (page|section|list|appendix|chapter)\b",
+    re.I)
 # the "where is it" wording of a locate question: not what to search for
 _LOCATE_TAIL = re.compile(
     r"[、,]?\s*(って|は|が|を)?\s*(ガイドの|本ガイドの)?(どこ|何ページ|何頁|どのページ|どの(章|節|部分|セクション|あたり)|"
     r"(箇所|ところ|部分|ページ)を教え)[^？?。]*[？?。]?$")
 _LOCATE_HEAD = re.compile(
-    r"^(which (page|section|chapter|part)s?( of the guide)?|what page|where (in the guide )?(does|do|is|can i find)"
-    r"( the guide)?)\s*(explains?|covers?|talks? about|discuss(es)?|describes?|deals? with|mentions?)?\s*", re.I)
+    r"^((which (page|section|chapter|part)s?( of the guide)?|what page|where (in the guide )?(does|do|is|can i find)"
+    r"( the guide)?)\s*(explains?|covers?|talks? about|discuss(es)?|describes?|deals? with|mentions?)?|"
+    r"(does|do) (the|this) guide (have|include|contain|give) (a|an|any) (page|section|list|appendix|chapter)s?"
+    r"( (of|on|about|with|for))?)\s*", re.I)
 # A definition cue must ask what the term IS: 「…って何円まで使える？」 and 「…ってどんなパターンがあるの？」
 # ask something else about it, and 「…ことは何？」 / 「…いいことって何？」 are not 「…とは何？」.
 _DEF_END = r"(?=\s*(ですか|でしょう|だっけ|なの|のこと|を指|か[？?]|[？?。]|$))"

@@ -96,6 +96,13 @@ def test_english_question_gets_english_glosses_of_japanese_quotes(assistant):
     assert any("随意契約" in c.quote or "随意契約" in " ".join(c.section_path) for c in ans.citations)
 
 
+def test_a_superior_who_will_not_say_yes_is_the_guides_jocho(assistant):
+    """「上がOKを出さない」: the superior (上長) and the 理論武装 they need (p.56), not declined."""
+    ans = assistant.ask("担当の職員さんは乗り気なのに、上がなかなかOKを出さない。こちらで何を用意すればいい？", persona="startup")
+    assert not ans.abstained, ans.answer
+    assert "理論武装" in ans.answer[:300] and 56 in ans.citations[0].pages, ans.answer
+
+
 def test_what_to_ask_cities_that_went_first_finds_the_budgeting_list(assistant):
     """他の自治体 is the guide's 他都市: 「予算化に向け他都市から収集すると良い事項」 (p.49) and its
     items are among the first three citations."""
@@ -129,6 +136,9 @@ def test_4go_zuikei_answer_points_to_its_section_on_p94(assistant):
     # a place of the guide's cases alone does not make a question the guide's subject
     ("How do I cook ramen in Sapporo?", "out_of_scope", {"off_topic"}, "no passage"),
     ("What is the minimum wage in Osaka this year?", "out_of_scope", {"off_topic"}, "no passage"),
+    ("What's the process for registering a kabushiki kaisha, and how long does it take?", "out_of_scope", {"off_topic"},
+     "no passage"),
+    ("合同会社を作るときの登記に必要な書類を教えて。", "out_of_scope", {"off_topic"}, "見当たりません"),
     # one word of a glossary gloss (SaaS, from the DMP catalogue's) does not make it the guide's subject
     ("How do I configure horizontal pod autoscaling for our SaaS backend?", "out_of_scope", {"off_topic"},
      "no passage"),

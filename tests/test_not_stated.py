@@ -52,6 +52,9 @@ def assistant(session_assistant):
      "The guide does not state the number."),
     # a month: 福岡市 decides its certifications twice a year (年2回), in months it does not name
     ("In which months does Fukuoka decide its trial product certifications?", "The guide does not state the month."),
+    # a number asked as 「番号を教えて」, and points (何点) added for using startups
+    ("福岡市のmirai@って電話でも相談できる？番号を教えて。", "ガイドには連絡先・URLについての記載はありません。"),
+    ("デジ田交付金でスタートアップを使うと加点されるそうですが、何点加算されますか？", "ガイドには具体的な数についての記載はありません。"),
 ])
 def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, question, first):
     a = assistant.ask(question)
@@ -106,6 +109,7 @@ def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, que
      "令和 7 年 1 月 29 日"),
     # a month in the yearly budget cycle (前年度の5～8月頃), asked about next year's budget (来年度の…)
     ("うちのサービスを来年度の市の予算に入れてもらうには、何月ごろまでに話をしに行けばいい？", "5～8月"),
+    ("官民連携のポイントは何点あるとされている？", "7点"),  # 何点 counted in 点
 ])
 def test_a_stated_amount_or_date_is_answered(assistant, question, stated):
     a = assistant.ask(question)
