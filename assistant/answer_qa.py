@@ -610,6 +610,11 @@ class QaAnswers(Drafting):
                 if cut_hosts is not None:
                     cut_hosts.append(cut[1])
                 return cut
+            if self.answer_cfg.window_lead_in and (cut := self._cut_inside(c)) is not None:
+                chosen[i] = cut[1]
+                if cut_hosts is not None:
+                    cut_hosts.append(cut[1])
+                return cut
             last = text.rsplit("。", 2)[-2] if text.endswith("。") else text.rsplit("。", 1)[-1]
             if LEAD_IN.search(last):
                 # 「以下の…」 points forward past a figure or a table; 「N つの…」 only at what follows
@@ -661,6 +666,20 @@ class QaAnswers(Drafting):
                 or (items[-1].chunk.id == c.chunk.id and items[-1].end <= c.end)):
             return None  # no list read into, or the whole list quoted: the passage stands
         return items, dataclasses.replace(c, end=c.start + cut, text=c.chunk.text[c.start:c.start + cut])
+
+    def _cut_inside(self, c: Candidate) -> tuple[list[Item], Candidate] | None:
+        """A passage whose lead-in stands before its end, with only the first items after it
+        (「…理由が2つあります。\n1つ目は、…「幅」が広がる点です。」, 2つ目 in the next chunk): the
+        list, and the passage cut back to end with its lead-in; else None."""
+        for a, b in sentence_spans(c.text):
+            end = c.start + b
+            if b >= len(c.text.rstrip()) or not LEAD_IN.search(c.text[a:b]):
+                continue
+            items = self.enumerations.following(c.chunk, end, None if FORWARD.search(c.text[a:b]) else 2)
+            if (items and items[0].chunk.id == c.chunk.id and end <= items[0].start < c.end
+                    and not (items[-1].chunk.id == c.chunk.id and items[-1].end <= c.end)):
+                return items, dataclasses.replace(c, end=end, text=c.chunk.text[c.start:end])
+        return None
 
     @staticmethod
     def _headed(between: str) -> bool:

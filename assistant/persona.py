@@ -8,7 +8,9 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         r"中間支援|支援団体|支援機関|コーディネーター|intermediar|support organi[sz]ation|coordinator", re.I)),
     ("startup", re.compile(
         r"スタートアップとして|スタートアップ側|弊社|当社|自社|起業家?|創業者|スタートアップ(の|を)?(経営|代表|社長|創業|社員|担当)|"
-        r"we are a startup|our startup|as a startup|startup founder|our company|our product|founder|"
+        # "as a startup" says who asks, not "to count / qualify as a startup" (what makes a firm one)
+        r"we are a startup|our startup|(?<!count )(?<!counts )(?<!qualify )(?<!qualifies )(?<!regarded )"
+        r"(?<!considered )(?<!defined )(?<!recogni[sz]ed )as a startup|startup founder|our company|our product|founder|"
         # advice asked for the startup as the one who acts: what should a startup do
         r"\b(should|can|could|must) (a|the) (startup|start-up|company|founder)\b|"
         r"スタートアップ(は|が)[^。？?]{0,30}(すべき|すれば(いい|よい|良い)|したら(いい|よい|良い))", re.I)),

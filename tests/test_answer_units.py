@@ -372,6 +372,10 @@ def test_every_lead_in_of_the_guide_brings_its_items(assistant):
     ("リーンキャンバスで特に重要な項目は？", ["「Ⅰ. 社会・地域が抱える課題」", "「Ⅱ. 受益者の属性・特徴」",
                                    "「Ⅲ. 課題解決のために提供できる価値」", "「Ⅷ. 既存の取組と比較した優位性」"]),
     ("TBMは自治体とどんなステップで連携を進めた？", ["STEP1：連携協定締結による関係性づくり", "STEP2"]),
+    # a passage whose lead-in (「理由が2つあります。」) stands before its last sentence, the first
+    # reason, with the second in the next chunk: cut back to the lead-in, both reasons listed
+    ("市長に「何でスタートアップと組む必要があるの？」と聞かれた。ガイドはどんな理由を挙げている？",
+     ["1つ目は、課題解決に向けたアプローチの「幅」", "2つ目の理由は、課題解決に向けたアプローチに「深さ」"]),
 ])
 def test_a_lead_in_brings_the_items_of_its_section_in_order(assistant, question, items):
     a = assistant.ask(question)
