@@ -130,7 +130,7 @@ class LocateAnswers(Drafting):
         cfg = self.answer_cfg
         words = _content_words(query) if language == "en" else frozenset()
 
-        def said(tid: str) -> float:
+        def said(tid: str, hs) -> float:
             node = self.nodes.get(tid)
             if node is None:
                 return 0.0
@@ -138,10 +138,13 @@ class LocateAnswers(Drafting):
                 title = _content_words(self.toc_en.heading(node.path) or "")
                 shared = len(words & title)
                 return shared / len(title) if title and shared >= 2 else 0.0
-            return self.scorer.coverage(qt, node.path[-1])
+            # the section's title, or a heading under it that a found passage stands under
+            # (「2. 官民連携の窓口設置や…を行っている自治体の一覧【附録】」 under 第4章 (4))
+            inner = {h.chunk.section_path[-1] for h in hs if len(h.chunk.section_path) > len(node.path)}
+            return max([self.scorer.coverage(qt, node.path[-1])] + [self.scorer.coverage(qt, t) for t in inner])
 
         head = groups[:cfg.locate_titles]
-        scores = [said(tid) for tid, _ in head]
+        scores = [said(tid, hs) for tid, hs in head]
         best = max(range(len(head)), key=lambda k: scores[k], default=0)
         if not head or best == 0 or scores[best] < cfg.locate_title_min or scores[best] <= scores[0]:
             return groups

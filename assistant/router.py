@@ -56,7 +56,10 @@ _LOCATE_HEAD = re.compile(
     r"^((which (page|section|chapter|part)s?( of the guide)?|what page|where (in the guide )?(does|do|is|can i find)"
     r"( the guide)?)\s*(explains?|covers?|talks? about|discuss(es)?|describes?|deals? with|mentions?)?|"
     r"(does|do) (the|this) guide (have|include|contain|give) (a|an|any) (page|section|list|appendix|chapter)s?"
-    r"( (of|on|about|with|for))?)\s*", re.I)
+    r"( (of|on|about|with|for))?|"
+    # "Is there one place in the guide that gathers all the reference links…?"
+    r"is there (a|one|any|a single) (place|part|section|page|spot) (in|of) (the|this) guide"
+    r"( (that|which|where))?( (gathers|collects|lists|has|covers|explains|brings together))?( all)?)\s*", re.I)
 # A definition cue must ask what the term IS: 「…って何円まで使える？」 and 「…ってどんなパターンがあるの？」
 # ask something else about it, and 「…ことは何？」 / 「…いいことって何？」 are not 「…とは何？」.
 _DEF_END = r"(?=\s*(ですか|でしょう|だっけ|なの|のこと|を指|か[？?]|[？?。]|$))"

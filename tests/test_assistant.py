@@ -631,6 +631,17 @@ def test_a_locate_question_for_a_link_finds_the_reference_list(assistant):
     assert "調査報告書" in first.quote and "http" not in first.quote, first.quote
 
 
+@pytest.mark.parametrize("question, page", [
+    # a heading under the section (「2. …自治体の一覧【附録】」) names what is asked: its section leads
+    ("民間提案の窓口を設けている自治体のリストって、ガイドのどこを見ればいいですか？", 85),
+    # "Is there one place in the guide that…" is the asking, not the topic
+    ("Is there one place in the guide that gathers all the reference links it mentions, such as RESAS?", 136),
+])
+def test_a_locate_question_finds_the_section_by_what_it_asks_for(assistant, question, page):
+    ans = assistant.ask(question)
+    assert ans.route == "locate" and any(page in c.pages for c in ans.citations[:3]), ans.citations
+
+
 def test_a_figure_question_naming_a_row_gets_that_row_first(assistant):
     ans = assistant.ask("図表12の歩み寄りのポイントで、「スピード感」の違いに対してはどんな工夫が書かれてる？")
     assert ans.route == "figure"
