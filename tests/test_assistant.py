@@ -118,6 +118,8 @@ def test_what_to_ask_cities_that_went_first_finds_the_budgeting_list(assistant):
     ("How can our city find startups that work on social issues?", 50),
     # one offer to several towns at once: 第5章 ⑤ 共同調達
     ("Can a startup propose the same service to several cities at once?", 103),
+    # favouritism is the guide's 公平性 (③ 公平性の考え方, p.114)
+    ("If we work with just one startup, how do we avoid accusations of favoritism?", 114),
     # local firms a newcomer seems to threaten: 「黒船」ではなく…コラボレーター (p.78)
     ("地方の自治体に提案に行くと、地元業者の仕事を奪いに来たと思われないか心配です", 78),
 ])
