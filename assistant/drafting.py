@@ -154,7 +154,8 @@ class Drafting:
             if language == "ja":
                 out.append(f"図表{n}「{f.title}」{page_label([f.page])}")
             else:
-                en = self.toc_en.figure(n)
+                # cut as a figure answer cuts it: the quote, not the figure's long title, is the answer
+                en = clip_title(self.toc_en.figure(n) or "", self.answer_cfg.figure_title_chars)
                 out.append(f"Figure {n} “{en}”, {page_label([f.page])}" if en
                            else f"Figure {n} 「{f.title}」, {page_label([f.page])}")
         if not out:

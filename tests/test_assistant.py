@@ -115,7 +115,7 @@ def test_what_to_ask_cities_that_went_first_finds_the_budgeting_list(assistant):
 
 @pytest.mark.parametrize("question, page", [
     # a city looking for startups: 第3章 (3) 「社会課題解決に意欲的なスタートアップを知るには」
-    ("How can our city find startups that work on social issues?", 50),
+    ("How do other cities find startups to work with?", 50),
     # one offer to several towns at once: 第5章 ⑤ 共同調達
     ("Can a startup propose the same service to several cities at once?", 103),
     # favouritism is the guide's 公平性 (③ 公平性の考え方, p.114)
