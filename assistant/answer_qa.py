@@ -604,14 +604,13 @@ class QaAnswers(Drafting):
         section that introduces items, if one was chosen."""
         for i, c in enumerate(chosen):
             text = c.text.rstrip()
-            if (self.answer_cfg.window_lead_in and not text.endswith("。") and "。" in text
-                    and (cut := self._cut_at_lead_in(c)) is not None):
+            cut = None
+            if self.answer_cfg.window_lead_in:
+                if not text.endswith("。") and "。" in text:
+                    cut = self._cut_at_lead_in(c)
+                cut = cut or self._cut_inside(c)
+            if cut is not None:
                 chosen[i] = cut[1]  # the passage, cut back, in its place among the answer's
-                if cut_hosts is not None:
-                    cut_hosts.append(cut[1])
-                return cut
-            if self.answer_cfg.window_lead_in and (cut := self._cut_inside(c)) is not None:
-                chosen[i] = cut[1]
                 if cut_hosts is not None:
                     cut_hosts.append(cut[1])
                 return cut

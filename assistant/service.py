@@ -214,7 +214,8 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         if names:
             return self._unmentioned(hits, language, names)
         query = topic
-        if language == "en" and not on_topic_en(query, self.en_words, self.en_names, self.thesaurus.places) and not self.matcher.find(query):
+        if (language == "en" and not on_topic_en(query, self.en_words, self.en_names, self.thesaurus.places)
+                and not self.matcher.find(query)):
             return self._abstain(hits, language, None, "英語の質問にガイドの主題に関わる語がない", kind="off_topic")
         support = self._support(query, hits)
         if weak(support, language, self.abstain_cfg):
