@@ -123,7 +123,7 @@ def test_what_to_ask_cities_that_went_first_finds_the_budgeting_list(assistant):
     # local firms a newcomer seems to threaten: 「黒船」ではなく…コラボレーター (p.78)
     ("地方の自治体に提案に行くと、地元業者の仕事を奪いに来たと思われないか心配です", 78),
 ])
-def test_english_paraphrases_reach_the_section_that_answers(assistant, question, page):
+def test_paraphrases_reach_the_section_that_answers(assistant, question, page):
     ans = assistant.ask(question)
     assert not ans.abstained and any(page in c.pages for c in ans.citations[:2]), ans.citations
 

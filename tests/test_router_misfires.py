@@ -94,12 +94,19 @@ def test_where_can_i_find_is_a_locate_question_only_about_the_guide(assistant, q
     ("公平性の話は何ページ？", "locate"),
     ("公開資料の一覧が載ってるページってどこ？", "locate"),
     ("Does the guide have a page of useful links at the end?", "locate"),
+])
+def test_pages_asked_as_a_place_or_as_a_length(assistant, question, route):
+    assert assistant.router.route(question).route == route
+
+
+@pytest.mark.parametrize("question, route", [
     # which parts a reader should read is a reading path, not a place
     ("I'm in the contracts section. Which parts of the guide should I actually read?", "reading_path"),
     ("うちの社長に読ませるなら、どの章がいい？", "reading_path"),
     ("Which parts of the lean canvas should we fill in?", "qa"),
+    ("Which parts of the guide cover fairness?", "locate"),
 ])
-def test_pages_asked_as_a_place_or_as_a_length(assistant, question, route):
+def test_which_parts_to_read_is_a_reading_path(assistant, question, route):
     assert assistant.router.route(question).route == route
 
 
