@@ -21,7 +21,7 @@ _MORE_FIGURES = re.compile(r"\s*(?:and|&|or|,|、|と|・|や)\s*(?:図表?|figu
 MAX_FIGURES = 3
 _READING = re.compile(
     r"(何|どこ|どの章|どの部分|どれ)から読|読(む|め|ん)(べき|ば|ばいい|ばよい|のがおすすめ)|推奨(閲覧|読)|おすすめの章|"
-    r"(最初|まず|先)に(目を通す|読む)|目を通すべき|読んでもらう|読ませ(る|たい)|勧めれば|"
+    r"(最初|まず|先)に(目を通す|読む)|目を通すべき|(どの章|どの部分|どこ)(に|を|から)?目を通|読んでもらう|読ませ(る|たい)|勧めれば|"
     r"what should (i|we) read|where should (i|we) start|which chapters?|reading (path|order)|read first|prioriti[sz]e|"
     # "Which parts of the guide should I actually read?"
     r"\b(which|what) (parts?|sections?)\b[^?]{0,40}\bshould (i|we|they|he|she)\b[^?]{0,15}\bread\b", re.I)
@@ -139,8 +139,8 @@ class Router:
         return RouteDecision("qa", "一般的な質問（用語・図表・記載箇所・読む順番の指定なし）")
 
     def _focus_term(self, q: str, cue: int, cue_end: int) -> GlossaryEntry | None:
-        """The glossary term the question asks the meaning of: the one nearest before the cue
-        (「原課」って何), or inside an English cue ("what does PFS mean"), else the longest one
+        """The glossary term the question asks the meaning of: the one inside an English cue ("what
+        does PFS mean"), or the one nearest before the cue (「原課」って何), else the longest one
         found ("A city official asked for a 'bonchi-e'. What is that?"). The guide's ubiquitous
         words (スタートアップ, 自治体, 官民連携) count only right before the cue."""
         # 出口 inside 出口設計 is part of a longer word, not the term asked about
@@ -148,12 +148,14 @@ class Router:
         found = [f for f in found if f[2].term not in _UBIQUITOUS or (f[1] <= cue and _TERM_GAP.match(q[f[1]:cue]))]
         if not found:
             return None
+        # a term inside the cue is the one asked ("…next to PFS. What does SIB mean?")
+        inside = [f for f in found if cue <= f[0] and f[1] <= cue_end]
+        if inside:
+            return max(inside, key=lambda f: f[1] - f[0])[2]
         before = [f for f in found if f[1] <= cue + 1]
         if before:
             return max(before, key=lambda f: (f[1], f[1] - f[0]))[2]
-        inside = [f for f in found if cue <= f[0] and f[1] <= cue_end]  # "what does PFS mean"
-        pool = inside or found
-        return max(pool, key=lambda f: f[1] - f[0])[2]
+        return max(found, key=lambda f: f[1] - f[0])[2]
 
     def _paired_terms(self, q: str, term: GlossaryEntry) -> tuple[GlossaryEntry, ...]:
         """The terms asked about together with ``term`` (「時間的排他性と物理的排他性って…」, "what do

@@ -127,6 +127,7 @@ _OFF_TOPICS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
         (r"\bovertime\b|\blabou?r (law|standards)\b|\bemployment law\b|労働基準法|残業代?", ("労働基準法", "残業")),
         (r"\bflights?\b|\bairfares?\b|\bplane tickets?\b|航空券|飛行機", ("航空券", "飛行機")),
         (r"\binterest rates?\b|\bloans?\b|金利|利率|融資", ("金利", "利率", "融資")),
+        (r"\bfurusato\b|\bhometown tax\b|ふるさと納税|返礼品", ("ふるさと納税", "返礼品")),
     ))
 _SCHEME = re.compile(r"([ァ-ヴー]{3,})制度")
 _SUBSIDY = re.compile(r"(?:[A-Za-z0-9ァ-ヴー一-龥]{2,}|[ぁ-ん]{4,})(?:補助金|助成金)")

@@ -422,6 +422,8 @@ def test_a_name_the_guide_never_mentions_is_found_and_places_are_not(session_ass
     assert found("What's the current interest rate on Japan Finance Corporation loans?") == ["interest rate"]
     assert found("Can a startup get a loan from the city to fund a pilot?") == ["loan"]
     assert found("スタートアップが使える融資制度はある？") == ["融資"]
+    assert found("How should our city calculate the cap on furusato nozei return gifts?") == ["furusato"]
+    assert found("返礼品の上限はどう決める？") == ["返礼品"]
     # trademarks: the guide's one 商標 is a footnote's 登録商標 mark, not the topic
     assert found("How do I register a trademark for our product name in Japan?") == ["trademark"]
     assert found("商標登録ってどうやるの？") == ["商標登録"]

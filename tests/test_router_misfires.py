@@ -33,6 +33,8 @@ def test_not_a_definition_question(assistant, question):
     ("「原課」って何ですか", "原課"),
     ("市役所の人がよく「原課」って言うんですが、どういう意味ですか？", "原課"),
     ("What does PFS mean?", "PFS"),
+    # the term inside an English cue, not the one named last before it
+    ("The guide mentions SIB right next to PFS. What does SIB mean?", "SIB"),
     ("What is meant by scale in the guide?", "スケール(する)"),
     ("スタートアップとは何ですか？", "スタートアップ"),
     ("トライアル発注ってどんな制度？", "トライアル発注制度"),
@@ -103,6 +105,7 @@ def test_pages_asked_as_a_place_or_as_a_length(assistant, question, route):
     # which parts a reader should read is a reading path, not a place
     ("I'm in the contracts section. Which parts of the guide should I actually read?", "reading_path"),
     ("うちの社長に読ませるなら、どの章がいい？", "reading_path"),
+    ("経営者の立場なら、まずどの章に目を通すのがおすすめですか？", "reading_path"),
     ("Which parts of the lean canvas should we fill in?", "qa"),
     ("Which parts of the guide cover fairness?", "locate"),
 ])
