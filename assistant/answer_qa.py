@@ -816,6 +816,10 @@ class QaAnswers(Drafting):
                 listed.append(f"・{item.text}{mark}" if language == "ja" else f"  - 「{item.text}」{mark}" + (f" — {en}" if en else ""))
         if not listed:
             return ""
+        if language == "en" and citations and citations[0].section_path != items[0].chunk.section_path:
+            # a list from another passage's section than the one the answer's first line names says where it is
+            where = self._where_en(items[0].chunk.section_path, sorted({p for i in items for p in i.chunk.pages}))
+            return f"The guide lists, in {where}:\n" + "\n".join(listed)
         return ("ガイドが挙げている項目:\n" if language == "ja" else "The guide lists:\n") + "\n".join(listed)
 
     def _items_en(self, items: list[Item]) -> list[str]:

@@ -18,7 +18,7 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         r"自治体として|自治体側|自治体の(職員|担当|実務|首長|部長|課長)|市役所|区役所|町役場|村役場|県庁|庁内|当市|本市|当町|本町|"
         r"原課|財政課|契約担当|職員として|我々自治体|"
         # city hall, unless met or pitched to ("meetings with city hall people": the other side)
-        r"as a (city|municipality|local government)|our (city|municipality|town)|(?<!with )(?<!to )city hall|government official|municipal (staff|official)|"
+        r"as a (city|municipality|local government)|our (city|municipality|town)|(?<!with )(?<!to )city hall\b|government official|municipal (staff|official)|"
         # advice asked for the municipality as the one who acts (not "what does a city look for")
         r"\b(should|can|could|must) (a|the) (city|municipality|town|village|local government|prefecture)\b|"
         r"自治体(は|が)[^。？?]{0,30}(すべき|すれば(いい|よい|良い)|したら(いい|よい|良い))",

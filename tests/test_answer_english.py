@@ -65,6 +65,22 @@ def test_the_english_lead_names_the_section_of_the_leading_quote(assistant):
     assert f"p.{lead.pages[0]}" in line
 
 
+def test_a_list_from_another_section_than_the_first_lines_says_where_it_is(assistant):
+    """The first line names the leading quote's section (p.114, fairness); a list shown above that
+    quote but taken from a supporting passage's section (pp.46–47, the four patterns) names its own."""
+    a = assistant.ask("If we team up with just one startup on a project, how do we avoid accusations of favouritism?",
+                      persona="municipality")
+    head, listed = a.answer.split("\n")[:2]
+    by_n = {c.n: c for c in a.citations}
+    items = [by_n[int(n)] for n in re.findall(r"\[(\d+)\]", a.answer.split("\n- ", 1)[0])]
+    assert items and "The guide lists" in listed, a.answer
+    assert all(c.section_path == items[0].section_path for c in items)
+    if items[0].section_path != a.citations[0].section_path:
+        assert listed.startswith("The guide lists, in “") and f"{items[0].pages[0]}" in listed.split("(")[-1], listed
+    else:
+        assert listed == "The guide lists:"
+
+
 def test_a_japanese_question_keeps_its_japanese_answer(assistant):
     a = assistant.ask("4号随契とは何ですか？")
     assert not a.answer.startswith("The guide")

@@ -213,6 +213,8 @@ def test_persona_explicit_wins_else_inferred(assistant):
     assert infer_persona("I work at city hall. How do we buy from a startup?")[0] == "municipality"
     assert infer_persona("In our first meetings with city hall people they looked lost. Any tips?")[0] == "any"
     assert infer_persona("How do we pitch to city hall?")[0] == "any"
+    # city halls in general (the plural) are no one's own position
+    assert infer_persona("Why bother pairing city halls with startups at all?")[0] == "any"
     # what makes a firm count as a startup says nothing of who asks
     assert infer_persona("What is the maximum company age for a firm to count as a startup?")[0] == "any"
     assert infer_persona("As a startup, how do we approach a city?")[0] == "startup"
