@@ -71,11 +71,11 @@ _DEFINE = re.compile(
     r"って(どこ|誰|だれ)のこと|"
     # 「外郭団体って、具体的にどういう団体を指すんですか？」
     r"って[、,\s]*(具体的に(は)?)?[、,\s]*(どういう|どんな|どの|何の?)\S{0,6}を指(す|し)|"
-    r"what (does|do|is|are)\b.*\b(mean|stand for)\b|what is meant by|meaning of|what(?: on earth)? is (an?|that|it)\b|what's an?\b|define|"
+    r"what (does|do|is|are)\b.*\b(mean|stand for)\b|what is meant by|meaning of|what(?: on earth)? is an?\b|what(?: on earth| exactly| actually| really)? is (that|it|this)\b|what's an?\b|define|"
     r"definition of|stand for|explain (that|this|the) (word|term)",
     re.I)
 # "What is PFS?" / "What are SIBs?" with nothing after the term (see Router.route)
-_BARE_WHAT = re.compile(r"^\s*what(?:'s|\s+is|\s+are)\s+(?:the\s+)?", re.I)
+_BARE_WHAT = re.compile(r"^\s*what(?:\s+exactly|\s+actually)?(?:'s|\s+is|\s+are)\s+(?:the\s+)?", re.I)
 # Words the whole guide is about: a question that mentions them is not asking what they mean
 # unless they sit right before the cue (「スタートアップとは？」).
 _UBIQUITOUS = {"スタートアップ", "自治体", "官民連携"}

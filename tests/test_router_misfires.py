@@ -23,6 +23,7 @@ def assistant(session_assistant):
     "What is the deadline for a trial ordering application?",  # "what is" + more than the term
     "What is trial ordering used for in Tsukuba?",
     "What is a startup supposed to bring to the first meeting?",
+    "What exactly is a 'No. 4' sole-source contract, and how long does Tsukuba's certification for it stay valid?",
 ])
 def test_not_a_definition_question(assistant, question):
     assert assistant.router.route(question).route != "glossary"
@@ -41,6 +42,9 @@ def test_not_a_definition_question(assistant, question):
     # "What is X?" with nothing else asked is X's meaning, in the asker's English
     ("What is trial ordering?", "トライアル発注制度"),
     ("What is PFS?", "PFS"),
+    # "exactly" / "actually" in the cue; "it" pointing back at the term the sentence before names
+    ("What exactly is 4号随契?", "4号随契"),
+    ("People keep telling me about 'yon-go zuikei' (4号随契). What exactly is it?", "4号随契"),
     ("What is a 4-go zuikei?", "4号随契"),  # the term as Japanese colleagues say it, romanised
     # 逆プロポ, which the guide defines on p.131; "proposal" alone is 企画書・提案書, whose card this got
     ("What is a reverse proposal?", "逆プロポ"),
