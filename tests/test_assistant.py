@@ -657,6 +657,9 @@ def test_a_figure_question_naming_a_row_gets_that_row_first(assistant):
     # a question about the figure as a whole keeps the table's first rows instead
     whole = assistant.ask("図表12には何が書いてある？")
     assert whole.answer.split("\n")[1].startswith("「自治体・ISUの違い | 連携に向けた工夫")
+    # 図表41's rows sit above a credit line and its caption: they are the figure's own
+    drone = assistant.ask("In 図表41, which city had the drone project for checking sewers, and which company took it on?")
+    assert drone.route == "figure" and "福山市" in drone.answer and "Liberaware" in drone.answer, drone.answer
 
 
 @pytest.mark.parametrize("question, name", [

@@ -65,6 +65,17 @@ def test_figure_tables_sit_on_their_figure_page(guide):
         assert min(abs(p - listed[c.figure]) for p in c.pages) <= 1, (c.id, c.figure, c.pages)
 
 
+def test_every_table_belongs_to_its_figure(guide):
+    """A table printed above its caption belongs to that figure also when a credit, a logo's text
+    or a sample's page label sits between them (図表41's 「Copyright © … Hiroshima Prefecture」,
+    図表27's 「Life is Tech!」, 図表22's 「p.2」)."""
+    tables = [c for c in guide.chunks if c.kind in ("table", "glossary")]
+    assert tables and all(c.figure is not None for c in tables), [c.id for c in tables if c.figure is None]
+    rows_of = {n: "\n".join(c.text for c in tables if c.figure == n) for n in (22, 27, 41)}
+    assert "福山市" in rows_of[41] and "Liberaware" in rows_of[41]
+    assert "ライフイズテック" in rows_of[27] and "必要となる予算" in rows_of[22]
+
+
 def test_body_right_after_a_caption_is_on_that_page_or_the_next(guide):
     listed = {f.number: f.page for f in guide.figures}
     chunks = guide.chunks
