@@ -9,6 +9,7 @@ from assistant.drafting import Draft, Drafting, clip_title, sentences_of, toc_id
 from assistant.schema import Citation
 from ingest.models import Chunk
 
+SECOND_ROW_RATIO = 0.8  # a second row named by the question: nearly as many of its words as the first
 SHOWN_ROWS = 4  # a figure's table: its first lines (the header and the first rows) are shown
 ROW_MIN_COVERAGE = 0.15  # a later row joins them when the question names it
 _MARK = re.compile(r"\[(\d+)\]")  # a citation marker in an answer's text
@@ -70,8 +71,7 @@ class FigureAnswers(Drafting):
         intro = self._figure_intro(number)
         if tables:
             t = tables[0]
-            row = self._asked_row(t, query) if query else None
-            if row is not None:  # the row the question names answers it: it leads
+            for row in (self._asked_rows(t, query) if query else []):  # the rows the question names answer it: they lead
                 body.append((t, *row, 0.0))
             body.append((t, 0, len("\n".join(t.text.split("\n")[:SHOWN_ROWS])), 0.0))
         # a figure with no rows of its own (an image): the sentence that cites it, its explanation in
@@ -115,21 +115,28 @@ class FigureAnswers(Drafting):
         shown = citations[1:] if caption is not None else citations
         return head, citations, shown
 
-    def _asked_row(self, table: Chunk, query: str) -> tuple[int, int] | None:
-        """A row past the ones shown that the question names (「スピード感」の違いには…): the
-        row that shares most of the question's words, when it shares clearly more than any
-        shown row."""
+    def _asked_rows(self, table: Chunk, query: str) -> list[tuple[int, int]]:
+        """The rows past the ones shown that the question names (「スピード感」の違いには…; "how
+        many 広域連合 and 一部事務組合"): the row that shares most of the question's words, when it
+        shares clearly more than any shown row, and a second one that shares nearly as much."""
         qt = self._query_tokens(query)
         lines = table.text.split("\n")
         shown = max((self.scorer.coverage(qt, ln) for ln in lines[2:SHOWN_ROWS]), default=0.0)
-        best, at = 0.0, None
+        rows: list[tuple[float, int, int]] = []
         pos = len("\n".join(lines[:SHOWN_ROWS])) + 1
         for ln in lines[SHOWN_ROWS:]:
             cov = self.scorer.coverage(qt, ln)
-            if ln.strip() and cov > best:
-                best, at = cov, (pos, pos + len(ln))
+            if ln.strip() and cov >= ROW_MIN_COVERAGE and cov > shown:
+                rows.append((cov, pos, pos + len(ln)))
             pos += len(ln) + 1
-        return at if at is not None and best >= ROW_MIN_COVERAGE and best > shown else None
+        if not rows:
+            return []
+        best = max(rows)
+        second = max((r for r in rows if r is not best and r[0] >= SECOND_ROW_RATIO * best[0]), default=None)
+        spans = [(a, b) for _, a, b in sorted([best] + ([second] if second else []), key=lambda r: r[1])]
+        if len(spans) == 2 and spans[1][0] == spans[0][1] + 1:  # adjacent rows: one passage, one citation
+            spans = [(spans[0][0], spans[1][1])]
+        return spans
 
     def _figure_intro(self, number: int) -> tuple[Chunk, int, int] | None:
         """The body sentence that introduces 図表N (…（図表 N）), with what follows it within a

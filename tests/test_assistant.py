@@ -660,6 +660,10 @@ def test_a_figure_question_naming_a_row_gets_that_row_first(assistant):
     # 図表41's rows sit above a credit line and its caption: they are the figure's own
     drone = assistant.ask("In 図表41, which city had the drone project for checking sewers, and which company took it on?")
     assert drone.route == "figure" and "福山市" in drone.answer and "Liberaware" in drone.answer, drone.answer
+    # two rows named: both lead, adjacent ones as one passage
+    two = assistant.ask("図表42で、広域連合と一部事務組合はそれぞれ何団体ある？")
+    quotes_in_chunks(two, assistant)
+    assert "116団体" in two.citations[1].quote and "1,279団体" in two.citations[1].quote, two.answer
 
 
 @pytest.mark.parametrize("question, name", [
