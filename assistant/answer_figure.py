@@ -11,6 +11,7 @@ from ingest.models import Chunk
 
 SECOND_ROW_RATIO = 0.8  # a second row named by the question: nearly as many of its words as the first
 SHOWN_ROWS = 4  # a figure's table: its first lines (the header and the first rows) are shown
+WHOLE_TABLE_ROWS = 6  # … or all of them, when that is at most this many lines (図表58's five rows)
 ROW_MIN_COVERAGE = 0.15  # a later row joins them when the question names it
 _MARK = re.compile(r"\[(\d+)\]")  # a citation marker in an answer's text
 # a sentence that only announces a figure: 「…について解説していきます（図表 11）。」
@@ -71,9 +72,13 @@ class FigureAnswers(Drafting):
         intro = self._figure_intro(number)
         if tables:
             t = tables[0]
-            for row in (self._asked_rows(t, query) if query else []):  # the rows the question names answer it: they lead
-                body.append((t, *row, 0.0))
-            body.append((t, 0, len("\n".join(t.text.split("\n")[:SHOWN_ROWS])), 0.0))
+            lines = t.text.split("\n")
+            asked = self._asked_rows(t, query) if query else []
+            for row in asked:
+                body.append((t, *row, 0.0))  # the rows the question names answer it: they lead
+            # a small table is shown whole unless rows the question names lead it
+            whole = not asked and len(lines) <= WHOLE_TABLE_ROWS
+            body.append((t, 0, len("\n".join(lines if whole else lines[:SHOWN_ROWS])), 0.0))
         # a figure with no rows of its own (an image): the sentence that cites it, its explanation in
         # the text, comes before the text around it (tuning set: one figure question's key phrase
         # moved into the first 250 characters, nothing else moved)

@@ -660,6 +660,9 @@ def test_a_figure_question_naming_a_row_gets_that_row_first(assistant):
     # 図表41's rows sit above a credit line and its caption: they are the figure's own
     drone = assistant.ask("In 図表41, which city had the drone project for checking sewers, and which company took it on?")
     assert drone.route == "figure" and "福山市" in drone.answer and "Liberaware" in drone.answer, drone.answer
+    # a small table (図表58: five rows) is shown whole: its last row (コミュニケーション) answers
+    small = assistant.ask("図表58では、「連携」と「共創」とで、やり取りの方向はどう違う？")
+    assert "単方向" in small.answer and "双方向" in small.answer, small.answer
     # two rows named: both lead, adjacent ones as one passage
     two = assistant.ask("図表42で、広域連合と一部事務組合はそれぞれ何団体ある？")
     quotes_in_chunks(two, assistant)
