@@ -23,7 +23,7 @@ def _en_name(name: str) -> str:
 
 # "does the guide cover X?": answered (yes or no, and where) rather than declined
 ASKS_COVERAGE = re.compile(
-    r"(解説|説明|記載|掲載|紹介|扱)(して|され|っ)?て?(い|お)?(ます|る)(か|の)|載って(ます|る)|取り上げ|"
+    r"(解説|説明|記載|掲載|紹介|扱)(して|され|っ)?て?(い|お)?(ます|る)(か|の|[？?])|載って(ます|る)|取り上げ|"
     r"does (the|this) guide (cover|discuss|explain|include)|is .* (covered|discussed) in the guide|"
     r"\b(leaves?|left) out\b|\b(exclud|omit)\w*", re.I)
 

@@ -45,6 +45,8 @@ KINDS: tuple[DetailKind, ...] = (
                    # "how much did the droppings drop" asks a change (「10分の1以下」), "how much time" a duration
                    r"how much(?! time\b)(?![^?.]{0,60}\b(drop|dropp|fall|fell|decreas|declin|reduc|shr[iu]nk|increas|rise|rose|grow|grew|improv)\w*)|"
                    r"\b(what|how much) (does|did|do|will|would)\b[^?.]{0,60}\bpay\b|"
+                   # "Does a company have to pay Social X anything to post a theme?"
+                   r"\b(have|has|need|needs) to pay\b[^?.]{0,40}\banything\b|"
                    r"\b(cap|ceiling|upper limit)\b[^?.]{0,30}\b(value|amount|price|sum)\b|"
                    r"\b(what|how much)\b[^?.]{0,30}\b(total|annual|yearly)\b[^?.]{0,20}\bbudget\b|\bbudget (amount|size)\b|how (large|big) (is|was) the budget|"
                    r"\b(what|how much) (does|did|do|will|would)\b[^?.]{0,60}\bcost\b|"
@@ -129,7 +131,7 @@ KINDS: tuple[DetailKind, ...] = (
         "具体的な数", "the number"),
     DetailKind(
         "contact",
-        re.compile(r"連絡先|電話番号|番号(を|は)?(教え|知りた)|(メール)?アドレス|問い?合わ?せ先|申込先|URL|ウェブサイト|ホームページ|"
+        re.compile(r"連絡先|電話番号|番号(を|は)?(教え|知りた|載っ|書い)|(メール)?アドレス|問い?合わ?せ先|申込先|URL|ウェブサイト|ホームページ|"
                    r"phone number|e-?mail address|contact (details|address|person)|website|\burl\b", re.I),
         re.compile(r"https?://|www\.|@[A-Za-z0-9-]+\.|\d{2,4}-\d{2,4}-\d{3,4}"),
         "連絡先・URL", "a contact or URL"),

@@ -21,7 +21,7 @@ _MORE_FIGURES = re.compile(r"\s*(?:and|&|or|,|、|と|・|や)\s*(?:図表?|figu
 MAX_FIGURES = 3
 _READING = re.compile(
     r"(何|どこ|どの章|どの部分|どれ)から読|読(む|め|ん)(べき|ば|ばいい|ばよい|のがおすすめ)|推奨(閲覧|読)|おすすめの章|"
-    r"(最初|まず|先)に(目を通す|読む)|目を通すべき|(どの章|どの部分|どこ)(に|を|から)?目を通|読んでもらう|読ませ(る|たい)|勧めれば|"
+    r"(最初|まず|先)に(目を通す|読む)|目を通すべき|(どの章|どの部分|どこ)(に|を|から)?目を通|読んでおけば|読んでおくべき|読んでもらう|読ませ(る|たい)|勧めれば|"
     r"what should (i|we) read|where should (i|we) start|which chapters?|reading (path|order)|read first|prioriti[sz]e|"
     # "Which parts of the guide should I actually read?"
     r"\b(which|what) (parts?|sections?)\b[^?]{0,40}\bshould (i|we|they|he|she)\b[^?]{0,15}\bread\b", re.I)

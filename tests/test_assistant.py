@@ -180,8 +180,12 @@ def test_a_case_place_with_a_word_of_the_guide_is_on_topic(assistant):
     assert any(48 in c.pages for c in ans.citations), ans.citations
 
 
-def test_excluded_topic_quotes_the_guide_saying_so(assistant):
-    ans = assistant.ask("PFIや指定管理者制度もこのガイドで解説してますか？")
+@pytest.mark.parametrize("question", [
+    "PFIや指定管理者制度もこのガイドで解説してますか？",
+    "うちの市はPFIや指定管理の案件も多いんだけど、このガイドってそういう手法も扱ってる？",  # 扱ってる？
+])
+def test_excluded_topic_quotes_the_guide_saying_so(assistant, question):
+    ans = assistant.ask(question)
     assert not ans.abstained
     assert "取り上げない" in ans.citations[0].quote
 

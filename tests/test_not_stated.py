@@ -380,6 +380,7 @@ def test_every_detail_a_question_asks_for():
     # whether there is a fee at all ("does it cost anything"): the catalogue's listing is described, its price is not
     "Would it cost anything to get our SaaS listed on the Digital Agency's DMP catalogue site?",
     "デジタル庁のDMPカタログサイトにサービスを載せるのにお金はかかりますか？",
+    "Does a company have to pay Social X anything to post a theme on its reverse-proposal platform?",
 ])
 def test_newly_recognised_details_the_guide_does_not_state_are_declined(assistant, question):
     a = assistant.ask(question)
@@ -424,6 +425,8 @@ def test_a_name_the_guide_never_mentions_is_found_and_places_are_not(session_ass
     assert found("スタートアップが使える融資制度はある？") == ["融資"]
     assert found("How should our city calculate the cap on furusato nozei return gifts?") == ["furusato"]
     assert found("返礼品の上限はどう決める？") == ["返礼品"]
+    assert found("Can you recommend a few good hot-spring towns to visit in Kyushu?") == ["hot-spring towns"]
+    assert found("新温泉町の事例を教えて") == []  # the guide's own case town
     # trademarks: the guide's one 商標 is a footnote's 登録商標 mark, not the topic
     assert found("How do I register a trademark for our product name in Japan?") == ["trademark"]
     assert found("商標登録ってどうやるの？") == ["商標登録"]

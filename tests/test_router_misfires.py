@@ -110,6 +110,7 @@ def test_pages_asked_as_a_place_or_as_a_length(assistant, question, route):
     ("I'm in the contracts section. Which parts of the guide should I actually read?", "reading_path"),
     ("うちの社長に読ませるなら、どの章がいい？", "reading_path"),
     ("経営者の立場なら、まずどの章に目を通すのがおすすめですか？", "reading_path"),
+    ("財政課で予算査定をしてる。このガイドのどの章を読んでおけばいい？", "reading_path"),
     ("Which parts of the lean canvas should we fill in?", "qa"),
     ("Which parts of the guide cover fairness?", "locate"),
 ])
