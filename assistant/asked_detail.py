@@ -129,10 +129,16 @@ KINDS: tuple[DetailKind, ...] = (
                    # 「窓口については、現在94¹⁸で設置・運用されています」: a count without its counter
                    r"現在\s*\d{1,5}(?![\d年月日.,．％%])"),
         "具体的な数", "the number"),
+    # a phone number: a URL does not state it (「電話で相談したい。番号はガイドに載ってる？」)
+    DetailKind(
+        "phone",
+        re.compile(r"電話番号|電話[^？?]{0,25}番号|phone number|\bcall (them|the office)\b", re.I),
+        re.compile(r"\d{2,4}-\d{2,4}-\d{3,4}"),
+        "電話番号", "a phone number"),
     DetailKind(
         "contact",
-        re.compile(r"連絡先|電話番号|番号(を|は)?(教え|知りた|載っ|書い)|(メール)?アドレス|問い?合わ?せ先|申込先|URL|ウェブサイト|ホームページ|"
-                   r"phone number|e-?mail address|contact (details|address|person)|website|\burl\b", re.I),
+        re.compile(r"連絡先|番号(を|は)?(教え|知りた|載っ|書い)|(メール)?アドレス|問い?合わ?せ先|申込先|URL|ウェブサイト|ホームページ|"
+                   r"e-?mail address|contact (details|address|person)|website|\burl\b", re.I),
         re.compile(r"https?://|www\.|@[A-Za-z0-9-]+\.|\d{2,4}-\d{2,4}-\d{3,4}"),
         "連絡先・URL", "a contact or URL"),
 )
@@ -168,7 +174,10 @@ def asked_detail(question: str) -> DetailKind | None:
 def asked_details(question: str) -> list[DetailKind]:
     """Every kind of detail the question asks for ("How many schools…, and over how many years?"
     asks a count and a duration), in the order of ``KINDS``."""
-    return [k for k in KINDS if k.ask.search(question)]
+    found = [k for k in KINDS if k.ask.search(question)]
+    if any(k.name == "phone" for k in found):  # the number asked is a phone's: a URL does not give it
+        found = [k for k in found if k.name != "contact"]
+    return found
 
 
 def with_previous(c) -> str:

@@ -16,7 +16,7 @@ def assistant(session_assistant):
 @pytest.mark.parametrize("question, first", [
     ("トライアル発注制度の認定に申請するときの手数料はいくら？", "ガイドには具体的な金額についての記載はありません。"),
     ("Urban Innovation JAPANの参加費はいくら？", "ガイドには具体的な金額についての記載はありません。"),
-    ("インパクトスタートアップ協会の連絡先の電話番号は？", "ガイドには連絡先・URLについての記載はありません。"),
+    ("インパクトスタートアップ協会の連絡先の電話番号は？", "ガイドには電話番号についての記載はありません。"),
     ("How much does it cost to join the Impact Consortium?", "The guide does not state the amount."),
     ("What is the deadline for applying to Urban Innovation JAPAN?", "The guide does not state the date or deadline."),
     ("前払いをお願いする場合、契約額の何割くらいまで前払いしてもらえる？", "ガイドには具体的な割合・配分についての記載はありません。"),
@@ -164,6 +164,9 @@ def test_a_part_that_asks_no_detail_is_answered_whatever_the_other_parts_detail(
     ("応募の締め切りはいつ？", "date"),
     ("When is the next pitch event held?", "date"),
     ("問い合わせ先のURLを教えて", "contact"),
+    # a phone number is its own kind: a URL on the page does not state it
+    ("福岡市の窓口に電話で相談したい。番号はガイドに載ってる？", "phone"),
+    ("What is the phone number of the desk?", "phone"),
     ("価格点と技術点の配分は何対何？", "ratio"),
     ("連携協定は普通は何年間で結ぶ？", "duration"),
     ("How long does the desk take to respond?", "duration"),
@@ -381,6 +384,7 @@ def test_every_detail_a_question_asks_for():
     "Would it cost anything to get our SaaS listed on the Digital Agency's DMP catalogue site?",
     "デジタル庁のDMPカタログサイトにサービスを載せるのにお金はかかりますか？",
     "Does a company have to pay Social X anything to post a theme on its reverse-proposal platform?",
+    "福岡市のワンストップ窓口に電話で相談したい。番号はガイドに載ってる？",
 ])
 def test_newly_recognised_details_the_guide_does_not_state_are_declined(assistant, question):
     a = assistant.ask(question)
