@@ -20,6 +20,11 @@ from ingest.text import SUPERSCRIPT_DIGITS, nfkc, split_sentences, superscript_t
 MIN_CHARS = 300
 MAX_CHARS = 700
 # a superscript run anywhere but at the start of a line (that is a footnote's own number)
+_MARKER_IN_TEXT = re.compile(rf"(?<![{SUPERSCRIPT_DIGITS}\n])(?<!^)([{SUPERSCRIPT_DIGITS}]+)")
+_KIND_BY_NODE = {"column": "column", "case": "case", "reference": "reference"}
+_KIND_LETTER = {"body": "b", "table": "t", "figure": "f", "footnote": "n", "column": "k",
+                "case": "e", "reference": "r", "glossary": "g"}
+
 # a line printed between a figure's table and its caption: a credit (「Copyright © 2021 Hiroshima
 # Prefecture…」), a logo's text (「Life is Tech!」), a page label or title of the sample (「p.2」)
 _CREDIT = re.compile(r"^\s*(Copyright\b|©|\(c\)\s)", re.I)
@@ -29,12 +34,6 @@ CAPTION_GAP_CHARS = 40
 def _between_table_and_caption(b: Block) -> bool:
     text = b.text.strip()
     return bool(_CREDIT.match(text)) or (b.kind == "text" and len(text) <= CAPTION_GAP_CHARS and "。" not in text)
-
-
-_MARKER_IN_TEXT = re.compile(rf"(?<![{SUPERSCRIPT_DIGITS}\n])(?<!^)([{SUPERSCRIPT_DIGITS}]+)")
-_KIND_BY_NODE = {"column": "column", "case": "case", "reference": "reference"}
-_KIND_LETTER = {"body": "b", "table": "t", "figure": "f", "footnote": "n", "column": "k",
-                "case": "e", "reference": "r", "glossary": "g"}
 
 
 @dataclass
