@@ -66,19 +66,19 @@ def test_the_english_lead_names_the_section_of_the_leading_quote(assistant):
 
 
 def test_a_list_from_another_section_than_the_first_lines_says_where_it_is(assistant):
-    """The first line names the leading quote's section (p.114, fairness); a list shown above that
-    quote but taken from a supporting passage's section (pp.46–47, the four patterns) names its own."""
-    a = assistant.ask("If we team up with just one startup on a project, how do we avoid accusations of favouritism?",
-                      persona="municipality")
-    head, listed = a.answer.split("\n")[:2]
-    by_n = {c.n: c for c in a.citations}
-    items = [by_n[int(n)] for n in re.findall(r"\[(\d+)\]", a.answer.split("\n- ", 1)[0])]
-    assert items and "The guide lists" in listed, a.answer
-    assert all(c.section_path == items[0].section_path for c in items)
-    if items[0].section_path != a.citations[0].section_path:
-        assert listed.startswith("The guide lists, in “") and f"{items[0].pages[0]}" in listed.split("(")[-1], listed
-    else:
-        assert listed == "The guide lists:"
+    """The first line names the leading quote's section; a list taken from another passage's
+    section (the four patterns, pp.46–47, under a lead on fairness, p.114) names its own, and a
+    list from the lead's own section keeps the plain heading."""
+    chunks = list(assistant.chunks.values())
+    patterns = next(c for c in chunks if "パターン① 首長の意思決定" in c.text)
+    fairness = next(c for c in chunks if c.kind == "body" and "③ 公平性の考え方" in c.section_path[-1])
+    items = next(items for items in assistant.enumerations.lists[patterns.section_id]
+                 if any("パターン① 首長の意思決定" in i.text for i in items))
+    assert len(items) == 4 and all(i.chunk.section_path == patterns.section_path for i in items)
+    other = assistant._list_block(items, [assistant._cite(1, fairness, 0, 20)], "en")
+    assert other.startswith("The guide lists, in “") and "pp.46–47" in other.split("\n", 1)[0], other
+    own = assistant._list_block(items, [assistant._cite(1, patterns, 0, 20)], "en")
+    assert own.startswith("The guide lists:\n"), own
 
 
 def test_a_japanese_question_keeps_its_japanese_answer(assistant):

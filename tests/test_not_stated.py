@@ -431,6 +431,7 @@ def test_a_name_the_guide_never_mentions_is_found_and_places_are_not(session_ass
     assert found("返礼品の上限はどう決める？") == ["返礼品"]
     assert found("Can you recommend a few good hot-spring towns to visit in Kyushu?") == ["hot-spring towns"]
     assert found("新温泉町の事例を教えて") == []  # the guide's own case town
+    assert found("Which places should we visit first when pitching to a city?") == []
     # trademarks: the guide's one 商標 is a footnote's 登録商標 mark, not the topic
     assert found("How do I register a trademark for our product name in Japan?") == ["trademark"]
     assert found("商標登録ってどうやるの？") == ["商標登録"]
