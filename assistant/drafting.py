@@ -84,8 +84,12 @@ class Drafting:
         return lambda cid, a, b: blended(vectors.similarity(qv, cid, a, b), vectors.asked_similarity(qv, cid, a, b), cfg)
 
     def _extra(self, query: str) -> list[str]:
-        """The question's thesaurus words, passed with it to every search (one query vector per answer)."""
-        return self.thesaurus.expand(query, asking=asking_words(query))
+        """The question's thesaurus words, passed with it to every search (one query vector per answer),
+        after the guide's terms it spells in romaji ("kan no ketteiken mondai" → 官の決定権問題): the
+        asker named them, as if in Japanese (not the ubiquitous ones the expander skips: "kanmin renkei")."""
+        words = self.thesaurus.expand(query, asking=asking_words(query))
+        spelt = self.retriever.expander.spelt(nfkc(query))
+        return list(dict.fromkeys(spelt + words)) if spelt else words
 
     def _query_tokens(self, query: str) -> frozenset[str]:
         """The question's words with their glossary and thesaurus expansions (memoised: an

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from index.romaji import RomajiTerms
 from assistant.schema import Annotation, GlossaryNote
 from ingest.glossary_search import GlossarySearch, glossary_of, is_general
 from ingest.models import GlossaryEntry, Guide
@@ -43,6 +44,7 @@ class TermMatcher:
                                  is_general(e))
         self.forms = sorted(forms.values(), key=lambda f: -len(f.surface))
         self.by_term = by_term
+        self.romaji = RomajiTerms(self.search.entries)  # "kan no ketteiken mondai" → 官の決定権問題
         # candidates by their first two characters, longest first: a regex alternation of
         # ~600 forms costs ~3 ms per answer, one-character buckets ~0.3 ms, these less
         self._by_first: dict[str, list[tuple[str, _Form]]] = {}
@@ -91,7 +93,11 @@ class TermMatcher:
                     break
             else:
                 pos = a + 1
-        return out
+        # a term spelt in romaji, where no surface form was found
+        for a, b, e in self.romaji.find(norm):
+            if (general or not is_general(e)) and not any(x < b and a < y for x, y, _, _ in out):
+                out.append((a, b, e, norm[a:b]))
+        return sorted(out, key=lambda f: f[0])
 
     def annotate(self, text: str) -> list[Annotation]:
         return [Annotation(term=e.term, start=a, end=b, surface=s, reading=e.reading, category=e.category,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from index.romaji import RomajiTerms
 from ingest.models import GlossaryEntry
 
 _SPLIT = re.compile(r"[、,，/／;；]")
@@ -112,6 +113,8 @@ class QueryExpander:
             self._forms = [(f, t) for f, t in self._forms if t not in dropped]
             en = {a: t for a, t in en.items() if t not in dropped}
         self._en = en
+        # a term spelt in romaji ("kan no ketteiken mondai"), by its reading
+        self._romaji = RomajiTerms([e for e in glossary if _nfkc(e.term) in self._expansions])
         self._memo: dict[str, Expansion] = {}
         # Longest first so "public procurement" wins over "procurement"; ASCII
         # boundaries, not \b, because "scaleとは" has no \b between e and と.
@@ -140,6 +143,10 @@ class QueryExpander:
             self._memo[query] = hit
         return hit
 
+    def spelt(self, query: str) -> list[str]:
+        """The terms ``query`` (NFKC) spells in romaji, skipped ones left out."""
+        return [_nfkc(e.term) for _, _, e in self._romaji.find(query)]
+
     def _expand(self, query: str) -> Expansion:
         terms: dict[str, None] = {}
         for form, term in self._forms:
@@ -148,6 +155,7 @@ class QueryExpander:
         if self._en_re is not None:
             for m in self._en_re.finditer(query.lower()):
                 terms[self._en[m.group(1)]] = None
+        terms.update(dict.fromkeys(self.spelt(query)))
         if not terms:
             return Expansion()
         extra = dict.fromkeys(
