@@ -258,7 +258,10 @@ def _priced(question: str) -> re.Pattern[str] | None:
 # things counted below (one English question the guide answers, whose passage retrieval misses,
 # is now declined instead of answered with another count)
 _ASKED_COUNTER = re.compile(r"何(社|件|団体|人|名|校|台|回|度|点)")
-_SAME_COUNTER = {"人": "人|名", "名": "人|名", "回": "回|度", "度": "回|度"}
+# (何団体 is answered by 11自治体: the bodies the guide counts are mostly municipalities, as with
+# "how many municipalities" below)
+_SAME_COUNTER = {"人": "人|名", "名": "人|名", "回": "回|度", "度": "回|度",
+                 "団体": "団体|自治体|市町村|市区町村|都道府県|地方公共団体"}
 
 
 # "how many companies" is counted in 社 as 何社 is: the English things counted, by counter

@@ -88,8 +88,8 @@ _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+")
 _CALENDAR = frozenset("january february march april may june july august september october november december "
                       "monday tuesday wednesday thursday friday saturday sunday".split())
 # an acronym as people write one (SBIR, GDPR): three or more capitals, standing alone; not a
-# fiscal year (FY2025, a year: see asked_detail.years)
-_ACRONYM = re.compile(r"(?<![A-Za-z0-9])(?!FY\d)[A-Z][A-Z0-9]{2,}(?![A-Za-z0-9])")
+# fiscal year (FY2025, a year: see asked_detail.years), nor a short one with a count (「SU1社」: one startup)
+_ACRONYM = re.compile(r"(?<![A-Za-z0-9])(?!FY\d)(?![A-Z]{1,2}\d+[社件名人])[A-Z][A-Z0-9]{2,}(?![A-Za-z0-9])")
 _NAME_RUN = re.compile(r"(?:[A-Z][A-Za-z]+[ 　]+){1,5}[A-Z][A-Za-z]+")
 
 
@@ -128,6 +128,7 @@ _OFF_TOPICS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
         (r"\bflights?\b|\bairfares?\b|\bplane tickets?\b|航空券|飛行機", ("航空券", "飛行機")),
         (r"\binterest rates?\b|\bloans?\b|金利|利率|融資", ("金利", "利率", "融資")),
         (r"\bfurusato\b|\bhometown tax\b|ふるさと納税|返礼品", ("ふるさと納税", "返礼品")),
+        (r"\bmunicipal bonds?\b|\bchih[oō]u?[- ]?sai\b|地方債|起債", ("地方債", "起債")),
         # travel (the guide's 温泉 are a town's name and a permit for a hot spring's use)
         # ("places to visit" is not one: a startup may ask which desks to visit)
         (r"\bhot[- ]spring (towns?|resorts?|inns?)\b|\bsightseeing\b|\btourist (spots?|attractions?)\b|"

@@ -38,6 +38,8 @@ def assistant(session_assistant):
     ("インボイス制度が始まってから、自治体への請求で気をつけることは？", "ガイドには「インボイス制度」についての記載はありません。"),
     # a topic next to the guide's that it does not cover
     ("スタートアップの社員を兼業で受け入れるときの手続きは？", "ガイドには「兼業」についての記載はありません。"),
+    ("What are the steps for a city to issue municipal bonds (chihōsai) to fund a new facility?",
+     "The guide does not mention “municipal bonds”."),
     ("住民の個人情報をスタートアップに提供するときの法的なルールは？", "ガイドには「個人情報」についての記載はありません。"),
     # an address asked as アドレス, a count of times (何回), company names (会社名), a wait (…までどのくらい)
     ("福岡市の公民連携窓口にメールで問い合わせたい。アドレスを教えて", "ガイドには連絡先・URLについての記載はありません。"),
@@ -110,6 +112,10 @@ def test_an_unstated_detail_is_declined_with_the_nearest_sections(assistant, que
     # a month in the yearly budget cycle (前年度の5～8月頃), asked about next year's budget (来年度の…)
     ("うちのサービスを来年度の市の予算に入れてもらうには、何月ごろまでに話をしに行けばいい？", "5～8月"),
     ("官民連携のポイントは何点あるとされている？", "7点"),  # 何点 counted in 点
+    # 何団体 is answered by the municipalities counted (11自治体, p.85)
+    ("創業支援に熱心な市の集まり、スタートアップ都市推進協議会には何団体が加盟している？", "11自治体"),
+    # 「SU1社」 is one startup (SU: officials' shorthand), not a name the guide never mentions
+    ("SU1社と連携協定を結ぶ予定です。この協定に法的な拘束力はありますか？", "紳士協定"),
 ])
 def test_a_stated_amount_or_date_is_answered(assistant, question, stated):
     a = assistant.ask(question)
@@ -285,6 +291,7 @@ def test_a_count_is_stated_with_the_counter_asked_for():
     assert _counted("How many companies are certified?").search("認定企業は12社") and \
         not _counted("How many companies are certified?").search("全国で23自治体が参画")
     assert _counted("How many local authorities run a desk?").search("11自治体が参加")
+    assert _counted("何団体が参加している？").search("11自治体³³が参加") and not _counted("何団体？").search("12社")
     assert _counted("How many local authorities are there?").search("全国に 1,788 ある自治体")
     assert _counted("How many of them are there?") is None and _counted("How many years?") is None
     # a number per item is a rate, not a count: 「1件最大100万円」 says nothing of how many
@@ -411,6 +418,8 @@ def test_a_name_the_guide_never_mentions_is_found_and_places_are_not(session_ass
     # place names and the guide's own names are not "never mentioned"
     assert found("八王子市でもトライアル発注を作れる？") == []
     assert found("スタートアップ都市推進協議会の事例は？") == []
+    # a short acronym with a count is a shorthand and a number (SU1社: one startup); a longer one is a name
+    assert found("SU1社と協定を結ぶには？") == [] and found("SBIR2件に応募した場合は？") == ["SBIR2"]
     # a scheme named by a loanword: only when the guide never uses the loanword
     assert found("Under the invoice system (インボイス制度), what goes on a bill?") == ["インボイス制度"]
     assert found("トライアル認定制度を使っている自治体はどこ？") == []
