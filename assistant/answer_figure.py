@@ -13,6 +13,7 @@ SECOND_ROW_RATIO = 0.8  # a second row named by the question: nearly as many of 
 SHOWN_ROWS = 4  # a figure's table: its first lines (the header and the first rows) are shown
 WHOLE_TABLE_ROWS = 6  # … or all of them, when that is at most this many lines (図表58's five rows)
 ROW_MIN_COVERAGE = 0.15  # a later row joins them when the question names it
+ROW_HEAD_CHARS = 12  # a row's first cell that is a label (参加者数, 主催), not a sentence
 _MARK = re.compile(r"\[(\d+)\]")  # a citation marker in an answer's text
 # a sentence that only announces a figure: 「…について解説していきます（図表 11）。」
 ANNOUNCES = re.compile(r"(解説|紹介|示し|整理|まとめ)(し)?(て)?(いき|おり)?(ます|ました)[(（\s]*[)）]?[。．]?\s*$")
@@ -95,6 +96,7 @@ class FigureAnswers(Drafting):
         if intro is not None and not intro_first:
             body.append((*intro, 0.0))
         citations: list[Citation] = []
+        body = _read_on(body)
         if caption is not None:
             citations.append(self._cite(1, caption, 0, len(caption.text)))
         for chunk, a, b, score in body:
@@ -131,8 +133,8 @@ class FigureAnswers(Drafting):
         pos = len("\n".join(lines[:SHOWN_ROWS])) + 1
         for ln in lines[SHOWN_ROWS:]:
             cov = self.scorer.coverage(qt, ln)
-            if ln.strip() and cov >= ROW_MIN_COVERAGE and cov > shown:
-                rows.append((cov, pos, pos + len(ln)))
+            if ln.strip() and ((cov >= ROW_MIN_COVERAGE and cov > shown) or self._names_row(qt, ln)):
+                rows.append((max(cov, 1.0) if self._names_row(qt, ln) else cov, pos, pos + len(ln)))
             pos += len(ln) + 1
         if not rows:
             return []
@@ -142,6 +144,16 @@ class FigureAnswers(Drafting):
         if len(spans) == 2 and spans[1][0] == spans[0][1] + 1:  # adjacent rows: one passage, one citation
             spans = [(spans[0][0], spans[1][1])]
         return spans
+
+    def _names_row(self, qt: frozenset[str], line: str) -> bool:
+        """The question names the row by its first cell (「参加者は…何人」 names 「参加者数 | 現地参加
+        218名…」, though the long 「プログラム」 row shares more of its other words): half or more of
+        the cell's words of two or more characters (参加者数: 参加者数, 参加) are the question's."""
+        head, sep, _ = line.partition(" | ")
+        if not sep or len(head) > ROW_HEAD_CHARS:
+            return False
+        words = {t for t in self.retriever.tokenizer.tokenize(head) if len(t) >= 2}
+        return bool(words) and 2 * len(words & qt) >= len(words)
 
     def _figure_intro(self, number: int) -> tuple[Chunk, int, int] | None:
         """The body sentence that introduces 図表N (…（図表 N）), with what follows it within a
@@ -164,3 +176,16 @@ class FigureAnswers(Drafting):
                     b = nb
                 return c, a, b
         return None
+
+
+def _read_on(body: list[tuple[Chunk, int, int, float]]) -> list[tuple[Chunk, int, int, float]]:
+    """A passage followed in its chunk by the next one listed, nothing but space between them, is
+    one passage read on (one citation), not two."""
+    out: list[tuple[Chunk, int, int, float]] = []
+    for chunk, a, b, score in body:
+        if out and out[-1][0].id == chunk.id and out[-1][2] <= a and not chunk.text[out[-1][2]:a].strip():
+            prev = out.pop()
+            out.append((chunk, prev[1], b, max(prev[3], score)))
+        else:
+            out.append((chunk, a, b, score))
+    return out

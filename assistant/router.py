@@ -37,7 +37,8 @@ _LOCATE = re.compile(
     # "which parts of the lean canvas…" asks about the canvas, not for a place in the guide
     r"which (page|section|chapter)|which parts?\b(?!\s+of\s+(?!(the|this)\s+guide))|what page|"
     # "When and where is the Matching Pitch held?" asks for a venue, not a place in the guide
-    r"where (does|do|in|is)\b(?![^?]*\b(held|located|based|hosted|headquartered|take place|taking place)\b)|"
+    # ("When and where is the next practitioners' meeting?" asks for a date and a venue)
+    r"(?<!when and )where (does|do|in|is)\b(?![^?]*\b(held|located|based|hosted|headquartered|take place|taking place)\b)|"
     # "Does the guide discuss who owns…? Where?": the place asked for in a question of its own
     r"(^|[?.]\s*)where\s*\?|"
     # "where can I find …" asks for the guide's place only when it names the guide or a part of it
@@ -45,9 +46,14 @@ _LOCATE = re.compile(
     r"where can i find\b(?=[^?]*\b(guide|section|chapter|page)s?\b)|"
     # "Is there one place in the guide that collects the reference links?"
     r"\b(a|one|any|single) (place|part|section|page|spot) (in|of) (the|this) guide\b|"
+    # "Is there a list of reference websites somewhere near the end of the guide?"
+    r"\bsomewhere\b[^?]{0,25}\b(the|this) guide\b|"
     # "Does the guide have a page of useful links at the end?"
     r"\b(does|do) (the|this) guide (have|include|contain|give)\b[^?]{0,20}\b(a|an|any) (page|section|list|appendix|chapter)\b",
     re.I)
+# 「ガイドのどこを読めば公平性の考え方がわかりますか」: where to read about a topic (locate), not where
+# to start reading (「どこから読めばいい？」, a reading path)
+_READ_FOR_TOPIC = re.compile(r"どこを読め|読めば[^。？?]{0,30}(わか|分か|知れ|理解でき|書いて)")
 # the "where is it" wording of a locate question: not what to search for
 _LOCATE_TAIL = re.compile(
     r"[、,]?\s*(って|は|が|を)?\s*(ガイドの|本ガイドの)?(どこ|何ページ|何頁|どのページ|どの(章|節|部分|セクション|あたり)|"
@@ -69,6 +75,8 @@ _DEFINE = re.compile(
     r"の意味|意味(は|を|って)|言い換え|言いかえ|平たく言う|"
     r"どういう(意味|こと)|どういう\S{1,4}のこと|何のこと|を指して|何を(求め|意味)|正式(に|名称)|の略|"
     r"って(どこ|誰|だれ)のこと|"
+    # 「「ボンチ絵を用意してください」と言われました。何を作ればいいの？」: asked for a thing by its jargon
+    r"と(言われ|いわれ|頼まれ|求められ)(まし)?た[^？?]{0,12}何を(作|用意|準備|出)|"
     # 「外郭団体って、具体的にどういう団体を指すんですか？」
     r"って[、,\s]*(具体的に(は)?)?[、,\s]*(どういう|どんな|どの|何の?)\S{0,6}を指(す|し)|"
     r"what (does|do|is|are)\b.*\b(mean|stand for)\b|what is meant by|meaning of|what(?: on earth)? is an?\b|what(?: on earth| exactly| actually| really)? is (that|it|this)\b|what's an?\b|define|"
@@ -112,7 +120,7 @@ class Router:
             numbers = figure_numbers(q)
             return RouteDecision("figure", f"図表番号 {'・'.join(map(str, numbers))} を含む質問", figure=numbers[0],
                                  figures=numbers)
-        if _READING.search(q):
+        if _READING.search(q) and not _READ_FOR_TOPIC.search(q):
             return RouteDecision("reading_path", f"読む順番・推奨箇所を尋ねる表現「{_READING.search(q).group(0)}」")
         if _LOCATE.search(q):
             return RouteDecision("locate", f"記載箇所を尋ねる表現「{_LOCATE.search(q).group(0)}」")
@@ -174,6 +182,20 @@ class Router:
             if len(title) >= 6 and title in q:
                 return f.number
         return None
+
+
+# a figure or table named by what it shows, not by its number: 「利害関係者の一覧表で」「官民の歩み寄りを
+# まとめた表で」, "In the figure mapping each step to…", "In Social X's table contrasting…"
+_DESCRIBED_FIGURE = re.compile(
+    r"(一覧表|概要表|比較表|対応表|(まとめ|整理|比較|対比)(た|てる|ている|してる|している)(表|図)|"
+    r"の(表|図)(で|を見|には|では|によると)|(表|図)を見(る|ると|た))|"
+    r"\b(in|on|from|according to|looking at)\s+(the|that|this|its|their|\S+'s)\s+(?:[^\s?,.]+\s+){0,6}?"
+    r"(figure|table|chart|diagram)\b(?!\s+of\s+contents)", re.I)
+
+
+def describes_figure(q: str) -> bool:
+    """True when the question asks about a figure or table it describes instead of numbering."""
+    return _DESCRIBED_FIGURE.search(nfkc(q)) is not None
 
 
 def figure_numbers(q: str) -> tuple[int, ...]:

@@ -27,7 +27,7 @@ from assistant.language import detect_language
 from assistant.lead_ranker import LeadRanker
 from assistant.neighbours import Neighbours
 from assistant.persona import infer_persona
-from assistant.router import RouteDecision, Router, locate_topic
+from assistant.router import RouteDecision, Router, describes_figure, locate_topic
 from assistant.schema import Annotation, Answer, Citation, GlossaryNote
 from assistant.sentences import AnswerConfig, IdfTable, SentenceScorer
 from assistant.store import StoreUnavailable
@@ -40,6 +40,9 @@ from ingest.text import nfkc
 from ingest.toc_en import TocEnglish
 
 log = logging.getLogger("kanmin.assistant")
+
+# a question describing a figure is about the figure of one of its best passages, not any lower
+FIGURE_HITS = 2
 
 
 class StoreLike(Protocol):
@@ -208,6 +211,13 @@ class Assistant(QaAnswers, GlossaryAnswers, FigureAnswers, ReadingAnswers, Locat
         excluded = self._excluded(query, language, hits)
         if excluded is not None:
             return excluded
+        if d.route == "qa" and describes_figure(query):
+            # the figure it describes, when the search's best passages are that figure's own
+            shown = next((h.chunk.figure for h in hits[:FIGURE_HITS] if h.chunk.figure is not None), None)
+            if shown is not None:
+                draft = self._figure_answer(shown, language, query, persona)
+                draft.route, draft.reason = "figure", f"図表{shown}の内容を説明で尋ねる質問"
+                return draft
         if (word := off_guide(query)) is not None:
             return self._abstain(hits, language, None, f"ガイドの扱わない話題 (「{word}」)", kind="off_topic")
         names = self.unmentioned.find(query)  # an English question: its acronyms (GDPR) only

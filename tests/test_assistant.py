@@ -671,6 +671,10 @@ def test_a_figure_question_naming_a_row_gets_that_row_first(assistant):
     two = assistant.ask("図表42で、広域連合と一部事務組合はそれぞれ何団体ある？")
     quotes_in_chunks(two, assistant)
     assert "116団体" in two.citations[1].quote and "1,279団体" in two.citations[1].quote, two.answer
+    # a row named by its first cell leads, though a long row shares more of the question's other words
+    # (図表51: 「参加者は…何人」 names 「参加者数 | 現地参加 218名…」; 「プログラム」 names 内閣府 and ピッチ)
+    named = assistant.ask("図表51のマッチングピッチ2024、内閣府のイベントの参加者は会場とオンラインで何人ずつ？")
+    assert "現地参加 218名" in named.citations[1].quote, named.answer
 
 
 @pytest.mark.parametrize("question, name", [

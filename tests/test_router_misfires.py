@@ -33,6 +33,8 @@ def test_not_a_definition_question(assistant, question):
     ("原課とは？", "原課"),
     ("「原課」って何ですか", "原課"),
     ("市役所の人がよく「原課」って言うんですが、どういう意味ですか？", "原課"),
+    # asked to bring a thing named by its jargon: what the thing is
+    ("市役所の方に「ボンチ絵を用意してください」と言われました。何を作ればいいの？", "ボンチ絵"),
     ("What does PFS mean?", "PFS"),
     # the term inside an English cue, not the one named last before it
     ("The guide mentions SIB right next to PFS. What does SIB mean?", "SIB"),
@@ -89,6 +91,9 @@ def test_a_definition_question_asks_about_the_term_before_its_cue(assistant, que
     ("Where is the Startup City Promotion Council based?", "qa"),
     # a place in the guide asked for without "where"
     ("Is there a single place in the guide that lists the reference websites?", "locate"),
+    ("Is there a list of useful reference websites somewhere near the end of the guide?", "locate"),
+    # a date and a venue asked for ("when and where is"), not a place in the guide
+    ("When and where is the next national–local practitioners' meeting on startups?", "qa"),
 ])
 def test_where_can_i_find_is_a_locate_question_only_about_the_guide(assistant, question, route):
     assert assistant.router.route(question).route == route
@@ -113,6 +118,10 @@ def test_pages_asked_as_a_place_or_as_a_length(assistant, question, route):
     ("財政課で予算査定をしてる。このガイドのどの章を読んでおけばいい？", "reading_path"),
     ("Which parts of the lean canvas should we fill in?", "qa"),
     ("Which parts of the guide cover fairness?", "locate"),
+    # where to start reading is a reading path; where to read about a topic is a place in the guide
+    ("スタートアップから連携の話が来た福祉課の担当です。ガイドのどこから読めばいい？", "reading_path"),
+    ("近隣の市とまとめて調達できないか考えています。ガイドのどこを読めばいいですか？", "locate"),
+    ("1社とだけ組むと不公平だと言われそうです。ガイドのどこを読めば公平性の考え方がわかりますか？", "locate"),
 ])
 def test_which_parts_to_read_is_a_reading_path(assistant, question, route):
     assert assistant.router.route(question).route == route
@@ -225,3 +234,27 @@ def test_a_question_naming_two_figures_is_answered_with_both(assistant):
     assert len({(c.chunk_id, c.quote) for c in a.citations}) == len(a.citations)
     assert "⑥強み" in a.answer  # Figure 17's own columns
     assert all(f"[{c.n}]" in a.answer for c in a.citations)
+
+
+@pytest.mark.parametrize("question, figure", [
+    # a figure named by what it shows, not by its number: the figure of the best passages
+    ("In the figure mapping each partnership step to the troubles on each side, what do startups struggle "
+     "with at the budgeting stage?", 13),
+    ("共同調達の主体になりうる組織の表で、一部事務組合はどんな特徴？", 42),
+    ("利害関係者の一覧表で、交流人口・関係人口はどんな政策領域と結びつけられていますか？", 23),
+])
+def test_a_figure_described_instead_of_numbered_is_answered_as_that_figure(assistant, question, figure):
+    a = assistant.ask(question)
+    assert a.route == "figure" and not a.abstained, (a.route, a.answer[:200])
+    assert a.answer.startswith((f"図表{figure}「", f"Figure {figure}, “")), a.answer[:120]
+
+
+@pytest.mark.parametrize("question", [
+    "What can a city bring to the table for a young company apart from a budget line?",
+    "Which table of contents entry covers fairness?",
+    "自治体の予算表はどう読めばいい？",
+])
+def test_a_table_in_other_words_is_no_described_figure(question):
+    from assistant.router import describes_figure
+
+    assert not describes_figure(question)
