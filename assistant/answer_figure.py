@@ -133,8 +133,9 @@ class FigureAnswers(Drafting):
         pos = len("\n".join(lines[:SHOWN_ROWS])) + 1
         for ln in lines[SHOWN_ROWS:]:
             cov = self.scorer.coverage(qt, ln)
-            if ln.strip() and ((cov >= ROW_MIN_COVERAGE and cov > shown) or self._names_row(qt, ln)):
-                rows.append((max(cov, 1.0) if self._names_row(qt, ln) else cov, pos, pos + len(ln)))
+            named = self._names_row(qt, ln)  # named by its first cell: ahead of any row matched by words
+            if ln.strip() and (named or (cov >= ROW_MIN_COVERAGE and cov > shown)):
+                rows.append((1.0 if named else cov, pos, pos + len(ln)))
             pos += len(ln) + 1
         if not rows:
             return []

@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index.romaji import RomajiTerms
 from assistant.schema import Annotation, GlossaryNote
+from index.romaji import RomajiTerms
 from ingest.glossary_search import GlossarySearch, glossary_of, is_general
 from ingest.models import GlossaryEntry, Guide
 from ingest.text import nfkc

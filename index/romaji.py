@@ -47,7 +47,6 @@ class RomajiTerms:
                 key = fold(romaji_of(e.reading))
                 if len(key) >= MIN_FOLDED:
                     self.by_folded.setdefault(key, e)
-        self._lengths = sorted({len(k) for k in self.by_folded}, reverse=True)
 
     def find(self, text: str) -> list[tuple[int, int, GlossaryEntry]]:
         """(start, end, entry) of each run of Latin words in ``text`` that spells a term, longest
